@@ -1,0 +1,40 @@
+"""Type stubs for the native module. Callers pass C-contiguous, native-endian float arrays."""
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class ClusterError(Exception): ...
+
+def vq(
+    obs: npt.NDArray[np.floating], code_book: npt.NDArray[np.floating], workers: int | None = None
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.floating]]: ...
+def whiten(
+    obs: npt.NDArray[np.floating], workers: int | None = None
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.bool_]]: ...
+def kmeans_single(
+    data: npt.NDArray[np.floating],
+    guess: npt.NDArray[np.floating],
+    thresh: float,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.floating], float, bool, int]: ...
+def kmeans2_lloyd(
+    data: npt.NDArray[np.floating],
+    init: npt.NDArray[np.floating],
+    iter: int,
+    missing_raise: bool,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int]: ...
+def kmeans_plusplus(
+    data: npt.NDArray[np.floating],
+    k: int,
+    first: int,
+    uniforms: npt.NDArray[np.float64],
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.float64], int]: ...
+def gaussian_init(
+    data: npt.NDArray[np.floating], z: npt.NDArray[np.float64], workers: int | None = None
+) -> npt.NDArray[np.float64]: ...
+def default_workers() -> int: ...
+def _panic_in_worker() -> None: ...

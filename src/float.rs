@@ -1,0 +1,73 @@
+//! The floating-point trait every kernel is generic over: `f32` and `f64`.
+//!
+//! Arithmetic is plain IEEE (no fused multiply-add, no reassociation), so a kernel gives
+//! the same bits on every CPU it is dispatched to.
+
+use std::fmt::Debug;
+use std::ops::{Add, AddAssign, Div, Mul, Sub};
+
+/// A float type the kernels accept.
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + Debug
+    + Default
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + AddAssign
+    + 'static
+{
+    /// Additive identity.
+    const ZERO: Self;
+    /// `true` for `f64`.
+    const WIDE: bool;
+    /// Positive infinity.
+    const INFINITY: Self;
+    /// Square root (correctly rounded, as C's `sqrt`/`sqrtf`).
+    fn sqrt(self) -> Self;
+    /// Round an `f64` to this type.
+    fn from_f64(v: f64) -> Self;
+    /// Widen (or keep) as `f64`; exact.
+    fn to_f64(self) -> f64;
+    /// Convert a count, rounding as C's integer-to-float conversion does.
+    fn from_usize(n: usize) -> Self;
+    /// `true` unless NaN or infinite.
+    fn is_finite(self) -> bool;
+}
+
+macro_rules! impl_float {
+    ($t:ty) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const WIDE: bool = std::mem::size_of::<$t>() == 8;
+            const INFINITY: Self = <$t>::INFINITY;
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_usize(n: usize) -> Self {
+                n as $t
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+        }
+    };
+}
+
+impl_float!(f32);
+impl_float!(f64);

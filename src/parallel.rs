@@ -1,0 +1,206 @@
+//! Worker threads and deterministic chunked work.
+//!
+//! Rows are cut into chunks of a fixed size that does not depend on the number of
+//! threads; chunks run in parallel and their partial results are folded in chunk order.
+//! Results are therefore bit-identical for any thread count. Between groups of chunks the
+//! coordinating thread asks the caller's [`Control`] whether to go on (Ctrl-C, progress).
+
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use rayon::ThreadPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Rows per chunk: the unit of parallel work and of reduction order.
+pub const CHUNK_ROWS: usize = 2048;
+
+/// Chunks run between two checks of [`Control`]; also bounds the partial results held.
+const GROUP_CHUNKS: usize = 64;
+
+/// A caller's hook, asked between units of work whether to continue.
+pub trait Control: Sync {
+    /// Return `Err` (normally [`Error::Interrupted`]) to stop the computation.
+    fn check(&self) -> Result<()>;
+}
+
+/// A [`Control`] that never stops anything.
+pub struct NoControl;
+
+impl Control for NoControl {
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Where and how the heavy work runs: a thread pool and a control hook.
+pub struct Exec<'a> {
+    pool: Arc<ThreadPool>,
+    control: &'a dyn Control,
+}
+
+/// The thread count used when the caller does not give one: `RAYON_NUM_THREADS` if set to
+/// a positive integer, otherwise every available core.
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+}
+
+/// Pools are kept per (process id, thread count). A child created by `fork` inherits the
+/// map but none of the threads, so it must never use its parent's pools: keying by pid
+/// makes the child build its own, and the parent's entries are leaked, never joined.
+fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
+    type Pools = Mutex<HashMap<(u32, usize), Arc<ThreadPool>>>;
+    static POOLS: OnceLock<Pools> = OnceLock::new();
+    let pid = std::process::id();
+    let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if map.keys().any(|&(p, _)| p != pid) {
+        let stale: Vec<_> = map.keys().copied().filter(|&(p, _)| p != pid).collect();
+        for key in stale {
+            if let Some(pool) = map.remove(&key) {
+                std::mem::forget(pool);
+            }
+        }
+    }
+    if let Some(p) = map.get(&(pid, threads)) {
+        return Ok(Arc::clone(p));
+    }
+    let built = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("ferrovq-{i}"))
+        .build()
+        .map_err(|e| Error::ThreadPool(e.to_string()))?;
+    let built = Arc::new(built);
+    map.insert((pid, threads), Arc::clone(&built));
+    Ok(built)
+}
+
+impl<'a> Exec<'a> {
+    /// An executor with `threads` workers (`None`: [`default_threads`]).
+    pub fn new(threads: Option<usize>, control: &'a dyn Control) -> Result<Self> {
+        let threads = threads.unwrap_or_else(default_threads).max(1);
+        Ok(Exec {
+            pool: pool(threads)?,
+            control,
+        })
+    }
+
+    /// A serial-by-default executor that never stops: handy for tests and Rust callers.
+    pub fn with_threads(threads: usize) -> Result<Exec<'static>> {
+        Exec::new(Some(threads), &NoControl)
+    }
+
+    /// Ask the control hook whether to go on.
+    pub fn check(&self) -> Result<()> {
+        self.control.check()
+    }
+
+    /// Run `f` inside this executor's pool.
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+
+    /// Split `n` rows into chunks of [`CHUNK_ROWS`], run `map` on each chunk in parallel and
+    /// pass the results to `fold` in chunk order. `map` gets the chunk's first row and its
+    /// slices of the two per-row outputs `a` and `b`; an output of length 0 is not wanted
+    /// and every chunk gets an empty slice of it.
+    pub fn chunks<A, B, T>(
+        &self,
+        n: usize,
+        a: &mut [A],
+        b: &mut [B],
+        map: impl Fn(usize, &mut [A], &mut [B]) -> T + Sync,
+        mut fold: impl FnMut(T),
+    ) -> Result<()>
+    where
+        A: Send,
+        B: Send,
+        T: Send,
+    {
+        let nchunks = n.div_ceil(CHUNK_ROWS);
+        let mut pieces: Vec<(usize, &mut [A], &mut [B])> = split_rows(a, nchunks)
+            .zip(split_rows(b, nchunks))
+            .enumerate()
+            .map(|(c, (sa, sb))| (c * CHUNK_ROWS, sa, sb))
+            .collect();
+        while !pieces.is_empty() {
+            self.check()?;
+            let rest = pieces.split_off(pieces.len().min(GROUP_CHUNKS));
+            let group = std::mem::replace(&mut pieces, rest);
+            let parts: Vec<T> = self.pool.install(|| {
+                group
+                    .into_par_iter()
+                    .map(|(first, sa, sb)| map(first, sa, sb))
+                    .collect()
+            });
+            parts.into_iter().for_each(&mut fold);
+        }
+        Ok(())
+    }
+}
+
+/// `nchunks` per-chunk slices of a per-row output, or `nchunks` empty slices if it is empty.
+fn split_rows<O>(out: &mut [O], nchunks: usize) -> impl Iterator<Item = &mut [O]> {
+    let wanted = !out.is_empty();
+    let mut chunks = out.chunks_mut(CHUNK_ROWS);
+    (0..nchunks).map(move |_| {
+        if wanted {
+            chunks.next().unwrap_or_default()
+        } else {
+            &mut [][..]
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_fold_in_order_for_any_thread_count() {
+        let n = 3 * CHUNK_ROWS * GROUP_CHUNKS + 17;
+        for threads in [1, 2, 4] {
+            let exec = Exec::with_threads(threads).unwrap();
+            let mut out = vec![0u32; n];
+            let mut firsts = Vec::new();
+            exec.chunks(
+                n,
+                &mut out,
+                &mut [0u8; 0],
+                |first, s, none| {
+                    assert!(none.is_empty());
+                    for (i, v) in s.iter_mut().enumerate() {
+                        *v = (first + i) as u32;
+                    }
+                    first
+                },
+                |f| firsts.push(f),
+            )
+            .unwrap();
+            assert!(out.iter().enumerate().all(|(i, &v)| v as usize == i));
+            let expected: Vec<usize> = (0..n.div_ceil(CHUNK_ROWS)).map(|c| c * CHUNK_ROWS).collect();
+            assert_eq!(firsts, expected);
+        }
+    }
+
+    #[test]
+    fn control_stops_the_work() {
+        struct Stop;
+        impl Control for Stop {
+            fn check(&self) -> Result<()> {
+                Err(Error::Interrupted)
+            }
+        }
+        let exec = Exec::new(Some(2), &Stop).unwrap();
+        let mut out = vec![0u8; 10];
+        let r = exec.chunks(10, &mut out, &mut [0u8; 0], |_, _, _| (), |_| ());
+        assert_eq!(r, Err(Error::Interrupted));
+    }
+}
