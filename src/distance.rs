@@ -163,7 +163,9 @@ mod tests {
     fn matches_brute_force_bitwise() {
         let mut s = 12345u64;
         let mut next = move || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64) / (1u64 << 53) as f64 - 0.5
         };
         for &(n, k, d) in &[(1, 1, 1), (7, 3, 2), (50, 17, 4), (33, 40, 9), (5, 1, 70)] {
@@ -188,7 +190,12 @@ mod tests {
         let mut labels = vec![9; 2];
         let mut best = vec![0.0; 2];
         let mut scratch = vec![0.0; cb.scratch_len()];
-        cb.nearest_rows(&[0.0, 0.0, f32::NAN, 0.0], &mut labels, &mut best, &mut scratch);
+        cb.nearest_rows(
+            &[0.0, 0.0, f32::NAN, 0.0],
+            &mut labels,
+            &mut best,
+            &mut scratch,
+        );
         assert_eq!(labels, vec![0, 0]);
         assert_eq!(best[0], 2.0);
         assert!(best[1].is_infinite());

@@ -121,7 +121,7 @@ fn search_cumulative(d2: &[f64], total: f64, r: f64) -> usize {
     let mut cum = 0.0;
     for (j, &v) in d2.iter().enumerate() {
         cum += v / total;
-        if !(cum < r) {
+        if cum.partial_cmp(&r) != Some(std::cmp::Ordering::Less) {
             return j;
         }
     }
@@ -151,7 +151,11 @@ pub fn column_mean<F: Float>(x: &[F], n: usize, d: usize) -> Vec<F> {
 /// # Errors
 /// `NotPositiveDefinite` when the covariance has no Cholesky factor (for instance a
 /// constant column), `BadShape` when `z` is not `k x d`.
-pub fn gaussian_init<F: Float>(exec: &Exec, data: ArrayView2<F>, z: ArrayView2<f64>) -> Result<Array2<f64>> {
+pub fn gaussian_init<F: Float>(
+    exec: &Exec,
+    data: ArrayView2<F>,
+    z: ArrayView2<f64>,
+) -> Result<Array2<f64>> {
     let (n, d) = data.dim();
     let (k, zd) = z.dim();
     if zd != d {
@@ -211,8 +215,9 @@ fn covariance<F: Float>(x: &[F], n: usize, d: usize) -> Vec<f64> {
     c
 }
 
-/// Lower Cholesky factor of a symmetric `d x d` matrix; fails, as LAPACK's `potrf` does,
-/// when a pivot is not positive (or is NaN).
+/// Lower Cholesky factor of a symmetric `d x d` matrix; fails, as numpy's `cholesky`
+/// does, when a pivot is zero or negative. A NaN pivot passes through as NaN, as in numpy,
+/// and the caller's finiteness check reports it.
 fn cholesky(a: &[f64], d: usize) -> Result<Vec<f64>> {
     let mut l = vec![0.0; d * d];
     for j in 0..d {
@@ -220,7 +225,7 @@ fn cholesky(a: &[f64], d: usize) -> Result<Vec<f64>> {
         for t in 0..j {
             s -= l[j * d + t] * l[j * d + t];
         }
-        if !(s > 0.0) {
+        if s <= 0.0 {
             return Err(Error::NotPositiveDefinite);
         }
         let ljj = s.sqrt();

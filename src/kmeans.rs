@@ -90,14 +90,29 @@ pub fn kmeans_single<F: Promote<C> + Promote<F>, C: Float>(
     let (k, gd) = guess.dim();
     crate::vq::check_code_book(k, gd, d)?;
     if n == 0 {
-        return Err(Error::InvalidParameter("kmeans needs at least one observation".into()));
+        return Err(Error::InvalidParameter(
+            "kmeans needs at least one observation".into(),
+        ));
     }
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
     let guess = guess.as_standard_layout();
     let mut labels = vec![0i32; n];
-    let (mut book, mut prev) = iterate(exec, x, d, crate::contiguous(&guess)?, &mut labels, &mut Vec::new())?;
-    let first_changed = prev.changed_more_than(MeanDist { value: f64::INFINITY, wide: true }, thresh);
+    let (mut book, mut prev) = iterate(
+        exec,
+        x,
+        d,
+        crate::contiguous(&guess)?,
+        &mut labels,
+        &mut Vec::new(),
+    )?;
+    let first_changed = prev.changed_more_than(
+        MeanDist {
+            value: f64::INFINITY,
+            wide: true,
+        },
+        thresh,
+    );
     let mut iterations = 1;
     if first_changed {
         let mut dists: Vec<F> = Vec::new();
@@ -131,12 +146,22 @@ mod tests {
         // scipy's `_kmeans` docstring: this data and guess give these centroids and this
         // distortion.
         let exec = Exec::with_threads(2).unwrap();
-        let features = array![[1.9f64, 2.3], [1.5, 2.5], [0.8, 0.6], [0.4, 1.8], [1.0, 1.0]];
+        let features = array![
+            [1.9f64, 2.3],
+            [1.5, 2.5],
+            [0.8, 0.6],
+            [0.4, 1.8],
+            [1.0, 1.0]
+        ];
         let book = array![[1.9, 2.3], [0.8, 0.6]];
         let run = kmeans_single(&exec, features.view(), book.view(), 1e-5).unwrap();
         let expect = array![[1.7, 2.4], [0.73333333, 1.13333333]];
-        assert!(run.code_book.iter().zip(expect.iter()).all(|(a, b)| (a - b).abs() < 1e-8));
-        assert!((run.distortion - 0.40563916697728591).abs() < 1e-12);
+        assert!(run
+            .code_book
+            .iter()
+            .zip(expect.iter())
+            .all(|(a, b)| (a - b).abs() < 1e-8));
+        assert!((run.distortion - 0.405_639_166_977_285_9).abs() < 1e-12);
         assert!(run.distortion_is_f64);
     }
 

@@ -85,9 +85,25 @@ pub fn kmeans2_lloyd<F: Promote<C> + Promote<F>, C: Float>(
     let init = init.as_standard_layout();
     let mut labels = vec![0i32; n];
     let mut empty_iterations = 0;
-    let mut book = iterate(exec, x, d, crate::contiguous(&init)?, &mut labels, missing, &mut empty_iterations)?;
+    let mut book = iterate(
+        exec,
+        x,
+        d,
+        crate::contiguous(&init)?,
+        &mut labels,
+        missing,
+        &mut empty_iterations,
+    )?;
     for _ in 1..iter {
-        book = iterate(exec, x, d, &book, &mut labels, missing, &mut empty_iterations)?;
+        book = iterate(
+            exec,
+            x,
+            d,
+            &book,
+            &mut labels,
+            missing,
+            &mut empty_iterations,
+        )?;
     }
     Ok(Kmeans2Run {
         centroids: crate::matrix(book, k, d)?,
@@ -113,12 +129,25 @@ mod tests {
     fn thread_count_does_not_change_bits() {
         let data = blobs(5 * crate::parallel::CHUNK_ROWS + 3);
         let init = array![[0.0, 0.0], [4.0, 4.0], [11.0, 11.0]];
-        let run = |t| kmeans2_lloyd(&Exec::with_threads(t).unwrap(), data.view(), init.view(), 10, Missing::Warn).unwrap();
+        let run = |t| {
+            kmeans2_lloyd(
+                &Exec::with_threads(t).unwrap(),
+                data.view(),
+                init.view(),
+                10,
+                Missing::Warn,
+            )
+            .unwrap()
+        };
         let one = run(1);
         for t in [2, 4] {
             let many = run(t);
             assert_eq!(one.labels, many.labels);
-            assert!(one.centroids.iter().zip(many.centroids.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert!(one
+                .centroids
+                .iter()
+                .zip(many.centroids.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
         }
     }
 
@@ -151,6 +180,10 @@ mod tests {
         let init = array![[0.0f64, 0.0], [5.0, 5.0], [10.0, 10.0]];
         let run = kmeans2_lloyd(&exec, data.view(), init.view(), 4, Missing::Raise).unwrap();
         assert_eq!(run.centroids.nrows(), 3);
-        assert!(run.labels.iter().enumerate().all(|(i, &l)| l as usize == i % 3));
+        assert!(run
+            .labels
+            .iter()
+            .enumerate()
+            .all(|(i, &l)| l as usize == i % 3));
     }
 }

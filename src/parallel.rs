@@ -60,7 +60,9 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     static POOLS: OnceLock<Pools> = OnceLock::new();
     let pid = std::process::id();
     let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut map = pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut map = pools
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if map.keys().any(|&(p, _)| p != pid) {
         let stale: Vec<_> = map.keys().copied().filter(|&(p, _)| p != pid).collect();
         for key in stale {
@@ -185,7 +187,9 @@ mod tests {
             )
             .unwrap();
             assert!(out.iter().enumerate().all(|(i, &v)| v as usize == i));
-            let expected: Vec<usize> = (0..n.div_ceil(CHUNK_ROWS)).map(|c| c * CHUNK_ROWS).collect();
+            let expected: Vec<usize> = (0..n.div_ceil(CHUNK_ROWS))
+                .map(|c| c * CHUNK_ROWS)
+                .collect();
             assert_eq!(firsts, expected);
         }
     }

@@ -103,7 +103,10 @@ pub fn cluster_means<F: Float>(
         |first, _, _| {
             let rows = (n - first).min(crate::parallel::CHUNK_ROWS);
             let mut part = Partial::new(k, d);
-            part.add_rows(&x[first * d..(first + rows) * d], &labels[first..first + rows]);
+            part.add_rows(
+                &x[first * d..(first + rows) * d],
+                &labels[first..first + rows],
+            );
             part
         },
         |part| total.merge(&part),
@@ -141,7 +144,8 @@ mod tests {
         let labels: Vec<i32> = (0..n).map(|i| (i % 5) as i32).collect();
         let one = cluster_means(&Exec::with_threads(1).unwrap(), data.view(), &labels, 5).unwrap();
         for t in [2, 3, 4] {
-            let many = cluster_means(&Exec::with_threads(t).unwrap(), data.view(), &labels, 5).unwrap();
+            let many =
+                cluster_means(&Exec::with_threads(t).unwrap(), data.view(), &labels, 5).unwrap();
             assert_eq!(one.0, many.0);
         }
     }

@@ -86,7 +86,10 @@ mod tests {
             [3.29956009, 2.93273208, 9.33380951],
             [1.75976538, 0.7038557, 7.21248917]
         ];
-        assert!(w.iter().zip(expect.iter()).all(|(a, b)| (a - b).abs() < 1e-7));
+        assert!(w
+            .iter()
+            .zip(expect.iter())
+            .all(|(a, b)| (a - b).abs() < 1e-7));
         assert_eq!(zero, vec![false; 3]);
     }
 

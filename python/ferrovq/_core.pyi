@@ -3,6 +3,18 @@
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "ClusterError",
+    "__version__",
+    "_panic_in_worker",
+    "default_workers",
+    "gaussian_init",
+    "kmeans2_lloyd",
+    "kmeans_plusplus",
+    "kmeans_single",
+    "vq",
+    "whiten",
+]
 __version__: str
 
 class ClusterError(Exception): ...
@@ -34,7 +46,10 @@ def kmeans_plusplus(
     workers: int | None = None,
 ) -> tuple[npt.NDArray[np.float64], int]: ...
 def gaussian_init(
-    data: npt.NDArray[np.floating], z: npt.NDArray[np.float64], workers: int | None = None
+    data: npt.NDArray[np.floating],
+    z: npt.NDArray[np.float64],
+    one_dimensional: bool,
+    workers: int | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def default_workers() -> int: ...
 def _panic_in_worker() -> None: ...

@@ -361,6 +361,9 @@ def py_vq(obs, code_book, check_finite=True, *, workers=None):
 
 def _kmeans(obs, guess, thresh, workers):
     """One k-means run from the code book `guess` (SciPy's ``_kmeans``)."""
+    if not np.inf > thresh:
+        # SciPy runs no iteration at all then and fails with a bare IndexError.
+        raise IndexError(f"thresh must be finite (got {thresh}): no k-means iteration would run")
     o, g = _as_matrices(obs, guess)
     data = _float_data(o, "obs")
     ct = _compute_dtype(data.dtype, g.dtype)
@@ -488,6 +491,7 @@ def _krandinit(data, k, rng, workers=None):
         x = _core.gaussian_init(
             _native(data, data.dtype)[:, None],
             _native(np.reshape(z, (-1, 1)), np.float64),
+            True,
             _workers(workers),
         )
         return x[:, 0]
@@ -503,14 +507,15 @@ def _krandinit(data, k, rng, workers=None):
         _cov_warnings()
     z = rng.standard_normal(size=(k, data.shape[1]))
     return _core.gaussian_init(
-        _native(data, data.dtype), _native(z, np.float64), _workers(workers)
+        _native(data, data.dtype), _native(z, np.float64), False, _workers(workers)
     )
 
 
 def _cov_warnings():
     """The warnings numpy's ``cov`` gives for a single observation."""
     warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=4)
-    np.divide(np.ones(1), 0.0)
+    scale = np.divide(np.ones(1), 0.0)  # numpy's own warnings, under the caller's errstate
+    np.multiply(np.zeros(1), scale)
 
 
 def _kpp(data, k, rng, workers=None):

@@ -8,9 +8,7 @@ use crate::error::Error;
 use crate::float::Float;
 use crate::kmeans2::Missing;
 use crate::parallel::{Control, Exec};
-use numpy::{
-    Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2,
-};
+use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -51,7 +49,10 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
             .import("numpy.linalg")
             .and_then(|m| m.getattr("LinAlgError"))
         {
-            Ok(cls) => PyErr::from_type(cls.cast_into().expect("LinAlgError is a type"), e.to_string()),
+            Ok(cls) => PyErr::from_type(
+                cls.cast_into().expect("LinAlgError is a type"),
+                e.to_string(),
+            ),
             Err(err) => err,
         },
         Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
@@ -187,7 +188,9 @@ fn kmeans_single<'py>(
         workers: Option<usize>,
     ) -> PyResult<KmeansOut<'py>> {
         let (dv, gv) = (d.as_array(), g.as_array());
-        let r = run(py, workers, |exec| crate::kmeans::kmeans_single(exec, dv, gv, thresh))?;
+        let r = run(py, workers, |exec| {
+            crate::kmeans::kmeans_single(exec, dv, gv, thresh)
+        })?;
         Ok((
             r.code_book.into_pyarray(py).into_any(),
             r.distortion,
@@ -200,7 +203,10 @@ fn kmeans_single<'py>(
         (Ok(Floats::F32(d)), Ok(Floats::F32(g))) => go(py, d, g, thresh, workers),
         (Ok(Floats::F32(d)), Ok(Floats::F64(g))) => go(py, d, g, thresh, workers),
         (Err(_), _) => Err(unsupported("data", data)),
-        _ => Err(unsupported("guess (float64 data needs a float64 guess)", guess)),
+        _ => Err(unsupported(
+            "guess (float64 data needs a float64 guess)",
+            guess,
+        )),
     }
 }
 
@@ -242,7 +248,10 @@ fn kmeans2_lloyd<'py>(
         (Ok(Floats::F32(d)), Ok(Floats::F32(c))) => go(py, d, c, iter, missing, workers),
         (Ok(Floats::F32(d)), Ok(Floats::F64(c))) => go(py, d, c, iter, missing, workers),
         (Err(_), _) => Err(unsupported("data", data)),
-        _ => Err(unsupported("init (float64 data needs a float64 code book)", init)),
+        _ => Err(unsupported(
+            "init (float64 data needs a float64 code book)",
+            init,
+        )),
     }
 }
 
@@ -287,11 +296,12 @@ fn kmeans_plusplus<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (data, z, workers=None))]
+#[pyo3(signature = (data, z, one_dimensional, workers=None))]
 fn gaussian_init<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     z: PyReadonlyArray2<'py, f64>,
+    one_dimensional: bool,
     workers: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let zv = z.as_array();
@@ -299,11 +309,13 @@ fn gaussian_init<'py>(
         py: Python<'py>,
         d: PyReadonlyArray2<'py, F>,
         zv: ndarray::ArrayView2<'_, f64>,
+        one_dimensional: bool,
         workers: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let dv = d.as_array();
         let x = run(py, workers, |exec| {
-            if dv.ncols() == 1 && zv.ncols() == 1 {
+            // SciPy scales 1-D data by the standard deviation, without a Cholesky factor.
+            if one_dimensional {
                 let col: Vec<F> = dv.iter().copied().collect();
                 let zs: Vec<f64> = zv.iter().copied().collect();
                 let out = crate::init::gaussian_init_1d(&col, &zs);
@@ -315,8 +327,8 @@ fn gaussian_init<'py>(
         Ok(x.into_pyarray(py))
     }
     match data.extract::<Floats>() {
-        Ok(Floats::F64(d)) => go(py, d, zv, workers),
-        Ok(Floats::F32(d)) => go(py, d, zv, workers),
+        Ok(Floats::F64(d)) => go(py, d, zv, one_dimensional, workers),
+        Ok(Floats::F32(d)) => go(py, d, zv, one_dimensional, workers),
         Err(_) => Err(unsupported("data", data)),
     }
 }

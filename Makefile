@@ -1,0 +1,47 @@
+# The few tasks a person runs. Everything installs into ./.venv, so a fresh clone needs
+# only python3 (>= 3.10, with venv), cargo and access to PyPI and crates.io.
+#
+#   make demo   build, install and run the demo (ferrovq beside SciPy)
+#   make test   build, install, then cargo test and pytest against the installed wheel
+#   make lint   cargo fmt/clippy, ruff, stubtest
+#   make bench  the side-by-side benchmark (benches/compare.py)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+WHEELS := target/wheels-make
+
+.PHONY: demo test lint bench install venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "maturin>=1.9.4,<2"
+
+venv: $(PY)
+
+# Always rebuild: the wheel is what users install, so it is what the tests test.
+install: $(PY)
+	rm -rf $(WHEELS)
+	$(PY) -m maturin build --release --quiet -o $(WHEELS)
+	$(PY) -m pip install -q --force-reinstall --no-deps $(WHEELS)/ferrovq-*.whl
+	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[test,plot,dev]"
+
+demo: install
+	$(VENV)/bin/ferrovq demo
+
+test: install
+	cargo test --quiet
+	cd tests && ../$(PY) -m pytest -c ../pyproject.toml --rootdir=.. -p no:cacheprovider
+
+lint: install
+	cargo fmt --check
+	cargo clippy --quiet --all-targets -- -D warnings
+	cargo clippy --quiet --all-targets --features python -- -D warnings
+	$(PY) -m ruff check python tests benches
+	$(PY) -m ruff format --check python tests benches
+	$(PY) -m mypy.stubtest ferrovq._core
+
+bench: install
+	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
+	$(PY) benches/compare.py

@@ -1,0 +1,77 @@
+"""Shared helpers: run SciPy and ferrovq on the same input and compare what a user sees."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default",
+    deadline=None,
+    max_examples=int(__import__("os").environ.get("HYPOTHESIS_EXAMPLES", "150")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("default")
+
+
+class Outcome:
+    """What a call did: its result or exception, and the warnings it gave."""
+
+    def __init__(self, fn, *args, **kwargs):
+        self.result = self.error = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self.result = fn(*args, **kwargs)
+            except Exception as e:
+                self.error = e
+        self.warnings = [(w.category, str(w.message)) for w in caught]
+
+
+def same_outcome(ours, theirs, *args, exact=True, rtol=1e-9, **kwargs):
+    """Call both functions with deep copies of the same arguments (so random states start
+    equal) and assert the same exception, warnings, types, dtypes and values."""
+    a = Outcome(ours, *copy.deepcopy(args), **copy.deepcopy(kwargs))
+    b = Outcome(theirs, *copy.deepcopy(args), **copy.deepcopy(kwargs))
+    if b.error is not None:
+        assert a.error is not None, f"SciPy raised {b.error!r}, ferrovq returned {a.result!r}"
+        assert same_exception_type(a.error, b.error), (a.error, b.error)
+        assert str(a.error) == str(b.error)
+    else:
+        assert a.error is None, f"ferrovq raised {a.error!r}, SciPy returned"
+        assert_same_value(a.result, b.result, exact=exact, rtol=rtol)
+    assert a.warnings == b.warnings
+    return a
+
+
+def same_exception_type(ours, theirs):
+    """Our exception is SciPy's type (or a subclass); each library has its own
+    ClusterError, so that one is matched by name."""
+    if type(theirs).__name__ == "ClusterError":
+        return type(ours).__name__ == "ClusterError"
+    return isinstance(ours, type(theirs))
+
+
+def assert_same_value(x, y, exact=True, rtol=1e-9):
+    """Equal types and dtypes; values bit-equal if `exact`, else close to `rtol`."""
+    if isinstance(x, tuple):
+        assert isinstance(y, tuple) and len(x) == len(y)
+        for u, v in zip(x, y, strict=True):
+            assert_same_value(u, v, exact=exact, rtol=rtol)
+        return
+    assert type(x) is type(y), (type(x), type(y))
+    x, y = np.asarray(x), np.asarray(y)
+    assert x.dtype == y.dtype, (x.dtype, y.dtype)
+    assert x.shape == y.shape, (x.shape, y.shape)
+    if exact or x.dtype.kind in "biu":
+        np.testing.assert_array_equal(x, y)
+    else:
+        atol = rtol * max(1.0, float(np.max(np.abs(y), initial=0.0)))
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261126)
