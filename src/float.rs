@@ -1,7 +1,8 @@
 //! The floating-point trait every kernel is generic over: `f32` and `f64`.
 //!
-//! Arithmetic is plain IEEE (no fused multiply-add, no reassociation), so a kernel gives
-//! the same bits on every CPU it is dispatched to.
+//! Arithmetic is plain IEEE without reassociation, so a kernel gives the same bits on every
+//! CPU it is dispatched to; the one fused multiply-add (`mul_add`) is correctly rounded
+//! everywhere (in hardware where the CPU has FMA).
 
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Sub};
@@ -27,8 +28,12 @@ pub trait Float:
     const WIDE: bool;
     /// Positive infinity.
     const INFINITY: Self;
+    /// Machine epsilon.
+    const EPSILON: Self;
     /// Square root (correctly rounded, as C's `sqrt`/`sqrtf`).
     fn sqrt(self) -> Self;
+    /// `self * a + b` with one rounding (a fused multiply-add).
+    fn mul_add(self, a: Self, b: Self) -> Self;
     /// Round an `f64` to this type.
     fn from_f64(v: f64) -> Self;
     /// Widen (or keep) as `f64`; exact.
@@ -45,9 +50,14 @@ macro_rules! impl_float {
             const ZERO: Self = 0.0;
             const WIDE: bool = std::mem::size_of::<$t>() == 8;
             const INFINITY: Self = <$t>::INFINITY;
+            const EPSILON: Self = <$t>::EPSILON;
             #[inline(always)]
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
