@@ -58,7 +58,7 @@ impl<C: Float> Codebook<C> {
         for (j, code) in rows.chunks_exact(d.max(1)).enumerate().take(k) {
             let nn = code.iter().fold(C::ZERO, |s, &v| v.mul_add(v, s));
             norms[j] = nn;
-            if !(nn <= max_norm) {
+            if !nn.is_finite() || nn > max_norm {
                 max_norm = nn;
             }
         }

@@ -1,0 +1,132 @@
+"""End-to-end tests of the ferrovq command line, run as a user would (subprocesses)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXE = Path(sys.executable).parent / "ferrovq"
+
+
+def run(*args, stdin=None, cwd=None):
+    cmd = [sys.executable, "-m", "ferrovq", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, input=stdin, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def blobs_csv(tmp_path):
+    r = np.random.default_rng(0)
+    x = np.vstack([r.normal(c, 0.3, (40, 3)) for c in (0, 5, 10)])
+    path = tmp_path / "blobs.csv"
+    np.savetxt(path, x, delimiter=",", header="a,b,c", comments="")
+    return path, x
+
+
+def test_help_for_every_subcommand():
+    for sub in ([], ["demo"], ["cluster"], ["vq"]):
+        p = run(*sub, "--help")
+        assert p.returncode == 0 and "usage: ferrovq" in p.stdout
+
+
+def test_console_script_is_installed():
+    assert EXE.exists(), "the ferrovq console script is not installed beside python"
+    p = subprocess.run([str(EXE), "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip()
+
+
+def test_demo_prints_the_tutorial_numbers_and_writes_a_plot(tmp_path):
+    png = tmp_path / "demo.png"
+    p = run("demo", "--plot", str(png))
+    assert p.returncode == 0, p.stderr
+    assert "ferrovq: Distortion: 0.6258523704544776" in p.stdout
+    assert "scipy: Distortion: 0.6258523704544776" in p.stdout
+    assert "labels identical: True; centroids agree to 1e-9: True" in p.stdout
+    check_png(png, 640, 480)
+
+
+def check_png(path, width, height):
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(path)
+    assert img.shape[:2] == (height, width)
+    assert float(np.std(img[..., :3])) > 0.01, "the plot is blank"
+
+
+@pytest.mark.parametrize("ext", [".npz", ".json", ".csv"])
+def test_cluster_writes_results(blobs_csv, tmp_path, ext):
+    path, x = blobs_csv
+    out = tmp_path / f"out{ext}"
+    p = run("cluster", str(path), "-k", "3", "--seed", "1", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "cluster sizes: " in p.stdout
+    assert sorted(map(int, p.stdout.split("cluster sizes: ")[1].split("\n")[0].split())) == [
+        40,
+        40,
+        40,
+    ]
+    if ext == ".npz":
+        z = np.load(out)
+        from scipy.cluster.vq import kmeans2
+
+        ref_c, ref_l = kmeans2(x, 3, minit="++", seed=1)
+        np.testing.assert_array_equal(z["labels"], ref_l)
+        np.testing.assert_allclose(z["centroids"], ref_c, rtol=1e-12)
+    elif ext == ".json":
+        data = json.loads(out.read_text())
+        assert len(data["labels"]) == 120 and len(data["centroids"]) == 3
+    else:
+        table = np.loadtxt(out, delimiter=",", skiprows=1)
+        assert table.shape == (120,)
+
+
+def test_cluster_from_stdin_with_plot_of_principal_components(blobs_csv, tmp_path):
+    path, _ = blobs_csv
+    png = tmp_path / "c.png"
+    p = run("cluster", "-", "-k", "3", "--plot", str(png), "--whiten", stdin=path.read_text())
+    assert p.returncode == 0, p.stderr
+    check_png(png, 640, 480)
+
+
+def test_vq_subcommand(blobs_csv, tmp_path):
+    path, x = blobs_csv
+    book = tmp_path / "book.npy"
+    np.save(book, x[[0, 50, 100]])
+    out = tmp_path / "codes.npz"
+    p = run("vq", str(path), "--codebook", str(book), "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    np.testing.assert_array_equal(np.load(out)["labels"], np.repeat([0, 1, 2], 40))
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (None, ["cluster", "missing.csv", "-k", "2"], "no such file"),
+        ("1,2\n3,x\n", ["cluster", "IN", "-k", "1"], "row 2, column 2: 'x' is not a number"),
+        ("1,2\n3,4,5\n", ["cluster", "IN", "-k", "1"], "row 2 has 3 columns, expected 2"),
+        (
+            "1,2\n3,4\n",
+            ["cluster", "IN", "-k", "5", "--minit", "points"],
+            "larger than the number of rows",
+        ),
+        (
+            "1,2\n3,4\n",
+            ["vq", "IN", "--codebook", "BOOK"],
+            "code book has 3 columns but the data has 2",
+        ),
+    ],
+)
+def test_errors_exit_2_without_traceback(tmp_path, content, args, message):
+    inp = tmp_path / "in.csv"
+    if content is not None:
+        inp.write_text(content)
+    (tmp_path / "book.csv").write_text("1,2,3\n")
+    args = [
+        str(inp) if a == "IN" else str(tmp_path / "book.csv") if a == "BOOK" else a for a in args
+    ]
+    p = run(*args, cwd=tmp_path)
+    assert p.returncode == 2
+    assert message in p.stderr
+    assert "Traceback" not in p.stderr
