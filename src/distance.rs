@@ -303,16 +303,22 @@ mod tests {
         for &(n, k, d) in &[(1, 1, 1), (7, 3, 2), (50, 17, 4), (33, 40, 9), (5, 1, 70)] {
             let rows: Vec<f64> = (0..n * d).map(|_| next()).collect();
             let code: Vec<f64> = (0..k * d).map(|_| next()).collect();
-            let cb = Codebook::new(&code, k, d);
-            let mut labels = vec![0; n];
-            let mut best = vec![0.0; n];
-            let mut scratch = vec![0.0; cb.scratch_len()];
-            cb.nearest_rows(&rows, &mut labels, &mut best, &mut scratch);
-            let expect = brute(&rows, &code, d);
-            for i in 0..n {
-                assert_eq!(labels[i], expect[i].0);
-                assert_eq!(best[i].to_bits(), expect[i].1.to_bits());
-            }
+            assert_matches_brute(&rows, &code, d);
+        }
+    }
+
+    /// The kernel's labels and squared distances equal the brute-force ones, bit for bit.
+    fn assert_matches_brute(rows: &[f64], code: &[f64], d: usize) {
+        let (n, k) = (rows.len() / d, code.len() / d);
+        let cb = Codebook::new(code, k, d);
+        let mut labels = vec![0; n];
+        let mut best = vec![0.0; n];
+        let mut scratch = vec![0.0; cb.scratch_len()];
+        cb.nearest_rows(rows, &mut labels, &mut best, &mut scratch);
+        let expect = brute(rows, code, d);
+        for i in 0..n {
+            assert_eq!(labels[i], expect[i].0, "row {i}");
+            assert_eq!(best[i].to_bits(), expect[i].1.to_bits());
         }
     }
 
@@ -334,17 +340,7 @@ mod tests {
                 .map(|(a, b)| (a + b) / 2.0),
         );
         let code = [code.clone(), code[..3 * d].to_vec()].concat();
-        let (n, k) = (rows.len() / d, code.len() / d);
-        let cb = Codebook::new(&code, k, d);
-        let mut labels = vec![0; n];
-        let mut best = vec![0.0; n];
-        let mut scratch = vec![0.0; cb.scratch_len()];
-        cb.nearest_rows(&rows, &mut labels, &mut best, &mut scratch);
-        let expect = brute(&rows, &code, d);
-        for i in 0..n {
-            assert_eq!(labels[i], expect[i].0, "row {i}");
-            assert_eq!(best[i].to_bits(), expect[i].1.to_bits());
-        }
+        assert_matches_brute(&rows, &code, d);
     }
 
     #[test]
