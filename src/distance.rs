@@ -26,6 +26,28 @@ const ROWS: usize = 4;
 /// From this many features on, codes are ranked by dot products (SciPy's cut-off too).
 pub const DOT_MIN_FEATURES: usize = 5;
 
+/// The nearest code of one row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit<C> {
+    /// Index of the nearest code (lowest on ties; 0 when every distance is NaN).
+    pub label: i32,
+    /// Its squared distance, by the direct formula (infinite when every distance is NaN).
+    pub best: C,
+    /// A lower bound of the squared distance to every other code (to within the rounding
+    /// of the direct formula); infinite when there is no other code.
+    pub second: C,
+}
+
+impl<C: Float> Default for Hit<C> {
+    fn default() -> Self {
+        Hit {
+            label: 0,
+            best: C::INFINITY,
+            second: C::INFINITY,
+        }
+    }
+}
+
 /// A code book prepared for fast nearest-code queries.
 #[derive(Debug, Clone)]
 pub struct Codebook<C> {
@@ -88,82 +110,69 @@ impl<C: Float> Codebook<C> {
         self.kpad * ROWS
     }
 
-    /// For each row of `rows` (row-major, `d` features) write the index of its nearest
-    /// code (lowest index on ties; 0 when every distance is NaN) and its squared distance
-    /// (infinite when every distance is NaN). `scratch` must hold [`Codebook::scratch_len`].
-    pub fn nearest_rows(&self, rows: &[C], labels: &mut [i32], best: &mut [C], scratch: &mut [C]) {
-        if self.d >= DOT_MIN_FEATURES {
-            let scratch = &mut scratch[..self.kpad * ROWS];
-            let mut padded = Vec::new();
-            for ((x, l), b) in rows
-                .chunks(self.d * ROWS)
-                .zip(labels.chunks_mut(ROWS))
-                .zip(best.chunks_mut(ROWS))
-            {
-                let full = if l.len() == ROWS {
-                    x
-                } else {
-                    // The last, partial group: pad with copies of its first row.
-                    padded.clear();
-                    padded.extend_from_slice(x);
-                    while padded.len() < ROWS * self.d {
-                        padded.extend_from_slice(&x[..self.d]);
-                    }
-                    &padded[..]
-                };
-                dot_scores(&self.cols, &self.norms, self.kpad, self.d, full, scratch);
-                for (p, (lp, bp)) in l.iter_mut().zip(b.iter_mut()).enumerate() {
-                    let scores = &scratch[p * self.kpad..p * self.kpad + self.k];
-                    let (j, v) = self.pick(&x[p * self.d..(p + 1) * self.d], scores);
-                    *lp = j as i32;
-                    *bp = v;
-                }
+    /// The code of every row (row-major, `d` features): see [`Hit`]. `scratch` must hold
+    /// [`Codebook::scratch_len`] values.
+    pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
+        if self.d < DOT_MIN_FEATURES {
+            let acc = &mut scratch[..self.kpad];
+            for (x, hit) in rows.chunks_exact(self.d.max(1)).zip(hits.iter_mut()) {
+                direct_sq_dists(&self.cols, self.kpad, self.d, x, acc);
+                *hit = rank(&acc[..self.k]);
             }
             return;
         }
-        nearest_rows(
-            &self.cols,
-            self.k,
-            self.kpad,
-            self.d,
-            rows,
-            labels,
-            best,
-            &mut scratch[..self.kpad],
-        );
+        let scratch = &mut scratch[..self.kpad * ROWS];
+        let mut padded = Vec::new();
+        for (x, group) in rows.chunks(self.d * ROWS).zip(hits.chunks_mut(ROWS)) {
+            let full = if group.len() == ROWS {
+                x
+            } else {
+                // The last, partial group: pad with copies of its first row.
+                padded.clear();
+                padded.extend_from_slice(x);
+                while padded.len() < ROWS * self.d {
+                    padded.extend_from_slice(&x[..self.d]);
+                }
+                &padded[..]
+            };
+            dot_scores(&self.cols, &self.norms, self.kpad, self.d, full, scratch);
+            for (p, hit) in group.iter_mut().enumerate() {
+                let scores = &scratch[p * self.kpad..p * self.kpad + self.k];
+                *hit = self.pick(&x[p * self.d..(p + 1) * self.d], scores);
+            }
+        }
+    }
+
+    /// Squared distance of `x` to code `j`, by the direct formula.
+    pub fn sq_dist_to(&self, x: &[C], j: usize) -> C {
+        sq_dist(x, &self.rows[j * self.d..(j + 1) * self.d])
+    }
+
+    /// The codes, row-major.
+    pub fn rows(&self) -> &[C] {
+        &self.rows
     }
 
     /// The nearest code of `x` and its exact squared distance, from its approximate scores
     /// `|c|^2 - 2 x.c`. The best score is certain when the runner-up is
     /// further than twice the rounding bound of a score; otherwise (near or exact ties,
     /// overflow, NaN) every code is measured with the exact direct formula.
-    fn pick(&self, x: &[C], scores: &[C]) -> (usize, C) {
-        let (mut index, mut v1, mut v2) = (0usize, C::INFINITY, C::INFINITY);
-        for (j, &v) in scores.iter().enumerate() {
-            if v < v1 {
-                v2 = v1;
-                v1 = v;
-                index = j;
-            } else if v < v2 {
-                v2 = v;
-            }
-        }
+    fn pick(&self, x: &[C], scores: &[C]) -> Hit<C> {
+        let approx = rank(scores);
         let x_norm = x.iter().fold(C::ZERO, |s, &v| v.mul_add(v, s));
         let gamma = C::from_usize(self.d + 4) * C::EPSILON;
         let margin = C::from_f64(2.0) * gamma * (x_norm + self.max_norm);
-        let exact = |j: usize| sq_dist(x, &self.rows[j * self.d..(j + 1) * self.d]);
-        if v2 - v1 > margin {
-            return (index, exact(index));
+        if approx.second - approx.best > margin {
+            let label = approx.label as usize;
+            let lower = approx.second + x_norm - margin;
+            return Hit {
+                label: approx.label,
+                best: self.sq_dist_to(x, label),
+                second: if lower > C::ZERO { lower } else { C::ZERO },
+            };
         }
-        let (mut best_j, mut best_v) = (0usize, C::INFINITY);
-        for j in 0..self.k {
-            let e = exact(j);
-            if e < best_v {
-                best_v = e;
-                best_j = j;
-            }
-        }
-        (best_j, best_v)
+        let exact: Vec<C> = (0..self.k).map(|j| self.sq_dist_to(x, j)).collect();
+        rank(&exact)
     }
 }
 
@@ -199,45 +208,37 @@ fn dot_scores<C: Float>(cols: &[C], norms: &[C], kpad: usize, d: usize, x: &[C],
     }
 }
 
-/// Direct kernel: squared distances to every code, accumulated feature by feature.
+/// The lowest value (first index on ties; index 0 and infinity if all are NaN) and the
+/// second lowest of `values`.
+fn rank<C: Float>(values: &[C]) -> Hit<C> {
+    let mut hit = Hit::default();
+    for (j, &v) in values.iter().enumerate() {
+        if v < hit.best {
+            hit.second = hit.best;
+            hit.best = v;
+            hit.label = j as i32;
+        } else if v < hit.second {
+            hit.second = v;
+        }
+    }
+    hit
+}
+
+/// Direct kernel: the squared distance of `x` to every code (into `acc`, `kpad` long),
+/// accumulated feature by feature in SciPy's order.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx2+avx+fma",
     "x86_64+avx2+avx+fma",
     "aarch64+neon"
 ))]
-#[allow(clippy::too_many_arguments)]
-fn nearest_rows<C: Float>(
-    cols: &[C],
-    k: usize,
-    kpad: usize,
-    d: usize,
-    rows: &[C],
-    labels: &mut [i32],
-    best: &mut [C],
-    acc: &mut [C],
-) {
-    for ((x, label), best) in rows
-        .chunks_exact(d.max(1))
-        .zip(labels.iter_mut())
-        .zip(best.iter_mut())
-    {
-        acc.fill(C::ZERO);
-        for (f, &xf) in x.iter().enumerate() {
-            let col = &cols[f * kpad..(f + 1) * kpad];
-            for (a, &c) in acc.iter_mut().zip(col) {
-                let diff = c - xf;
-                *a += diff * diff;
-            }
+fn direct_sq_dists<C: Float>(cols: &[C], kpad: usize, d: usize, x: &[C], acc: &mut [C]) {
+    acc.fill(C::ZERO);
+    for (f, &xf) in x.iter().enumerate().take(d) {
+        let col = &cols[f * kpad..(f + 1) * kpad];
+        for (a, &c) in acc.iter_mut().zip(col) {
+            let diff = c - xf;
+            *a += diff * diff;
         }
-        let (mut lab, mut low) = (0usize, C::INFINITY);
-        for (j, &v) in acc[..k].iter().enumerate() {
-            if v < low {
-                low = v;
-                lab = j;
-            }
-        }
-        *label = lab as i32;
-        *best = low;
     }
 }
 
@@ -311,14 +312,23 @@ mod tests {
     fn assert_matches_brute(rows: &[f64], code: &[f64], d: usize) {
         let (n, k) = (rows.len() / d, code.len() / d);
         let cb = Codebook::new(code, k, d);
-        let mut labels = vec![0; n];
-        let mut best = vec![0.0; n];
+        let mut hits = vec![Hit::default(); n];
         let mut scratch = vec![0.0; cb.scratch_len()];
-        cb.nearest_rows(rows, &mut labels, &mut best, &mut scratch);
+        cb.nearest_rows(rows, &mut hits, &mut scratch);
         let expect = brute(rows, code, d);
         for i in 0..n {
-            assert_eq!(labels[i], expect[i].0, "row {i}");
-            assert_eq!(best[i].to_bits(), expect[i].1.to_bits());
+            assert_eq!(hits[i].label, expect[i].0, "row {i}");
+            assert_eq!(hits[i].best.to_bits(), expect[i].1.to_bits());
+            // `second` bounds every other code's distance from below (to rounding).
+            let x = &rows[i * d..(i + 1) * d];
+            for (j, c) in code.chunks(d).enumerate() {
+                if j as i32 != hits[i].label {
+                    assert!(
+                        hits[i].second <= sq_dist(x, c) * (1.0 + 1e-12),
+                        "row {i} code {j}"
+                    );
+                }
+            }
         }
     }
 
@@ -346,17 +356,18 @@ mod tests {
     #[test]
     fn ties_go_to_the_lowest_index_and_nan_to_zero() {
         let cb = Codebook::new(&[1.0f32, 1.0, 1.0, 1.0, 1.0, 1.0], 3, 2);
-        let mut labels = vec![9; 2];
-        let mut best = vec![0.0; 2];
+        let mut hits = vec![
+            Hit {
+                label: 9,
+                best: 0.0,
+                second: 0.0
+            };
+            2
+        ];
         let mut scratch = vec![0.0; cb.scratch_len()];
-        cb.nearest_rows(
-            &[0.0, 0.0, f32::NAN, 0.0],
-            &mut labels,
-            &mut best,
-            &mut scratch,
-        );
-        assert_eq!(labels, vec![0, 0]);
-        assert_eq!(best[0], 2.0);
-        assert!(best[1].is_infinite());
+        cb.nearest_rows(&[0.0, 0.0, f32::NAN, 0.0], &mut hits, &mut scratch);
+        assert_eq!((hits[0].label, hits[1].label), (0, 0));
+        assert_eq!((hits[0].best, hits[0].second), (2.0, 2.0));
+        assert!(hits[1].best.is_infinite());
     }
 }

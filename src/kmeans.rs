@@ -6,7 +6,7 @@
 use crate::distance::{Codebook, Promote};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::lloyd::step;
+use crate::lloyd::Rows;
 use crate::parallel::Exec;
 use crate::sum::mean;
 use ndarray::{Array2, ArrayView2};
@@ -51,12 +51,15 @@ fn iterate<F: Promote<C>, C: Float>(
     x: &[F],
     d: usize,
     book: &[C],
-    labels: &mut [i32],
+    rows: &mut Rows,
+    iteration: usize,
     dists: &mut Vec<C>,
 ) -> Result<(Vec<F>, MeanDist)> {
     let cb = Codebook::new(book, book.len() / d.max(1), d);
-    dists.resize(labels.len(), C::ZERO);
-    let part = step(exec, x, d, &cb, labels, dists)?;
+    dists.resize(x.len() / d.max(1), C::ZERO);
+    let out = rows.step(exec, x, d, &cb, dists)?;
+    exec.iteration(iteration, out.scanned)?;
+    let part = out.partial;
     let m = MeanDist {
         value: mean(dists).to_f64(),
         wide: C::WIDE,
@@ -97,15 +100,9 @@ pub fn kmeans_single<F: Promote<C> + Promote<F>, C: Float>(
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
     let guess = guess.as_standard_layout();
-    let mut labels = vec![0i32; n];
-    let (mut book, mut prev) = iterate(
-        exec,
-        x,
-        d,
-        crate::contiguous(&guess)?,
-        &mut labels,
-        &mut Vec::new(),
-    )?;
+    let mut rows = Rows::new(n);
+    let guess = crate::contiguous(&guess)?;
+    let (mut book, mut prev) = iterate(exec, x, d, guess, &mut rows, 1, &mut Vec::new())?;
     let first_changed = prev.changed_more_than(
         MeanDist {
             value: f64::INFINITY,
@@ -117,9 +114,9 @@ pub fn kmeans_single<F: Promote<C> + Promote<F>, C: Float>(
     if first_changed {
         let mut dists: Vec<F> = Vec::new();
         loop {
-            let (next, m) = iterate(exec, x, d, &book, &mut labels, &mut dists)?;
-            book = next;
             iterations += 1;
+            let (next, m) = iterate(exec, x, d, &book, &mut rows, iterations, &mut dists)?;
+            book = next;
             let changed = m.changed_more_than(prev, thresh);
             prev = m;
             if !changed {

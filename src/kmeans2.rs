@@ -4,7 +4,7 @@
 use crate::distance::{Codebook, Promote};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::lloyd::step;
+use crate::lloyd::Rows;
 use crate::parallel::Exec;
 use ndarray::{Array2, ArrayView2};
 
@@ -30,18 +30,22 @@ pub struct Kmeans2Run<F> {
 
 /// One iteration: assign against `book` (in `C`), then the means in `F`, with empty
 /// clusters handled by `missing`.
+#[allow(clippy::too_many_arguments)]
 fn iterate<F: Promote<C>, C: Float>(
     exec: &Exec,
     x: &[F],
     d: usize,
     book: &[C],
-    labels: &mut [i32],
+    rows: &mut Rows,
+    iteration: usize,
     missing: Missing,
     empty_iterations: &mut usize,
 ) -> Result<Vec<F>> {
     let k = book.len() / d.max(1);
     let cb = Codebook::new(book, k, d);
-    let (mut means, has) = step(exec, x, d, &cb, labels, &mut [])?.into_means();
+    let out = rows.step(exec, x, d, &cb, &mut [])?;
+    exec.iteration(iteration, out.scanned)?;
+    let (mut means, has) = out.partial.into_means();
     if has.iter().any(|&h| !h) {
         if missing == Missing::Raise {
             return Err(Error::EmptyCluster);
@@ -83,31 +87,17 @@ pub fn kmeans2_lloyd<F: Promote<C> + Promote<F>, C: Float>(
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
     let init = init.as_standard_layout();
-    let mut labels = vec![0i32; n];
+    let mut rows = Rows::new(n);
     let mut empty_iterations = 0;
-    let mut book = iterate(
-        exec,
-        x,
-        d,
-        crate::contiguous(&init)?,
-        &mut labels,
-        missing,
-        &mut empty_iterations,
-    )?;
-    for _ in 1..iter {
-        book = iterate(
-            exec,
-            x,
-            d,
-            &book,
-            &mut labels,
-            missing,
-            &mut empty_iterations,
-        )?;
+    let init = crate::contiguous(&init)?;
+    let empties = &mut empty_iterations;
+    let mut book = iterate(exec, x, d, init, &mut rows, 1, missing, empties)?;
+    for i in 2..=iter {
+        book = iterate(exec, x, d, &book, &mut rows, i, missing, empties)?;
     }
     Ok(Kmeans2Run {
         centroids: crate::matrix(book, k, d)?,
-        labels,
+        labels: rows.labels(),
         empty_iterations,
     })
 }

@@ -1,39 +1,273 @@
 //! One Lloyd iteration: assignment and the partial sums of the update, fused in one pass
 //! over each chunk of rows while it is in cache.
+//!
+//! Assignments are pruned with Hamerly's bounds: each row keeps a lower bound on its
+//! distance to every code but its own, lowered by how far the codes moved. A row whose
+//! exact distance to its own code is below that bound (or below half the distance from its
+//! code to the nearest other code) cannot change label, and is not compared with the other
+//! codes. The bounds carry a relative safety margin far above rounding, so pruning never
+//! changes a label: the result is the one the full comparison gives, bit for bit.
 
-use crate::distance::{Codebook, Promote};
+use crate::distance::{Codebook, Hit, Promote};
 use crate::error::Result;
 use crate::float::Float;
 use crate::parallel::Exec;
 use crate::update::Partial;
-use crate::vq::{assign_chunk, Scratch};
+use crate::vq::Scratch;
 
-/// Label every row of `x` (`n x d`, row-major) against `cb`, writing `labels` (and, if it
-/// is not empty, `dists`), and return the per-code sums and counts of the rows in `F`.
-pub(crate) fn step<F: Promote<C>, C: Float>(
+/// What a row carries from one iteration to the next.
+#[derive(Debug, Clone, Copy, Default)]
+struct RowState {
+    /// The row's code.
+    label: i32,
+    /// A lower bound of the row's distance to every other code.
+    lower: f64,
+}
+
+/// The code book the rows' bounds refer to (empty before the first full assignment).
+#[derive(Debug, Default)]
+struct Bounds {
+    centers: Vec<f64>,
+}
+
+/// The rows of a k-means run: their labels and bounds, carried across iterations.
+#[derive(Debug)]
+pub(crate) struct Rows {
+    states: Vec<RowState>,
+    bounds: Bounds,
+}
+
+impl Rows {
+    /// `n` rows not yet assigned.
+    pub(crate) fn new(n: usize) -> Self {
+        Rows {
+            states: vec![RowState::default(); n],
+            bounds: Bounds::default(),
+        }
+    }
+
+    /// The rows' labels.
+    pub(crate) fn labels(&self) -> Vec<i32> {
+        self.states.iter().map(|r| r.label).collect()
+    }
+
+    /// One Lloyd iteration against `cb`; see [`step`].
+    pub(crate) fn step<F: Promote<C>, C: Float>(
+        &mut self,
+        exec: &Exec,
+        x: &[F],
+        d: usize,
+        cb: &Codebook<C>,
+        dists: &mut [C],
+    ) -> Result<Step<F>> {
+        step(exec, x, d, cb, &mut self.states, dists, &mut self.bounds)
+    }
+}
+
+/// How far the codes moved, and half of each code's distance to its nearest other code.
+struct Motion {
+    /// The largest move, its code, and the largest move of any other code.
+    max: (f64, usize, f64),
+    half_gap: Vec<f64>,
+}
+
+fn dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt()
+}
+
+impl Bounds {
+    /// The motion from the code book of the bounds to `new`, if the bounds are usable.
+    fn motion(&self, new: &[f64], k: usize, d: usize) -> Option<Motion> {
+        if self.centers.len() != new.len() || k == 0 || d == 0 {
+            return None;
+        }
+        let rows = |c: &[f64], j: usize| c[j * d..(j + 1) * d].to_vec();
+        let drift: Vec<f64> = (0..k)
+            .map(|j| dist(&rows(&self.centers, j), &rows(new, j)))
+            .collect();
+        let mut max = (0.0f64, usize::MAX, 0.0f64);
+        for (j, &v) in drift.iter().enumerate() {
+            if v > max.0 || max.1 == usize::MAX {
+                max = (v, j, max.0);
+            } else if v > max.2 {
+                max.2 = v;
+            }
+        }
+        let mut half_gap = vec![f64::INFINITY; k];
+        for a in 0..k {
+            for b in a + 1..k {
+                let g = 0.5 * dist(&new[a * d..(a + 1) * d], &new[b * d..(b + 1) * d]);
+                half_gap[a] = half_gap[a].min(g);
+                half_gap[b] = half_gap[b].min(g);
+            }
+        }
+        if drift.iter().chain(&half_gap).any(|v| v.is_nan()) {
+            return None;
+        }
+        Some(Motion { max, half_gap })
+    }
+}
+
+/// The outcome of one [`step`].
+pub(crate) struct Step<F> {
+    /// Per-code sums and counts of the rows, in `F`.
+    pub partial: Partial<F>,
+    /// Rows compared with every code (the others were settled by their bounds).
+    pub scanned: usize,
+}
+
+/// Label every row of `x` (`n x d`, row-major) against `cb`, writing `rows` (and, if it
+/// is not empty, `dists`: each row's distance to its code), and return the per-code sums
+/// and counts of the rows. `bounds` is updated to refer to `cb`.
+fn step<F: Promote<C>, C: Float>(
     exec: &Exec,
     x: &[F],
     d: usize,
     cb: &Codebook<C>,
-    labels: &mut [i32],
+    rows: &mut [RowState],
     dists: &mut [C],
-) -> Result<Partial<F>> {
-    let n = labels.len();
+    bounds: &mut Bounds,
+) -> Result<Step<F>> {
+    let n = rows.len();
     let k = cb.k();
+    let centers: Vec<f64> = cb.rows().iter().map(|v| v.to_f64()).collect();
+    let motion = bounds.motion(&centers, k, d);
+    // Relative margin on distances: far above the rounding of the direct formula.
+    let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
     let mut total = Partial::new(k, d);
+    let mut scanned = 0;
     exec.chunks(
         n,
-        labels,
+        rows,
         dists,
-        |first, labels, dists| {
-            let rows = &x[first * d..(first + labels.len()) * d];
-            let mut scratch = Scratch::new(cb, labels.len());
-            assign_chunk(rows, cb, labels, dists, &mut scratch);
+        |first, states, dists| {
+            let xs = &x[first * d..(first + states.len()) * d];
+            let mut scratch = Scratch::new(cb, states.len());
+            let xc = F::promote(xs, &mut scratch.promoted);
+            let mut todo = Vec::with_capacity(states.len());
+            match &motion {
+                Some(m) => {
+                    for (i, st) in states.iter_mut().enumerate() {
+                        let a = st.label as usize;
+                        let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
+                        let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
+                        st.lower -= moved;
+                        let bound = st.lower.max(m.half_gap[a]);
+                        if own.to_f64().sqrt() * (1.0 + margin) < bound * (1.0 - margin) {
+                            if let Some(dv) = dists.get_mut(i) {
+                                *dv = own.sqrt();
+                            }
+                        } else {
+                            todo.push(i);
+                        }
+                    }
+                }
+                None => todo.extend(0..states.len()),
+            }
+            let mut buf = Vec::with_capacity(todo.len() * d);
+            for &i in &todo {
+                buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
+            }
+            let hits = &mut scratch.hits[..todo.len()];
+            cb.nearest_rows(&buf, hits, &mut scratch.acc);
+            for (&i, h) in todo.iter().zip(hits.iter()) {
+                let Hit {
+                    label,
+                    best,
+                    second,
+                } = *h;
+                states[i] = RowState {
+                    label,
+                    lower: second.to_f64().sqrt(),
+                };
+                if let Some(dv) = dists.get_mut(i) {
+                    *dv = best.sqrt();
+                }
+            }
+            let labels: Vec<i32> = states.iter().map(|s| s.label).collect();
             let mut part = Partial::new(k, d);
-            part.add_rows(rows, labels);
-            part
+            part.add_rows(xs, &labels);
+            (part, todo.len())
         },
-        |part| total.merge(&part),
+        |(part, count)| {
+            total.merge(&part);
+            scanned += count;
+        },
     )?;
-    Ok(total)
+    bounds.centers = centers;
+    Ok(Step {
+        partial: total,
+        scanned,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distance::sq_dist;
+
+    /// Lloyd's labels by brute force (every row against every code).
+    fn brute_labels(x: &[f64], d: usize, book: &[f64]) -> Vec<i32> {
+        x.chunks(d)
+            .map(|r| {
+                let mut best = (0, f64::INFINITY);
+                for (j, c) in book.chunks(d).enumerate() {
+                    let v = sq_dist(r, c);
+                    if v < best.1 {
+                        best = (j as i32, v);
+                    }
+                }
+                best.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pruned_steps_give_the_labels_of_a_full_comparison() {
+        for &(d, k) in &[(2usize, 7usize), (9, 12)] {
+            let n = 3 * crate::parallel::CHUNK_ROWS + 100;
+            let mut s = 99u64;
+            let mut rnd = move || {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64) / (1u64 << 53) as f64 - 0.5
+            };
+            let x: Vec<f64> = (0..n * d)
+                .map(|i| ((i / d) % k) as f64 * 3.0 + rnd())
+                .collect();
+            let mut book: Vec<f64> = x[..k * d].to_vec();
+            let exec = Exec::with_threads(2).unwrap();
+            let mut rows = vec![RowState::default(); n];
+            let mut bounds = Bounds::default();
+            let mut dists = vec![0.0; n];
+            let mut scanned = Vec::new();
+            for _ in 0..8 {
+                let expect = brute_labels(&x, d, &book);
+                let cb = Codebook::new(&book, k, d);
+                let out = step(&exec, &x, d, &cb, &mut rows, &mut dists, &mut bounds).unwrap();
+                scanned.push(out.scanned);
+                let labels: Vec<i32> = rows.iter().map(|r| r.label).collect();
+                assert_eq!(labels, expect);
+                for (i, r) in x.chunks(d).enumerate() {
+                    let own = sq_dist(r, &book[labels[i] as usize * d..][..d]).sqrt();
+                    assert_eq!(dists[i].to_bits(), own.to_bits());
+                }
+                let (means, has) = out.partial.into_means();
+                book = means
+                    .chunks(d)
+                    .zip(&has)
+                    .zip(book.chunks(d))
+                    .flat_map(|((m, &h), old)| if h { m.to_vec() } else { old.to_vec() })
+                    .collect();
+            }
+            // The first step compares every row; once the codes settle, almost none.
+            assert_eq!(scanned[0], n);
+            assert!(*scanned.last().unwrap() < n / 10, "{scanned:?}");
+        }
+    }
 }

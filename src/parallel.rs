@@ -17,10 +17,17 @@ pub const CHUNK_ROWS: usize = 2048;
 /// Chunks run between two checks of [`Control`]; also bounds the partial results held.
 const GROUP_CHUNKS: usize = 64;
 
-/// A caller's hook, asked between units of work whether to continue.
+/// A caller's hook, asked between units of work whether to continue, and told of progress.
 pub trait Control: Sync {
     /// Return `Err` (normally [`Error::Interrupted`]) to stop the computation.
     fn check(&self) -> Result<()>;
+
+    /// Called on the coordinating thread after each Lloyd iteration with its number
+    /// (from 1) and how many rows were compared with every code (the others were settled
+    /// by their distance bounds). Return `Err` to stop.
+    fn iteration(&self, _iteration: usize, _scanned: usize) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A [`Control`] that never stops anything.
@@ -102,6 +109,11 @@ impl<'a> Exec<'a> {
     /// Ask the control hook whether to go on.
     pub fn check(&self) -> Result<()> {
         self.control.check()
+    }
+
+    /// Report a finished Lloyd iteration to the control hook.
+    pub fn iteration(&self, iteration: usize, scanned: usize) -> Result<()> {
+        self.control.iteration(iteration, scanned)
     }
 
     /// Run `f` inside this executor's pool.

@@ -1,6 +1,6 @@
 //! Vector quantisation: the nearest code of every observation (SciPy's `vq`).
 
-use crate::distance::{Codebook, Promote};
+use crate::distance::{Codebook, Hit, Promote};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::Exec;
@@ -8,16 +8,16 @@ use ndarray::ArrayView2;
 
 /// Per-chunk buffers of the assignment kernel.
 pub(crate) struct Scratch<C> {
-    acc: Vec<C>,
-    best: Vec<C>,
-    promoted: Vec<C>,
+    pub(crate) acc: Vec<C>,
+    pub(crate) hits: Vec<Hit<C>>,
+    pub(crate) promoted: Vec<C>,
 }
 
 impl<C: Float> Scratch<C> {
     pub(crate) fn new(cb: &Codebook<C>, rows: usize) -> Self {
         Scratch {
             acc: vec![C::ZERO; cb.scratch_len()],
-            best: vec![C::ZERO; rows],
+            hits: vec![Hit::default(); rows],
             promoted: Vec::new(),
         }
     }
@@ -33,10 +33,13 @@ pub(crate) fn assign_chunk<F: Promote<C>, C: Float>(
     scratch: &mut Scratch<C>,
 ) {
     let x = F::promote(rows, &mut scratch.promoted);
-    let best = &mut scratch.best[..labels.len()];
-    cb.nearest_rows(x, labels, best, &mut scratch.acc);
-    for (d, &b) in dists.iter_mut().zip(best.iter()) {
-        *d = b.sqrt();
+    let hits = &mut scratch.hits[..labels.len()];
+    cb.nearest_rows(x, hits, &mut scratch.acc);
+    for (l, h) in labels.iter_mut().zip(hits.iter()) {
+        *l = h.label;
+    }
+    for (d, h) in dists.iter_mut().zip(hits.iter()) {
+        *d = h.best.sqrt();
     }
 }
 
