@@ -130,3 +130,37 @@ def test_errors_exit_2_without_traceback(tmp_path, content, args, message):
     assert p.returncode == 2
     assert message in p.stderr
     assert "Traceback" not in p.stderr
+
+
+class FakeTerminal:
+    def __init__(self, tty):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_only_on_a_terminal_and_not_when_quiet():
+    import ferrovq
+    from ferrovq.cli import Progress
+
+    x = np.random.default_rng(0).normal(size=(2000, 3))
+    for tty, enabled, drawn in [(True, True, True), (False, True, False), (True, False, False)]:
+        term = FakeTerminal(tty)
+        bar = Progress(5, enabled=enabled, stream=term, delay=0.0)
+        ferrovq.kmeans2(x, 4, iter=5, minit="++", rng=0, callback=bar)
+        bar.close()
+        assert ("iteration 5/5" in term.text) is drawn
+        assert term.text.endswith("\n") is drawn
+
+
+def test_cluster_quiet(blobs_csv):
+    path, _ = blobs_csv
+    p = run("cluster", str(path), "-k", "3", "--quiet")
+    assert p.returncode == 0 and "cluster sizes" in p.stdout and p.stderr == ""

@@ -183,3 +183,27 @@ def test_non_finite_unchecked_is_safe():
     assert labels.min() >= 0 and labels.max() < 3
     codes, _ = fv.vq(x, np.nan_to_num(x[:5]), check_finite=False)
     assert codes.min() >= 0 and codes.max() < 5
+
+
+def test_progress_callback_sees_every_iteration_and_does_not_change_results():
+    data = blobs(30_000, 5, 6, 8)
+    seen = []
+    got = fv.kmeans2(data, 6, iter=7, minit="++", rng=3, callback=lambda i, s: seen.append((i, s)))
+    ref = fv.kmeans2(data, 6, iter=7, minit="++", rng=3)
+    np.testing.assert_array_equal(got[0], ref[0])
+    np.testing.assert_array_equal(got[1], ref[1])
+    assert [i for i, _ in seen] == list(range(1, 8))
+    assert seen[0][1] == len(data)  # the first assignment compares every row
+    assert all(0 <= s <= len(data) for _, s in seen)
+    runs = []
+    fv.kmeans(data, 6, iter=2, rng=3, callback=lambda i, s: runs.append(i))
+    assert runs.count(1) == 2  # one sequence of iterations per restart
+
+
+def test_an_exception_in_the_callback_stops_the_run():
+    def stop(i, s):
+        if i == 3:
+            raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough"):
+        fv.kmeans2(blobs(5000, 3, 4, 1), 4, iter=50, minit="points", rng=0, callback=stop)

@@ -1,5 +1,7 @@
 """Type stubs for the native module. Callers pass C-contiguous, native-endian float arrays."""
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,6 +32,7 @@ def kmeans_single(
     guess: npt.NDArray[np.floating],
     thresh: float,
     workers: int | None = None,
+    callback: Callable[[int, int], object] | None = None,
 ) -> tuple[npt.NDArray[np.floating], float, bool, int]: ...
 def kmeans2_lloyd(
     data: npt.NDArray[np.floating],
@@ -37,6 +40,7 @@ def kmeans2_lloyd(
     iter: int,
     missing_raise: bool,
     workers: int | None = None,
+    callback: Callable[[int, int], object] | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int]: ...
 def kmeans_plusplus(
     data: npt.NDArray[np.floating],

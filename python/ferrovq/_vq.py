@@ -359,7 +359,7 @@ def py_vq(obs, code_book, check_finite=True, *, workers=None):
 # --------------------------------------------------------------------------------------
 
 
-def _kmeans(obs, guess, thresh, workers):
+def _kmeans(obs, guess, thresh, workers, callback=None):
     """One k-means run from the code book `guess` (SciPy's ``_kmeans``)."""
     if not np.inf > thresh:
         # SciPy runs no iteration at all then and fails with a bare IndexError.
@@ -368,7 +368,7 @@ def _kmeans(obs, guess, thresh, workers):
     data = _float_data(o, "obs")
     ct = _compute_dtype(data.dtype, g.dtype)
     book, dist, dist_is_f64, _ = _core.kmeans_single(
-        _native(data, data.dtype), _native(g, ct), float(thresh), _workers(workers)
+        _native(data, data.dtype), _native(g, ct), float(thresh), _workers(workers), callback
     )
     if obs.ndim == 1:
         book = book[:, 0]
@@ -376,7 +376,17 @@ def _kmeans(obs, guess, thresh, workers):
 
 
 @_rng_keywords
-def kmeans(obs, k_or_guess, iter=20, thresh=1e-5, check_finite=True, *, rng=None, workers=None):
+def kmeans(
+    obs,
+    k_or_guess,
+    iter=20,
+    thresh=1e-5,
+    check_finite=True,
+    *,
+    rng=None,
+    workers=None,
+    callback=None,
+):
     """
     Performs k-means on a set of observation vectors forming k clusters.
 
@@ -413,6 +423,11 @@ def kmeans(obs, k_or_guess, iter=20, thresh=1e-5, check_finite=True, *, rng=None
     workers : int, optional
         Number of threads. None (default) uses ``RAYON_NUM_THREADS`` if set, else all
         cores; -1 means all cores. The result does not depend on it.
+    callback : callable, optional
+        Called as ``callback(iteration, rows_compared)`` after each Lloyd iteration
+        (numbered from 1 within each of the `iter` runs), with the number of observations
+        that were compared with every centroid (the others were settled by distance
+        bounds). An exception it raises stops the run and propagates. Not in SciPy.
 
     Returns
     -------
@@ -451,7 +466,7 @@ def kmeans(obs, k_or_guess, iter=20, thresh=1e-5, check_finite=True, *, rng=None
     if guess.size != 1:
         if guess.size < 1:
             raise ValueError(f"Asked for 0 clusters. Initial book was {guess}")
-        return _kmeans(obs, guess, thresh, workers)
+        return _kmeans(obs, guess, thresh, workers, callback)
     k = int(guess)
     if k != guess:
         raise ValueError("If k_or_guess is a scalar, it must be an integer.")
@@ -461,7 +476,7 @@ def kmeans(obs, k_or_guess, iter=20, thresh=1e-5, check_finite=True, *, rng=None
     best_book, best_dist = None, np.inf
     for _ in range(iter):
         guess = _kpoints(obs, k, rng)
-        book, dist = _kmeans(obs, guess, thresh, workers)
+        book, dist = _kmeans(obs, guess, thresh, workers, callback)
         if best_book is None or dist < best_dist:
             best_book, best_dist = book, dist
     return best_book, best_dist
@@ -553,6 +568,7 @@ def kmeans2(
     *,
     rng=None,
     workers=None,
+    callback=None,
 ):
     """
     Classify a set of observations into k clusters using the k-means algorithm.
@@ -590,6 +606,11 @@ def kmeans2(
     workers : int, optional
         Number of threads. None (default) uses ``RAYON_NUM_THREADS`` if set, else all
         cores; -1 means all cores. The result does not depend on it.
+    callback : callable, optional
+        Called as ``callback(iteration, rows_compared)`` after each Lloyd iteration (numbered
+        from 1), with the number of observations that were compared with every
+        centroid (the others were settled by distance bounds). An exception it raises stops
+        the run and propagates. Not in SciPy.
 
     Returns
     -------
@@ -663,7 +684,12 @@ def kmeans2(
     o, c = _as_matrices(data, code_book)
     ct = _compute_dtype(o.dtype, c.dtype)
     centroids, labels, empty_iterations = _core.kmeans2_lloyd(
-        _native(o, o.dtype), _native(c, ct), int(iter), missing == "raise", _workers(workers)
+        _native(o, o.dtype),
+        _native(c, ct),
+        int(iter),
+        missing == "raise",
+        _workers(workers),
+        callback,
     )
     for _ in range(empty_iterations):
         warnings.warn(

@@ -89,6 +89,39 @@ def _demo_large(sp, plot_path):
         print(f"no plot: {e}")
 
 
+class Progress:
+    """A one-line progress bar on a terminal, for runs that take more than `delay` seconds.
+
+    Used as the ``callback`` of `ferrovq.kmeans2`; it costs nothing on the fast path (one
+    Python call per Lloyd iteration) and prints nothing when disabled or off a terminal.
+    """
+
+    def __init__(self, total, enabled=True, stream=None, delay=1.0):
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = enabled and self.stream.isatty()
+        self.total, self.delay = total, delay
+        self.start = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, iteration, rows_compared):
+        if not self.enabled or time.perf_counter() - self.start < self.delay:
+            return
+        width = 30
+        filled = width * iteration // max(self.total, 1)
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(
+            f"\r[{bar}] iteration {iteration}/{self.total}, {rows_compared} rows compared"
+        )
+        self.stream.flush()
+        self.shown = True
+
+    def close(self):
+        """End the bar's line, if one was drawn."""
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
 class UsageError(Exception):
     """An input problem the user can act on: reported without a traceback, exit code 2."""
 
@@ -218,6 +251,7 @@ def _cluster(args):
     if args.whiten:
         data = ferrovq.whiten(data)
     start = time.perf_counter()
+    progress = Progress(args.iter, enabled=not args.quiet)
     try:
         centroids, labels = ferrovq.kmeans2(
             data,
@@ -227,9 +261,12 @@ def _cluster(args):
             missing=args.missing,
             seed=args.seed,
             workers=args.workers,
+            callback=progress,
         )
     except ferrovq.ClusterError as e:
         raise UsageError(f"{e} (--missing raise)") from None
+    finally:
+        progress.close()
     elapsed = time.perf_counter() - start
     _, dist = ferrovq.vq(data, centroids, workers=args.workers)
     distortion = float(np.mean(dist))
@@ -289,6 +326,7 @@ def build_parser():
     cl.add_argument("--workers", type=int, default=None, help="threads (default: all)")
     cl.add_argument("--out", help="write centroids, labels, distortion (.npz, .json, .csv)")
     cl.add_argument("--plot", help="write a scatter plot (.png)")
+    cl.add_argument("--quiet", action="store_true", help="no progress bar")
     cl.set_defaults(func=_cluster)
 
     v = sub.add_parser("vq", help="assign codes from an existing code book")

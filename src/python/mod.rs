@@ -22,21 +22,35 @@ pyo3::create_exception!(
     "Raised by kmeans2 when a cluster is empty and missing='raise'."
 );
 
-/// Checks for signals (Ctrl-C) between units of work, attaching to the interpreter only
-/// for the check, and keeps the Python exception to re-raise it.
-struct SignalControl {
+/// Checks for signals (Ctrl-C) between units of work and calls the caller's progress
+/// callback after each Lloyd iteration, attaching to the interpreter only for that; keeps
+/// the Python exception either raises, to re-raise it.
+struct SignalControl<'a> {
     raised: Mutex<Option<PyErr>>,
+    callback: Option<&'a Py<PyAny>>,
 }
 
-impl Control for SignalControl {
+impl SignalControl<'_> {
+    fn outcome(&self, r: PyResult<()>) -> crate::Result<()> {
+        r.map_err(|e| {
+            *self.raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            Error::Interrupted
+        })
+    }
+}
+
+impl Control for SignalControl<'_> {
     fn check(&self) -> crate::Result<()> {
-        match Python::attach(|py| py.check_signals()) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let mut slot = self.raised.lock().unwrap_or_else(|p| p.into_inner());
-                *slot = Some(e);
-                Err(Error::Interrupted)
-            }
+        self.outcome(Python::attach(|py| py.check_signals()))
+    }
+
+    fn iteration(&self, iteration: usize, scanned: usize) -> crate::Result<()> {
+        match self.callback {
+            Some(cb) => self.outcome(Python::attach(|py| {
+                py.check_signals()?;
+                cb.call1(py, (iteration, scanned)).map(drop)
+            })),
+            None => self.check(),
         }
     }
 }
@@ -69,8 +83,19 @@ fn run<T: Send>(
     workers: Option<usize>,
     work: impl FnOnce(&Exec) -> crate::Result<T> + Send,
 ) -> PyResult<T> {
+    run_with(py, workers, None, work)
+}
+
+/// [`run`] with a progress callback, called as `callback(iteration, rows_compared)`.
+fn run_with<T: Send>(
+    py: Python<'_>,
+    workers: Option<usize>,
+    callback: Option<&Py<PyAny>>,
+    work: impl FnOnce(&Exec) -> crate::Result<T> + Send,
+) -> PyResult<T> {
     let control = SignalControl {
         raised: Mutex::new(None),
+        callback,
     };
     let outcome = py.detach(|| {
         catch_unwind(AssertUnwindSafe(|| {
@@ -172,23 +197,26 @@ fn whiten<'py>(
 type KmeansOut<'py> = (Bound<'py, PyAny>, f64, bool, usize);
 
 #[pyfunction]
-#[pyo3(signature = (data, guess, thresh, workers=None))]
+#[pyo3(signature = (data, guess, thresh, workers=None, callback=None))]
 fn kmeans_single<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     guess: &Bound<'py, PyAny>,
     thresh: f64,
     workers: Option<usize>,
+    callback: Option<Py<PyAny>>,
 ) -> PyResult<KmeansOut<'py>> {
+    let cb = callback.as_ref();
     fn go<'py, F: Promote<C> + Promote<F> + Element, C: Float + Element>(
         py: Python<'py>,
         d: PyReadonlyArray2<'py, F>,
         g: PyReadonlyArray2<'py, C>,
         thresh: f64,
         workers: Option<usize>,
+        cb: Option<&Py<PyAny>>,
     ) -> PyResult<KmeansOut<'py>> {
         let (dv, gv) = (d.as_array(), g.as_array());
-        let r = run(py, workers, |exec| {
+        let r = run_with(py, workers, cb, |exec| {
             crate::kmeans::kmeans_single(exec, dv, gv, thresh)
         })?;
         Ok((
@@ -199,9 +227,9 @@ fn kmeans_single<'py>(
         ))
     }
     match (data.extract::<Floats>(), guess.extract::<Floats>()) {
-        (Ok(Floats::F64(d)), Ok(Floats::F64(g))) => go(py, d, g, thresh, workers),
-        (Ok(Floats::F32(d)), Ok(Floats::F32(g))) => go(py, d, g, thresh, workers),
-        (Ok(Floats::F32(d)), Ok(Floats::F64(g))) => go(py, d, g, thresh, workers),
+        (Ok(Floats::F64(d)), Ok(Floats::F64(g))) => go(py, d, g, thresh, workers, cb),
+        (Ok(Floats::F32(d)), Ok(Floats::F32(g))) => go(py, d, g, thresh, workers, cb),
+        (Ok(Floats::F32(d)), Ok(Floats::F64(g))) => go(py, d, g, thresh, workers, cb),
         (Err(_), _) => Err(unsupported("data", data)),
         _ => Err(unsupported(
             "guess (float64 data needs a float64 guess)",
@@ -211,7 +239,7 @@ fn kmeans_single<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (data, init, iter, missing_raise, workers=None))]
+#[pyo3(signature = (data, init, iter, missing_raise, workers=None, callback=None))]
 fn kmeans2_lloyd<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -219,7 +247,9 @@ fn kmeans2_lloyd<'py>(
     iter: usize,
     missing_raise: bool,
     workers: Option<usize>,
+    callback: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, usize)> {
+    let cb = callback.as_ref();
     let missing = if missing_raise {
         Missing::Raise
     } else {
@@ -232,9 +262,10 @@ fn kmeans2_lloyd<'py>(
         iter: usize,
         missing: Missing,
         workers: Option<usize>,
+        cb: Option<&Py<PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, usize)> {
         let (dv, cv) = (d.as_array(), c.as_array());
-        let r = run(py, workers, |exec| {
+        let r = run_with(py, workers, cb, |exec| {
             crate::kmeans2::kmeans2_lloyd(exec, dv, cv, iter, missing)
         })?;
         Ok((
@@ -244,9 +275,9 @@ fn kmeans2_lloyd<'py>(
         ))
     }
     match (data.extract::<Floats>(), init.extract::<Floats>()) {
-        (Ok(Floats::F64(d)), Ok(Floats::F64(c))) => go(py, d, c, iter, missing, workers),
-        (Ok(Floats::F32(d)), Ok(Floats::F32(c))) => go(py, d, c, iter, missing, workers),
-        (Ok(Floats::F32(d)), Ok(Floats::F64(c))) => go(py, d, c, iter, missing, workers),
+        (Ok(Floats::F64(d)), Ok(Floats::F64(c))) => go(py, d, c, iter, missing, workers, cb),
+        (Ok(Floats::F32(d)), Ok(Floats::F32(c))) => go(py, d, c, iter, missing, workers, cb),
+        (Ok(Floats::F32(d)), Ok(Floats::F64(c))) => go(py, d, c, iter, missing, workers, cb),
         (Err(_), _) => Err(unsupported("data", data)),
         _ => Err(unsupported(
             "init (float64 data needs a float64 code book)",
