@@ -20,8 +20,9 @@ use crate::vq::Scratch;
 struct RowState {
     /// The row's code.
     label: i32,
-    /// A lower bound of the row's distance to every other code.
-    lower: f64,
+    /// A lower bound of the row's distance to every other code, rounded down to `f32`
+    /// (eight bytes of state per row in all).
+    lower: f32,
 }
 
 /// The code book the rows' bounds refer to (empty before the first full assignment).
@@ -112,6 +113,16 @@ impl Bounds {
     }
 }
 
+/// `v` as the largest `f32` not above it (NaN stays NaN).
+fn round_down(v: f64) -> f32 {
+    let r = v as f32;
+    if f64::from(r) > v {
+        r.next_down()
+    } else {
+        r
+    }
+}
+
 /// The outcome of one [`step`].
 pub(crate) struct Step<F> {
     /// Per-code sums and counts of the rows, in `F`.
@@ -155,8 +166,9 @@ fn step<F: Promote<C>, C: Float>(
                         let a = st.label as usize;
                         let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
                         let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
-                        st.lower -= moved;
-                        let bound = st.lower.max(m.half_gap[a]);
+                        let lower = f64::from(st.lower) - moved;
+                        st.lower = round_down(lower);
+                        let bound = lower.max(m.half_gap[a]);
                         if own.to_f64().sqrt() * (1.0 + margin) < bound * (1.0 - margin) {
                             if let Some(dv) = dists.get_mut(i) {
                                 *dv = own.sqrt();
@@ -182,7 +194,7 @@ fn step<F: Promote<C>, C: Float>(
                 } = *h;
                 states[i] = RowState {
                     label,
-                    lower: second.to_f64().sqrt(),
+                    lower: round_down(second.to_f64().sqrt()),
                 };
                 if let Some(dv) = dists.get_mut(i) {
                     *dv = best.sqrt();
@@ -209,6 +221,14 @@ fn step<F: Promote<C>, C: Float>(
 mod tests {
     use super::*;
     use crate::distance::sq_dist;
+
+    #[test]
+    fn bounds_round_down() {
+        for v in [0.1f64, 1e-30, 3.0, 1e39, f64::INFINITY, -0.7] {
+            assert!(f64::from(round_down(v)) <= v, "{v}");
+        }
+        assert!(round_down(f64::NAN).is_nan());
+    }
 
     /// Lloyd's labels by brute force (every row against every code).
     fn brute_labels(x: &[f64], d: usize, book: &[f64]) -> Vec<i32> {

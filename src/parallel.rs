@@ -139,15 +139,16 @@ impl<'a> Exec<'a> {
         T: Send,
     {
         let nchunks = n.div_ceil(CHUNK_ROWS);
-        let mut pieces: Vec<(usize, &mut [A], &mut [B])> = split_rows(a, nchunks)
+        let mut pieces = split_rows(a, nchunks)
             .zip(split_rows(b, nchunks))
             .enumerate()
-            .map(|(c, (sa, sb))| (c * CHUNK_ROWS, sa, sb))
-            .collect();
-        while !pieces.is_empty() {
+            .map(|(c, (sa, sb))| (c * CHUNK_ROWS, sa, sb));
+        loop {
+            let group: Vec<_> = pieces.by_ref().take(GROUP_CHUNKS).collect();
+            if group.is_empty() {
+                break;
+            }
             self.check()?;
-            let rest = pieces.split_off(pieces.len().min(GROUP_CHUNKS));
-            let group = std::mem::replace(&mut pieces, rest);
             let parts: Vec<T> = self.pool.install(|| {
                 group
                     .into_par_iter()
@@ -204,6 +205,29 @@ mod tests {
                 .collect();
             assert_eq!(firsts, expected);
         }
+    }
+
+    #[test]
+    fn row_indices_are_64_bit() {
+        // More rows than an i32 can count; the outputs are not wanted, so nothing is
+        // allocated per row and only the chunks' first rows are seen.
+        let n = (1usize << 31) + 3 * CHUNK_ROWS + 7;
+        let exec = Exec::with_threads(2).unwrap();
+        let (mut last, mut count) = (0usize, 0usize);
+        exec.chunks(
+            n,
+            &mut [0u8; 0],
+            &mut [0u8; 0],
+            |first, _, _| first,
+            |f| {
+                last = f;
+                count += 1;
+            },
+        )
+        .unwrap();
+        assert_eq!(count, n.div_ceil(CHUNK_ROWS));
+        assert_eq!(last, (count - 1) * CHUNK_ROWS);
+        assert!(last > i32::MAX as usize);
     }
 
     #[test]
