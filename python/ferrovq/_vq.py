@@ -111,9 +111,10 @@ def _float_data(data, name="data"):
     """Data for the k-means loops as float32 or float64.
 
     Integer and boolean data are promoted to float64 and float16 to float32 (SciPy's
-    update step raises TypeError for them only for want of a code path)."""
+    update step raises TypeError for them only for want of a code path). Byte order is
+    left as it is (the array is made native once, on its way to the core)."""
     kind = data.dtype.kind
-    if data.dtype in _FLOATS:
+    if data.dtype.newbyteorder("=") in _FLOATS:
         return data
     if kind in "biu":
         return data.astype(np.float64)
