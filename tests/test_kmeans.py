@@ -235,7 +235,7 @@ def test_kmeans2_errors_and_warnings_match_scipy(args, kwargs):
 
 def test_kmeans2_absurd_k_fails_fast():
     data = np.ones((5, 2))
-    for minit in ("points", "++"):
+    for minit in ("points", "++", "random"):
         b = Outcome(sp.kmeans2, data, 10**12, minit=minit, rng=0)
         a = Outcome(fv.kmeans2, data, 10**12, minit=minit, rng=0)
         assert b.error is not None and isinstance(a.error, type(b.error))
@@ -321,6 +321,7 @@ def test_kmeans_scipy_docstring_example():
         ((np.ones((5, 2)), 0), {}),
         ((np.ones((5, 2)), -1), {}),
         ((np.ones((5, 2)), 6), {"rng": 0}),
+        ((np.ones((5, 2)), 10**12), {"rng": 0}),
         ((np.full((5, 2), np.inf), 2), {}),
         ((np.ones((5, 2)), np.ones((2, 3))), {}),
         ((np.ones((5, 2)), np.ones(2)), {}),
