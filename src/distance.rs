@@ -78,7 +78,7 @@ impl<C: Float> Codebook<C> {
         let mut norms = vec![C::INFINITY; kpad];
         let mut max_norm = C::ZERO;
         for (j, code) in rows.chunks_exact(d.max(1)).enumerate().take(k) {
-            let nn = code.iter().fold(C::ZERO, |s, &v| v.mul_add(v, s));
+            let nn = code.iter().fold(C::ZERO, |s, &v| s + v * v);
             norms[j] = nn;
             if !nn.is_finite() || nn > max_norm {
                 max_norm = nn;
@@ -135,15 +135,17 @@ impl<C: Float> Codebook<C> {
                 }
                 &padded[..]
             };
-            dot_scores(&self.cols, &self.norms, self.kpad, self.d, full, scratch);
+            let x_norms = dot_scores(&self.cols, &self.norms, self.kpad, self.d, full, scratch);
             for (p, hit) in group.iter_mut().enumerate() {
-                let scores = &scratch[p * self.kpad..p * self.kpad + self.k];
-                *hit = self.pick(&x[p * self.d..(p + 1) * self.d], scores);
+                // Padded codes score +inf, so the whole padded run can be scanned.
+                let scores = &scratch[p * self.kpad..(p + 1) * self.kpad];
+                *hit = self.pick(&x[p * self.d..(p + 1) * self.d], x_norms[p], scores);
             }
         }
     }
 
     /// Squared distance of `x` to code `j`, by the direct formula.
+    #[inline(always)]
     pub fn sq_dist_to(&self, x: &[C], j: usize) -> C {
         sq_dist(x, &self.rows[j * self.d..(j + 1) * self.d])
     }
@@ -157,9 +159,13 @@ impl<C: Float> Codebook<C> {
     /// `|c|^2 - 2 x.c`. The best score is certain when the runner-up is
     /// further than twice the rounding bound of a score; otherwise (near or exact ties,
     /// overflow, NaN) every code is measured with the exact direct formula.
-    fn pick(&self, x: &[C], scores: &[C]) -> Hit<C> {
-        let approx = rank(scores);
-        let x_norm = x.iter().fold(C::ZERO, |s, &v| v.mul_add(v, s));
+    fn pick(&self, x: &[C], x_norm: C, scores: &[C]) -> Hit<C> {
+        let (best, second, label) = two_smallest(scores);
+        let approx = Hit {
+            label: label as i32,
+            best,
+            second,
+        };
         let gamma = C::from_usize(self.d + 4) * C::EPSILON;
         let margin = C::from_f64(2.0) * gamma * (x_norm + self.max_norm);
         if approx.second - approx.best > margin {
@@ -177,14 +183,27 @@ impl<C: Float> Codebook<C> {
 }
 
 /// Scores `|c|^2 - 2 x.c` of [`ROWS`] rows (row-major in `x`) against every code, written
-/// to `out` (`ROWS` runs of `kpad`). Tiles of `ROWS x LANES` accumulators stay in
+/// to `out` (`ROWS` runs of `kpad`); returns the rows' `|x|^2`. Tiles of `ROWS x LANES` accumulators stay in
 /// registers while the features stream past.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx2+avx+fma",
     "x86_64+avx2+avx+fma",
     "aarch64+neon"
 ))]
-fn dot_scores<C: Float>(cols: &[C], norms: &[C], kpad: usize, d: usize, x: &[C], out: &mut [C]) {
+fn dot_scores<C: Float>(
+    cols: &[C],
+    norms: &[C],
+    kpad: usize,
+    d: usize,
+    x: &[C],
+    out: &mut [C],
+) -> [C; ROWS] {
+    let mut x_norms = [C::ZERO; ROWS];
+    for (p, xn) in x_norms.iter_mut().enumerate() {
+        for &v in &x[p * d..(p + 1) * d] {
+            *xn = v.mul_add(v, *xn);
+        }
+    }
     let minus_two = C::from_f64(-2.0);
     for j0 in (0..kpad).step_by(LANES) {
         let mut acc = [[C::ZERO; LANES]; ROWS];
@@ -206,6 +225,56 @@ fn dot_scores<C: Float>(cols: &[C], norms: &[C], kpad: usize, d: usize, x: &[C],
             }
         }
     }
+    x_norms
+}
+
+/// The smallest and second smallest of `values` (a multiple of [`LANES`] long; NaNs are
+/// passed over), found lane by lane with branch-free selects and then merged, and the
+/// first index of the smallest.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx2+avx+fma",
+    "x86_64+avx2+avx+fma",
+    "aarch64+neon"
+))]
+fn two_smallest<C: Float>(values: &[C]) -> (C, C, usize) {
+    let mut m1 = [C::INFINITY; LANES];
+    let mut m2 = [C::INFINITY; LANES];
+    for chunk in values.chunks_exact(LANES) {
+        for t in 0..LANES {
+            let v = chunk[t];
+            let lower = v < m1[t];
+            let demoted = if lower { m1[t] } else { v };
+            m2[t] = if demoted < m2[t] { demoted } else { m2[t] };
+            m1[t] = if lower { v } else { m1[t] };
+        }
+    }
+    // Merge the lanes pairwise, halving the width each time (branch-free as well).
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for t in 0..width {
+            let (a1, a2, b1, b2) = (m1[t], m2[t], m1[t + width], m2[t + width]);
+            let b_lower = b1 < a1;
+            let hi = if b_lower { a1 } else { b1 };
+            let seconds = if b2 < a2 { b2 } else { a2 };
+            m1[t] = if b_lower { b1 } else { a1 };
+            m2[t] = if hi < seconds { hi } else { seconds };
+        }
+    }
+    let (best, second) = (m1[0], m2[0]);
+    // The first code holding `best`: find its block with an OR over each block's lanes
+    // (vectorised), then the lane. NaN or infinite bests go to the exact comparison.
+    let index = values
+        .chunks_exact(LANES)
+        .position(|chunk| chunk.iter().fold(false, |found, &v| found | (v == best)))
+        .map_or(0, |block| {
+            let lane = values[block * LANES..]
+                .iter()
+                .position(|&v| v == best)
+                .unwrap_or(0);
+            block * LANES + lane
+        });
+    (best, second, index)
 }
 
 /// The lowest value (first index on ties; index 0 and infinity if all are NaN) and the
