@@ -115,10 +115,7 @@ impl<C: Float> Codebook<C> {
     pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
         if self.d < DOT_MIN_FEATURES {
             let acc = &mut scratch[..self.kpad];
-            for (x, hit) in rows.chunks_exact(self.d.max(1)).zip(hits.iter_mut()) {
-                direct_sq_dists(&self.cols, self.kpad, self.d, x, acc);
-                *hit = rank(&acc[..self.k]);
-            }
+            direct_nearest(&self.cols, self.k, self.kpad, self.d, rows, hits, acc);
             return;
         }
         let scratch = &mut scratch[..self.kpad * ROWS];
@@ -279,35 +276,50 @@ fn two_smallest<C: Float>(values: &[C]) -> (C, C, usize) {
 
 /// The lowest value (first index on ties; index 0 and infinity if all are NaN) and the
 /// second lowest of `values`.
+#[inline(always)]
 fn rank<C: Float>(values: &[C]) -> Hit<C> {
-    let mut hit = Hit::default();
+    // Branch-free: which code is nearest is data-dependent and mispredicts badly.
+    let (mut best, mut second, mut label) = (C::INFINITY, C::INFINITY, 0usize);
     for (j, &v) in values.iter().enumerate() {
-        if v < hit.best {
-            hit.second = hit.best;
-            hit.best = v;
-            hit.label = j as i32;
-        } else if v < hit.second {
-            hit.second = v;
-        }
+        let lower = v < best;
+        let demoted = if lower { best } else { v };
+        second = if demoted < second { demoted } else { second };
+        best = if lower { v } else { best };
+        label = if lower { j } else { label };
     }
-    hit
+    Hit {
+        label: label as i32,
+        best,
+        second,
+    }
 }
 
-/// Direct kernel: the squared distance of `x` to every code (into `acc`, `kpad` long),
-/// accumulated feature by feature in SciPy's order.
+/// Direct kernel: for every row, the squared distance to every code (into `acc`, `kpad`
+/// long), accumulated feature by feature in SciPy's order, then ranked.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx2+avx+fma",
     "x86_64+avx2+avx+fma",
     "aarch64+neon"
 ))]
-fn direct_sq_dists<C: Float>(cols: &[C], kpad: usize, d: usize, x: &[C], acc: &mut [C]) {
-    acc.fill(C::ZERO);
-    for (f, &xf) in x.iter().enumerate().take(d) {
-        let col = &cols[f * kpad..(f + 1) * kpad];
-        for (a, &c) in acc.iter_mut().zip(col) {
-            let diff = c - xf;
-            *a += diff * diff;
+fn direct_nearest<C: Float>(
+    cols: &[C],
+    k: usize,
+    kpad: usize,
+    d: usize,
+    rows: &[C],
+    hits: &mut [Hit<C>],
+    acc: &mut [C],
+) {
+    for (x, hit) in rows.chunks_exact(d.max(1)).zip(hits.iter_mut()) {
+        acc.fill(C::ZERO);
+        for (f, &xf) in x.iter().enumerate().take(d) {
+            let col = &cols[f * kpad..(f + 1) * kpad];
+            for (a, &c) in acc.iter_mut().zip(col) {
+                let diff = c - xf;
+                *a += diff * diff;
+            }
         }
+        *hit = rank(&acc[..k]);
     }
 }
 

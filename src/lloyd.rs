@@ -8,12 +8,15 @@
 //! codes. The bounds carry a relative safety margin far above rounding, so pruning never
 //! changes a label: the result is the one the full comparison gives, bit for bit.
 
-use crate::distance::{Codebook, Hit, Promote};
+use crate::distance::{Codebook, Promote};
 use crate::error::Result;
 use crate::float::Float;
 use crate::parallel::Exec;
 use crate::update::Partial;
 use crate::vq::Scratch;
+
+/// Fewer codes than this are always compared in full.
+const PRUNE_MIN_CODES: usize = 16;
 
 /// What a row carries from one iteration to the next.
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,7 +149,13 @@ fn step<F: Promote<C>, C: Float>(
     let n = rows.len();
     let k = cb.k();
     let centers: Vec<f64> = cb.rows().iter().map(|v| v.to_f64()).collect();
-    let motion = bounds.motion(&centers, k, d);
+    // With few codes a full comparison costs about what the bounds save.
+    let keep_bounds = k >= PRUNE_MIN_CODES;
+    let motion = if keep_bounds {
+        bounds.motion(&centers, k, d)
+    } else {
+        None
+    };
     // Relative margin on distances: far above the rounding of the direct formula.
     let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
     let mut total = Partial::new(k, d);
@@ -159,51 +168,54 @@ fn step<F: Promote<C>, C: Float>(
             let xs = &x[first * d..(first + states.len()) * d];
             let mut scratch = Scratch::new(cb, states.len());
             let xc = F::promote(xs, &mut scratch.promoted);
-            let mut todo = Vec::with_capacity(states.len());
-            match &motion {
-                Some(m) => {
-                    for (i, st) in states.iter_mut().enumerate() {
-                        let a = st.label as usize;
-                        let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
-                        let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
-                        let lower = f64::from(st.lower) - moved;
-                        st.lower = round_down(lower);
-                        let bound = lower.max(m.half_gap[a]);
-                        if own.to_f64().sqrt() * (1.0 + margin) < bound * (1.0 - margin) {
-                            if let Some(dv) = dists.get_mut(i) {
-                                *dv = own.sqrt();
-                            }
-                        } else {
-                            todo.push(i);
+            // Rows to compare with every code: all of them without usable bounds.
+            let mut todo = Vec::new();
+            if let Some(m) = &motion {
+                for (i, st) in states.iter_mut().enumerate() {
+                    let a = st.label as usize;
+                    let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
+                    let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
+                    let lower = f64::from(st.lower) - moved;
+                    st.lower = round_down(lower);
+                    let bound = lower.max(m.half_gap[a]);
+                    if own.to_f64().sqrt() * (1.0 + margin) < bound * (1.0 - margin) {
+                        if let Some(dv) = dists.get_mut(i) {
+                            *dv = own.sqrt();
                         }
+                    } else {
+                        todo.push(i);
                     }
                 }
-                None => todo.extend(0..states.len()),
             }
-            let mut buf = Vec::with_capacity(todo.len() * d);
-            for &i in &todo {
-                buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
+            let all = motion.is_none();
+            let count = if all { states.len() } else { todo.len() };
+            let hits = &mut scratch.hits[..count];
+            if all {
+                cb.nearest_rows(xc, hits, &mut scratch.acc);
+            } else {
+                let mut buf = Vec::with_capacity(todo.len() * d);
+                for &i in &todo {
+                    buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
+                }
+                cb.nearest_rows(&buf, hits, &mut scratch.acc);
             }
-            let hits = &mut scratch.hits[..todo.len()];
-            cb.nearest_rows(&buf, hits, &mut scratch.acc);
-            for (&i, h) in todo.iter().zip(hits.iter()) {
-                let Hit {
-                    label,
-                    best,
-                    second,
-                } = *h;
-                states[i] = RowState {
-                    label,
-                    lower: round_down(second.to_f64().sqrt()),
-                };
+            let scanned_rows: Box<dyn Iterator<Item = usize>> = if all {
+                Box::new(0..count)
+            } else {
+                Box::new(todo.iter().copied())
+            };
+            for (i, h) in scanned_rows.zip(hits.iter()) {
+                states[i].label = h.label;
+                if keep_bounds {
+                    states[i].lower = round_down(h.second.to_f64().sqrt());
+                }
                 if let Some(dv) = dists.get_mut(i) {
-                    *dv = best.sqrt();
+                    *dv = h.best.sqrt();
                 }
             }
-            let labels: Vec<i32> = states.iter().map(|s| s.label).collect();
             let mut part = Partial::new(k, d);
-            part.add_rows(xs, &labels);
-            (part, todo.len())
+            part.add_rows(xs, states.iter().map(|s| s.label));
+            (part, count)
         },
         |(part, count)| {
             total.merge(&part);
@@ -248,7 +260,7 @@ mod tests {
 
     #[test]
     fn pruned_steps_give_the_labels_of_a_full_comparison() {
-        for &(d, k) in &[(2usize, 7usize), (9, 12)] {
+        for &(d, k) in &[(2usize, 17usize), (9, 20)] {
             let n = 3 * crate::parallel::CHUNK_ROWS + 100;
             let mut s = 99u64;
             let mut rnd = move || {

@@ -29,9 +29,9 @@ impl<F: Float> Partial<F> {
     }
 
     /// Add `rows` (row-major) to the sums of their `labels`, in row order.
-    pub fn add_rows(&mut self, rows: &[F], labels: &[i32]) {
+    pub fn add_rows(&mut self, rows: &[F], labels: impl IntoIterator<Item = i32>) {
         let d = self.d;
-        for (x, &label) in rows.chunks_exact(d.max(1)).zip(labels) {
+        for (x, label) in rows.chunks_exact(d.max(1)).zip(labels) {
             let l = label as usize;
             self.counts[l] += 1;
             for (s, &v) in self.sums[l * d..(l + 1) * d].iter_mut().zip(x) {
@@ -103,10 +103,8 @@ pub fn cluster_means<F: Float>(
         |first, _, _| {
             let rows = (n - first).min(crate::parallel::CHUNK_ROWS);
             let mut part = Partial::new(k, d);
-            part.add_rows(
-                &x[first * d..(first + rows) * d],
-                &labels[first..first + rows],
-            );
+            let rows_labels = labels[first..first + rows].iter().copied();
+            part.add_rows(&x[first * d..(first + rows) * d], rows_labels);
             part
         },
         |part| total.merge(&part),
