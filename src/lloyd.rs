@@ -23,9 +23,11 @@ const PRUNE_MIN_CODES: usize = 16;
 struct RowState {
     /// The row's code.
     label: i32,
-    /// A lower bound of the row's distance to every other code, rounded down to `f32`
-    /// (eight bytes of state per row in all).
+    /// A lower bound of the row's distance to every other code, rounded down to `f32`.
     lower: f32,
+    /// An upper bound of the row's distance to its own code, rounded up to `f32` (twelve
+    /// bytes of state per row in all).
+    upper: f32,
 }
 
 /// The code book the rows' bounds refer to (empty before the first full assignment).
@@ -70,6 +72,8 @@ impl Rows {
 
 /// How far the codes moved, and half of each code's distance to its nearest other code.
 struct Motion {
+    /// How far each code moved.
+    drift: Vec<f64>,
     /// The largest move, its code, and the largest move of any other code.
     max: (f64, usize, f64),
     half_gap: Vec<f64>,
@@ -112,7 +116,21 @@ impl Bounds {
         if drift.iter().chain(&half_gap).any(|v| v.is_nan()) {
             return None;
         }
-        Some(Motion { max, half_gap })
+        Some(Motion {
+            drift,
+            max,
+            half_gap,
+        })
+    }
+}
+
+/// `v` as the smallest `f32` not below it (NaN stays NaN).
+fn round_up(v: f64) -> f32 {
+    let r = v as f32;
+    if f64::from(r) < v {
+        r.next_up()
+    } else {
+        r
     }
 }
 
@@ -171,14 +189,24 @@ fn step<F: Promote<C>, C: Float>(
             // Rows to compare with every code: all of them without usable bounds.
             let mut todo = Vec::new();
             if let Some(m) = &motion {
+                let want_dists = !dists.is_empty();
+                let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
                 for (i, st) in states.iter_mut().enumerate() {
                     let a = st.label as usize;
-                    let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
                     let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
                     let lower = f64::from(st.lower) - moved;
+                    let upper = f64::from(st.upper) + m.drift[a];
                     st.lower = round_down(lower);
+                    st.upper = round_up(upper);
                     let bound = lower.max(m.half_gap[a]);
-                    if own.to_f64().sqrt() * (1.0 + margin) < bound * (1.0 - margin) {
+                    if !want_dists && apart(upper, bound) {
+                        continue;
+                    }
+                    // Tighten the upper bound to the exact distance and try again.
+                    let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
+                    let own_dist = own.to_f64().sqrt();
+                    st.upper = round_up(own_dist);
+                    if apart(own_dist, bound) {
                         if let Some(dv) = dists.get_mut(i) {
                             *dv = own.sqrt();
                         }
@@ -208,6 +236,7 @@ fn step<F: Promote<C>, C: Float>(
                 states[i].label = h.label;
                 if keep_bounds {
                     states[i].lower = round_down(h.second.to_f64().sqrt());
+                    states[i].upper = round_up(h.best.to_f64().sqrt());
                 }
                 if let Some(dv) = dists.get_mut(i) {
                     *dv = h.best.sqrt();
@@ -235,11 +264,12 @@ mod tests {
     use crate::distance::sq_dist;
 
     #[test]
-    fn bounds_round_down() {
-        for v in [0.1f64, 1e-30, 3.0, 1e39, f64::INFINITY, -0.7] {
+    fn bounds_round_outwards() {
+        for v in [0.1f64, 1e-30, 3.0, 1e39, f64::INFINITY, -0.7, 1e-50] {
             assert!(f64::from(round_down(v)) <= v, "{v}");
+            assert!(f64::from(round_up(v)) >= v, "{v}");
         }
-        assert!(round_down(f64::NAN).is_nan());
+        assert!(round_down(f64::NAN).is_nan() && round_up(f64::NAN).is_nan());
     }
 
     /// Lloyd's labels by brute force (every row against every code).
@@ -276,12 +306,17 @@ mod tests {
             let exec = Exec::with_threads(2).unwrap();
             let mut rows = vec![RowState::default(); n];
             let mut bounds = Bounds::default();
+            // A second run without distances, which skips rows on the upper bound alone.
+            let mut rows_nd = Rows::new(n);
             let mut dists = vec![0.0; n];
             let mut scanned = Vec::new();
             for _ in 0..8 {
                 let expect = brute_labels(&x, d, &book);
                 let cb = Codebook::new(&book, k, d);
                 let out = step(&exec, &x, d, &cb, &mut rows, &mut dists, &mut bounds).unwrap();
+                let out_nd = rows_nd.step(&exec, &x, d, &cb, &mut []).unwrap();
+                assert_eq!(rows_nd.labels(), expect);
+                assert!(out_nd.scanned <= out.scanned);
                 scanned.push(out.scanned);
                 let labels: Vec<i32> = rows.iter().map(|r| r.label).collect();
                 assert_eq!(labels, expect);
