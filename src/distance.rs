@@ -16,9 +16,12 @@
 use crate::float::Float;
 use multiversion::multiversion;
 
-/// Lanes the transposed code book is padded to (one AVX-512 register of `f32`); also the
-/// width of a code tile in the dot-product kernel.
-const LANES: usize = 16;
+/// Codes per register tile of the dot-product kernel (four AVX-512 registers of `f64`,
+/// two of `f32`); with five or more features the code book is padded to a multiple of it.
+const LANES: usize = 32;
+
+/// With fewer features the code book is padded to a multiple of this only.
+const DIRECT_PAD: usize = 8;
 
 /// Rows ranked together by the dot-product kernel (they share each load of the code book).
 const ROWS: usize = 4;
@@ -68,7 +71,12 @@ impl<C: Float> Codebook<C> {
     /// Prepare `k` codes of `d` features given row-major in `rows`.
     pub fn new(rows: &[C], k: usize, d: usize) -> Self {
         assert_eq!(rows.len(), k * d, "code book length must be k * d");
-        let kpad = k.div_ceil(LANES) * LANES;
+        let pad = if d >= DOT_MIN_FEATURES {
+            LANES
+        } else {
+            DIRECT_PAD
+        };
+        let kpad = k.div_ceil(pad) * pad;
         let mut cols = vec![C::ZERO; d * kpad];
         for (j, code) in rows.chunks_exact(d.max(1)).enumerate().take(k) {
             for (f, &v) in code.iter().enumerate() {
