@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::Exec;
 use crate::sum::pairwise_sum;
+use multiversion::multiversion;
 use ndarray::{Array2, ArrayView2};
 
 /// The result of [`kmeans_plusplus`].
@@ -75,14 +76,7 @@ pub fn kmeans_plusplus<F: Float>(
                 use rayon::prelude::*;
                 d2.par_chunks_mut(crate::parallel::CHUNK_ROWS)
                     .zip(xs.par_chunks(crate::parallel::CHUNK_ROWS * width))
-                    .for_each(|(dd, rows)| {
-                        for (v, row) in dd.iter_mut().zip(rows.chunks_exact(width)) {
-                            let s = sq_dist(newest, &row[..d]);
-                            if s < *v {
-                                *v = s;
-                            }
-                        }
-                    })
+                    .for_each(|(dd, rows)| lower_d2(newest, rows, d, dd))
             });
             let total = pairwise_sum(&d2);
             if total == 0.0 {
@@ -102,6 +96,48 @@ pub fn kmeans_plusplus<F: Float>(
         indices,
         degenerate_steps,
     })
+}
+
+/// Rows handled together when lowering `D2` (a vector register of `f64`).
+const D2_BLOCK: usize = 8;
+
+/// Lower each row's `d2` to its squared distance to `newest` if that is smaller. The rows
+/// of a block are processed side by side, each summed over its features in order, so the
+/// values are those of [`sq_dist`] while the arithmetic is vectorised across rows.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx2+avx+fma",
+    "x86_64+avx2+avx+fma",
+    "aarch64+neon"
+))]
+fn lower_d2(newest: &[f64], rows: &[f64], d: usize, d2: &mut [f64]) {
+    if d == 0 {
+        d2.iter_mut().for_each(|v| *v = v.min(0.0));
+        return;
+    }
+    let mut blocks = rows.chunks_exact(d * D2_BLOCK);
+    let mut out = d2.chunks_exact_mut(D2_BLOCK);
+    for (block, o) in blocks.by_ref().zip(out.by_ref()) {
+        let mut acc = [0.0f64; D2_BLOCK];
+        for (f, &c) in newest.iter().enumerate() {
+            // Gather feature f of the block's rows, then work on all of them at once.
+            let col: [f64; D2_BLOCK] = std::array::from_fn(|r| block[r * d + f]);
+            for (a, &v) in acc.iter_mut().zip(&col) {
+                let diff = v - c;
+                *a += diff * diff;
+            }
+        }
+        for (v, &s) in o.iter_mut().zip(&acc) {
+            if s < *v {
+                *v = s;
+            }
+        }
+    }
+    for (row, v) in blocks.remainder().chunks_exact(d).zip(out.into_remainder()) {
+        let s = sq_dist(newest, row);
+        if s < *v {
+            *v = s;
+        }
+    }
 }
 
 /// `x` itself if `F` is `f64`.
@@ -267,6 +303,21 @@ mod tests {
         let pp = kmeans_plusplus(&exec, data.view(), 4, 1, || 0.7).unwrap();
         assert_eq!(pp.indices, vec![1, 0, 0, 0]);
         assert_eq!(pp.degenerate_steps, 3);
+    }
+
+    #[test]
+    fn lowering_d2_in_blocks_is_sq_dist_bit_for_bit() {
+        for d in [0usize, 1, 3, 16] {
+            let n = 3 * D2_BLOCK + 5;
+            let rows: Vec<f64> = (0..n * d).map(|i| ((i * 37) % 101) as f64 / 9.7).collect();
+            let newest: Vec<f64> = (0..d).map(|f| f as f64 * 0.31).collect();
+            let mut d2 = vec![f64::INFINITY; n];
+            lower_d2(&newest, &rows, d, &mut d2);
+            for (i, v) in d2.iter().enumerate() {
+                let row = &rows[i * d..(i + 1) * d];
+                assert_eq!(v.to_bits(), sq_dist(&newest, row).to_bits());
+            }
+        }
     }
 
     #[test]
