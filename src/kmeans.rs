@@ -51,7 +51,7 @@ fn iterate<F: Promote<C>, C: Float>(
     x: &[F],
     d: usize,
     book: &[C],
-    rows: &mut Rows,
+    rows: &mut Rows<F>,
     iteration: usize,
     dists: &mut Vec<C>,
 ) -> Result<(Vec<F>, MeanDist)> {

@@ -36,7 +36,7 @@ fn iterate<F: Promote<C>, C: Float>(
     x: &[F],
     d: usize,
     book: &[C],
-    rows: &mut Rows,
+    rows: &mut Rows<F>,
     iteration: usize,
     missing: Missing,
     empty_iterations: &mut usize,

@@ -11,7 +11,7 @@
 use crate::distance::{Codebook, Promote};
 use crate::error::Result;
 use crate::float::Float;
-use crate::parallel::Exec;
+use crate::parallel::{Exec, CHUNK_ROWS};
 use crate::update::Partial;
 use crate::vq::Scratch;
 
@@ -36,19 +36,22 @@ struct Bounds {
     centers: Vec<f64>,
 }
 
-/// The rows of a k-means run: their labels and bounds, carried across iterations.
+/// The rows of a k-means run: their labels and bounds, and the per-code sums of the last
+/// assignment, carried across iterations.
 #[derive(Debug)]
-pub(crate) struct Rows {
+pub(crate) struct Rows<F> {
     states: Vec<RowState>,
     bounds: Bounds,
+    totals: Option<Partial<F>>,
 }
 
-impl Rows {
+impl<F: Float> Rows<F> {
     /// `n` rows not yet assigned.
     pub(crate) fn new(n: usize) -> Self {
         Rows {
             states: vec![RowState::default(); n],
             bounds: Bounds::default(),
+            totals: None,
         }
     }
 
@@ -58,15 +61,19 @@ impl Rows {
     }
 
     /// One Lloyd iteration against `cb`; see [`step`].
-    pub(crate) fn step<F: Promote<C>, C: Float>(
+    pub(crate) fn step<C: Float>(
         &mut self,
         exec: &Exec,
         x: &[F],
         d: usize,
         cb: &Codebook<C>,
         dists: &mut [C],
-    ) -> Result<Step<F>> {
-        step(exec, x, d, cb, &mut self.states, dists, &mut self.bounds)
+    ) -> Result<Step<F>>
+    where
+        F: Promote<C>,
+    {
+        let (states, bounds, totals) = (&mut self.states, &mut self.bounds, &mut self.totals);
+        step(exec, x, d, cb, states, dists, bounds, totals)
     }
 }
 
@@ -155,6 +162,7 @@ pub(crate) struct Step<F> {
 /// Label every row of `x` (`n x d`, row-major) against `cb`, writing `rows` (and, if it
 /// is not empty, `dists`: each row's distance to its code), and return the per-code sums
 /// and counts of the rows. `bounds` is updated to refer to `cb`.
+#[allow(clippy::too_many_arguments)]
 fn step<F: Promote<C>, C: Float>(
     exec: &Exec,
     x: &[F],
@@ -163,6 +171,7 @@ fn step<F: Promote<C>, C: Float>(
     rows: &mut [RowState],
     dists: &mut [C],
     bounds: &mut Bounds,
+    totals: &mut Option<Partial<F>>,
 ) -> Result<Step<F>> {
     let n = rows.len();
     let k = cb.k();
@@ -176,7 +185,11 @@ fn step<F: Promote<C>, C: Float>(
     };
     // Relative margin on distances: far above the rounding of the direct formula.
     let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
-    let mut total = Partial::new(k, d);
+    // Past one chunk, the sums are updated with the rows that changed code rather than
+    // summed again (within one chunk they are recomputed in row order, SciPy's own).
+    let previous = totals.take().filter(|t| t.k() == k && n > CHUNK_ROWS);
+    let incremental = previous.is_some();
+    let mut total = previous.unwrap_or_else(|| Partial::new(k, d));
     let mut scanned = 0;
     exec.chunks(
         n,
@@ -232,7 +245,12 @@ fn step<F: Promote<C>, C: Float>(
             } else {
                 Box::new(todo.iter().copied())
             };
+            let mut part = Partial::new(k, d);
             for (i, h) in scanned_rows.zip(hits.iter()) {
+                let old = states[i].label;
+                if incremental && old != h.label {
+                    part.move_row(&xs[i * d..(i + 1) * d], old as usize, h.label as usize);
+                }
                 states[i].label = h.label;
                 if keep_bounds {
                     states[i].lower = round_down(h.second.to_f64().sqrt());
@@ -242,8 +260,9 @@ fn step<F: Promote<C>, C: Float>(
                     *dv = h.best.sqrt();
                 }
             }
-            let mut part = Partial::new(k, d);
-            part.add_rows(xs, states.iter().map(|s| s.label));
+            if !incremental {
+                part.add_rows(xs, states.iter().map(|s| s.label));
+            }
             (part, count)
         },
         |(part, count)| {
@@ -251,7 +270,9 @@ fn step<F: Promote<C>, C: Float>(
             scanned += count;
         },
     )?;
+    total.clear_empty();
     bounds.centers = centers;
+    *totals = Some(total.clone());
     Ok(Step {
         partial: total,
         scanned,
@@ -313,10 +334,26 @@ mod tests {
             for _ in 0..8 {
                 let expect = brute_labels(&x, d, &book);
                 let cb = Codebook::new(&book, k, d);
-                let out = step(&exec, &x, d, &cb, &mut rows, &mut dists, &mut bounds).unwrap();
+                let out = step(
+                    &exec,
+                    &x,
+                    d,
+                    &cb,
+                    &mut rows,
+                    &mut dists,
+                    &mut bounds,
+                    &mut None,
+                )
+                .unwrap();
                 let out_nd = rows_nd.step(&exec, &x, d, &cb, &mut []).unwrap();
                 assert_eq!(rows_nd.labels(), expect);
                 assert!(out_nd.scanned <= out.scanned);
+                // Its sums are updated with the moved rows only; they agree to rounding.
+                let (full, _) = out.partial.means();
+                let (moved, _) = out_nd.partial.means();
+                for (a, b) in full.iter().zip(&moved) {
+                    assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{a} {b}");
+                }
                 scanned.push(out.scanned);
                 let labels: Vec<i32> = rows.iter().map(|r| r.label).collect();
                 assert_eq!(labels, expect);

@@ -15,7 +15,8 @@ use ndarray::{Array2, ArrayView2};
 pub struct Partial<F> {
     d: usize,
     sums: Vec<F>,
-    counts: Vec<u64>,
+    /// Signed, so that a partial can also hold the change between two assignments.
+    counts: Vec<i64>,
 }
 
 impl<F: Float> Partial<F> {
@@ -40,6 +41,36 @@ impl<F: Float> Partial<F> {
         }
     }
 
+    /// Number of codes.
+    pub fn k(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Move row `x` from code `from` to code `to`: the change to the sums and counts when
+    /// its label changes between two assignments.
+    pub fn move_row(&mut self, x: &[F], from: usize, to: usize) {
+        let d = self.d;
+        self.counts[from] -= 1;
+        self.counts[to] += 1;
+        for (s, &v) in self.sums[from * d..(from + 1) * d].iter_mut().zip(x) {
+            *s = *s - v;
+        }
+        for (s, &v) in self.sums[to * d..(to + 1) * d].iter_mut().zip(x) {
+            *s += v;
+        }
+    }
+
+    /// Zero the sums of codes that have no rows (rows moved in and out can leave rounding
+    /// residue where an empty code's sum should be exactly zero).
+    pub fn clear_empty(&mut self) {
+        let d = self.d;
+        for (code, &count) in self.sums.chunks_exact_mut(d.max(1)).zip(&self.counts) {
+            if count == 0 {
+                code.fill(F::ZERO);
+            }
+        }
+    }
+
     /// Add another partial's sums and counts to these.
     pub fn merge(&mut self, other: &Partial<F>) {
         for (s, &o) in self.sums.iter_mut().zip(&other.sums) {
@@ -51,6 +82,11 @@ impl<F: Float> Partial<F> {
     }
 
     /// The means (row-major `k x d`; zeros for codes without rows) and which codes had rows.
+    pub fn means(&self) -> (Vec<F>, Vec<bool>) {
+        self.clone().into_means()
+    }
+
+    /// [`Partial::means`], consuming the sums.
     pub fn into_means(self) -> (Vec<F>, Vec<bool>) {
         let d = self.d;
         let mut sums = self.sums;
