@@ -34,7 +34,9 @@ pub const DOT_MIN_FEATURES: usize = 5;
 pub struct Hit<C> {
     /// Index of the nearest code (lowest on ties; 0 when every distance is NaN).
     pub label: i32,
-    /// Its squared distance, by the direct formula (infinite when every distance is NaN).
+    /// Its squared distance by the direct formula (infinite when every distance is NaN);
+    /// or, where [`Codebook::nearest_rows`] was not asked for exact distances and ranked
+    /// the codes by dot products, an upper bound of it (to within rounding).
     pub best: C,
     /// A lower bound of the squared distance to every other code (to within the rounding
     /// of the direct formula); infinite when there is no other code.
@@ -119,8 +121,9 @@ impl<C: Float> Codebook<C> {
     }
 
     /// The code of every row (row-major, `d` features): see [`Hit`]. `scratch` must hold
-    /// [`Codebook::scratch_len`] values.
-    pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
+    /// [`Codebook::scratch_len`] values. With `exact` false, `best` may be an upper bound
+    /// (saving a pass over the row's features for each row).
+    pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
         if self.d < DOT_MIN_FEATURES {
             let acc = &mut scratch[..self.kpad];
             direct_nearest(&self.cols, self.k, self.kpad, self.d, rows, hits, acc);
@@ -144,7 +147,7 @@ impl<C: Float> Codebook<C> {
             for (p, hit) in group.iter_mut().enumerate() {
                 // Padded codes score +inf, so the whole padded run can be scanned.
                 let scores = &scratch[p * self.kpad..(p + 1) * self.kpad];
-                *hit = self.pick(&x[p * self.d..(p + 1) * self.d], x_norms[p], scores);
+                *hit = self.pick(&x[p * self.d..(p + 1) * self.d], x_norms[p], scores, exact);
             }
         }
     }
@@ -164,7 +167,7 @@ impl<C: Float> Codebook<C> {
     /// `|c|^2 - 2 x.c`. The best score is certain when the runner-up is
     /// further than twice the rounding bound of a score; otherwise (near or exact ties,
     /// overflow, NaN) every code is measured with the exact direct formula.
-    fn pick(&self, x: &[C], x_norm: C, scores: &[C]) -> Hit<C> {
+    fn pick(&self, x: &[C], x_norm: C, scores: &[C], exact: bool) -> Hit<C> {
         let (best, second, label) = two_smallest(scores);
         let approx = Hit {
             label: label as i32,
@@ -176,9 +179,14 @@ impl<C: Float> Codebook<C> {
         if approx.second - approx.best > margin {
             let label = approx.label as usize;
             let lower = approx.second + x_norm - margin;
+            let best = if exact {
+                self.sq_dist_to(x, label)
+            } else {
+                approx.best + x_norm + margin
+            };
             return Hit {
                 label: approx.label,
-                best: self.sq_dist_to(x, label),
+                best,
                 second: if lower > C::ZERO { lower } else { C::ZERO },
             };
         }
@@ -403,7 +411,7 @@ mod tests {
         let cb = Codebook::new(code, k, d);
         let mut hits = vec![Hit::default(); n];
         let mut scratch = vec![0.0; cb.scratch_len()];
-        cb.nearest_rows(rows, &mut hits, &mut scratch);
+        cb.nearest_rows(rows, &mut hits, &mut scratch, true);
         let expect = brute(rows, code, d);
         for i in 0..n {
             assert_eq!(hits[i].label, expect[i].0, "row {i}");
@@ -454,7 +462,7 @@ mod tests {
             2
         ];
         let mut scratch = vec![0.0; cb.scratch_len()];
-        cb.nearest_rows(&[0.0, 0.0, f32::NAN, 0.0], &mut hits, &mut scratch);
+        cb.nearest_rows(&[0.0, 0.0, f32::NAN, 0.0], &mut hits, &mut scratch, true);
         assert_eq!((hits[0].label, hits[1].label), (0, 0));
         assert_eq!((hits[0].best, hits[0].second), (2.0, 2.0));
         assert!(hits[1].best.is_infinite());

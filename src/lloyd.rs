@@ -201,8 +201,9 @@ fn step<F: Promote<C>, C: Float>(
             let xc = F::promote(xs, &mut scratch.promoted);
             // Rows to compare with every code: all of them without usable bounds.
             let mut todo = Vec::new();
+            // Distances are computed exactly only when asked for; otherwise bounds will do.
+            let want_dists = !dists.is_empty();
             if let Some(m) = &motion {
-                let want_dists = !dists.is_empty();
                 let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
                 for (i, st) in states.iter_mut().enumerate() {
                     let a = st.label as usize;
@@ -232,13 +233,13 @@ fn step<F: Promote<C>, C: Float>(
             let count = if all { states.len() } else { todo.len() };
             let hits = &mut scratch.hits[..count];
             if all {
-                cb.nearest_rows(xc, hits, &mut scratch.acc);
+                cb.nearest_rows(xc, hits, &mut scratch.acc, want_dists);
             } else {
                 let mut buf = Vec::with_capacity(todo.len() * d);
                 for &i in &todo {
                     buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
                 }
-                cb.nearest_rows(&buf, hits, &mut scratch.acc);
+                cb.nearest_rows(&buf, hits, &mut scratch.acc, want_dists);
             }
             let scanned_rows: Box<dyn Iterator<Item = usize>> = if all {
                 Box::new(0..count)

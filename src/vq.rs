@@ -34,7 +34,7 @@ pub(crate) fn assign_chunk<F: Promote<C>, C: Float>(
 ) {
     let x = F::promote(rows, &mut scratch.promoted);
     let hits = &mut scratch.hits[..labels.len()];
-    cb.nearest_rows(x, hits, &mut scratch.acc);
+    cb.nearest_rows(x, hits, &mut scratch.acc, true);
     for (l, h) in labels.iter_mut().zip(hits.iter()) {
         *l = h.label;
     }
