@@ -2,7 +2,9 @@
 
 Run: ``make bench`` (or ``python benches/compare.py [--cases S,M] [--repeats 3]``).
 
-Every case runs in its own subprocess, so its peak RSS is its own. Each library starts
+Every case runs in its own subprocess, so its peak RSS is its own; the peak is measured
+from the moment the data exists (VmHWM reset through /proc/self/clear_refs), and reported as
+what each library added on top of the data. Each library starts
 from the same initial centroids (k rows chosen at random with a fixed seed) and runs the
 same number of Lloyd iterations; figures are medians over repeats, in ms per iteration.
 OpenBLAS reads OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines here set and
@@ -40,10 +42,28 @@ def make_data(n, d, k, dtype, seed=0):
     return x, init
 
 
-def peak_rss_mb():
-    import resource
+def _status_mb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def reset_peak_rss():
+    """Start a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM) and
+    return the current RSS, so that peak minus it is what the library added on top of the
+    data it was given."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb():
+    return _status_mb("VmHWM")
 
 
 def timed(fn, repeats):
@@ -62,7 +82,7 @@ def run_one(lib, case, repeats, threads):
 
     spec = CASES[case]
     x, init = make_data(**spec)
-    base_rss = peak_rss_mb()
+    base_rss = reset_peak_rss()
     res = {"lib": lib, "case": case}
     if lib == "ferrovq":
         import ferrovq
@@ -214,7 +234,7 @@ def main():
             extra = f" vq {r['vq_ms']:.1f} ms" if "vq_ms" in r else ""
             print(
                 f"  {lib:16s} {r['ms_per_iter']:9.2f} ms/iter  ferrovq is {ratio:6.2f}x  "
-                f"peak RSS {r['peak_rss_mb']:7.0f} MB (input {r['input_mb']:.0f} MB){extra}  {r.get('blas', '')}"
+                f"peak RSS +{r['peak_rss_mb'] - r['base_rss_mb']:6.0f} MB over the data (input {r['input_mb']:.0f} MB){extra}  {r.get('blas', '')}"
             )
         if "ms_per_iter" in f:
             print(

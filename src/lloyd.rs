@@ -1,12 +1,17 @@
 //! One Lloyd iteration: assignment and the partial sums of the update, fused in one pass
 //! over each chunk of rows while it is in cache.
 //!
-//! Assignments are pruned with Hamerly's bounds: each row keeps a lower bound on its
-//! distance to every code but its own, lowered by how far the codes moved. A row whose
-//! exact distance to its own code is below that bound (or below half the distance from its
-//! code to the nearest other code) cannot change label, and is not compared with the other
-//! codes. The bounds carry a relative safety margin far above rounding, so pruning never
-//! changes a label: the result is the one the full comparison gives, bit for bit.
+//! Assignments are pruned with Hamerly's bounds: each row keeps an upper bound on its
+//! distance to its own code, raised by how far that code moved, and a lower bound on its
+//! distance to every other code, lowered by how far the others moved. A row whose upper
+//! bound (or, failing that, exact distance) is below the lower bound, or below half the
+//! distance from its code to the nearest other code, cannot change label and is not
+//! compared with the other codes. The bounds carry a relative safety margin far above
+//! rounding, so pruning never changes a label: the result is the one the full comparison
+//! gives, bit for bit.
+//!
+//! Past one chunk of rows the per-code sums are carried between iterations and updated
+//! with the rows that changed code only, so settled rows are not read again.
 
 use crate::distance::{Codebook, Promote};
 use crate::error::Result;
@@ -229,25 +234,19 @@ fn step<F: Promote<C>, C: Float>(
                     }
                 }
             }
-            let all = motion.is_none();
-            let count = if all { states.len() } else { todo.len() };
-            let hits = &mut scratch.hits[..count];
-            if all {
+            let hits = &mut scratch.hits[..];
+            if motion.is_none() {
+                todo.extend(0..states.len());
                 cb.nearest_rows(xc, hits, &mut scratch.acc, want_dists);
             } else {
                 let mut buf = Vec::with_capacity(todo.len() * d);
                 for &i in &todo {
                     buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
                 }
-                cb.nearest_rows(&buf, hits, &mut scratch.acc, want_dists);
+                cb.nearest_rows(&buf, &mut hits[..todo.len()], &mut scratch.acc, want_dists);
             }
-            let scanned_rows: Box<dyn Iterator<Item = usize>> = if all {
-                Box::new(0..count)
-            } else {
-                Box::new(todo.iter().copied())
-            };
             let mut part = Partial::new(k, d);
-            for (i, h) in scanned_rows.zip(hits.iter()) {
+            for (&i, h) in todo.iter().zip(hits.iter()) {
                 let old = states[i].label;
                 if incremental && old != h.label {
                     part.move_row(&xs[i * d..(i + 1) * d], old as usize, h.label as usize);
@@ -264,7 +263,7 @@ fn step<F: Promote<C>, C: Float>(
             if !incremental {
                 part.add_rows(xs, states.iter().map(|s| s.label));
             }
-            (part, count)
+            (part, todo.len())
         },
         |(part, count)| {
             total.merge(&part);
