@@ -79,10 +79,10 @@ def _demo_large(sp, plot_path):
     try:
         _plot(
             plot_path,
-            data[:20_000, :2],
+            data[:20_000],
             ours[1][:20_000],
-            ours[0][:, :2],
-            "K-Means Clustering using ferrovq (first 2 features)",
+            ours[0],
+            "K-Means Clustering using ferrovq (first two principal components)",
         )
         print(f"plot written to {plot_path}")
     except UsageError as e:
