@@ -370,34 +370,30 @@ impl Promote<f64> for f32 {
     }
 }
 
+/// The nearest code and squared distance of every row by brute force, for tests.
+#[cfg(test)]
+pub(crate) fn brute(rows: &[f64], cb: &[f64], d: usize) -> Vec<(i32, f64)> {
+    rows.chunks(d)
+        .map(|x| {
+            let mut best = (0, f64::INFINITY);
+            for (j, c) in cb.chunks(d).enumerate() {
+                let v = sq_dist(x, c);
+                if v < best.1 {
+                    best = (j as i32, v);
+                }
+            }
+            best
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn brute(rows: &[f64], cb: &[f64], d: usize) -> Vec<(i32, f64)> {
-        rows.chunks(d)
-            .map(|x| {
-                let mut best = (0, f64::INFINITY);
-                for (j, c) in cb.chunks(d).enumerate() {
-                    let v = sq_dist(x, c);
-                    if v < best.1 {
-                        best = (j as i32, v);
-                    }
-                }
-                best
-            })
-            .collect()
-    }
-
     #[test]
     fn matches_brute_force_bitwise() {
-        let mut s = 12345u64;
-        let mut next = move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64) / (1u64 << 53) as f64 - 0.5
-        };
+        let mut next = crate::test_uniforms(12345);
         for &(n, k, d) in &[(1, 1, 1), (7, 3, 2), (50, 17, 4), (33, 40, 9), (5, 1, 70)] {
             let rows: Vec<f64> = (0..n * d).map(|_| next()).collect();
             let code: Vec<f64> = (0..k * d).map(|_| next()).collect();

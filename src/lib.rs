@@ -36,6 +36,18 @@ pub use whiten::whiten;
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 
+/// A small deterministic source of uniforms in [-0.5, 0.5) for the unit tests.
+#[cfg(test)]
+pub(crate) fn test_uniforms(seed: u64) -> impl FnMut() -> f64 {
+    let mut s = seed;
+    move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64) / (1u64 << 53) as f64 - 0.5
+    }
+}
+
 /// The elements of a standard-layout array as one slice.
 fn contiguous<F, S: Data<Elem = F>>(a: &ArrayBase<S, Ix2>) -> Result<&[F]> {
     a.as_slice()

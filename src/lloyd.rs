@@ -282,7 +282,7 @@ fn step<F: Promote<C>, C: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distance::sq_dist;
+    use crate::distance::{brute, sq_dist};
 
     #[test]
     fn bounds_round_outwards() {
@@ -295,17 +295,9 @@ mod tests {
 
     /// Lloyd's labels by brute force (every row against every code).
     fn brute_labels(x: &[f64], d: usize, book: &[f64]) -> Vec<i32> {
-        x.chunks(d)
-            .map(|r| {
-                let mut best = (0, f64::INFINITY);
-                for (j, c) in book.chunks(d).enumerate() {
-                    let v = sq_dist(r, c);
-                    if v < best.1 {
-                        best = (j as i32, v);
-                    }
-                }
-                best.0
-            })
+        brute(x, book, d)
+            .into_iter()
+            .map(|(label, _)| label)
             .collect()
     }
 
@@ -313,13 +305,7 @@ mod tests {
     fn pruned_steps_give_the_labels_of_a_full_comparison() {
         for &(d, k) in &[(2usize, 17usize), (9, 20)] {
             let n = 3 * crate::parallel::CHUNK_ROWS + 100;
-            let mut s = 99u64;
-            let mut rnd = move || {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64) / (1u64 << 53) as f64 - 0.5
-            };
+            let mut rnd = crate::test_uniforms(99);
             let x: Vec<f64> = (0..n * d)
                 .map(|i| ((i / d) % k) as f64 * 3.0 + rnd())
                 .collect();
