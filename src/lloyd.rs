@@ -28,11 +28,11 @@ const PRUNE_MIN_CODES: usize = 16;
 struct RowState {
     /// The row's code.
     label: i32,
-    /// A lower bound of the row's distance to every other code, rounded down to `f32`.
-    lower: f32,
-    /// An upper bound of the row's distance to its own code, rounded up to `f32` (twelve
-    /// bytes of state per row in all).
-    upper: f32,
+    /// A lower bound of the row's distance to every other code.
+    lower: f64,
+    /// An upper bound of the row's distance to its own code (twenty bytes of state per
+    /// row in all, with the label).
+    upper: f64,
 }
 
 /// The code book the rows' bounds refer to (empty before the first full assignment).
@@ -136,26 +136,6 @@ impl Bounds {
     }
 }
 
-/// `v` as the smallest `f32` not below it (NaN stays NaN).
-fn round_up(v: f64) -> f32 {
-    let r = v as f32;
-    if f64::from(r) < v {
-        r.next_up()
-    } else {
-        r
-    }
-}
-
-/// `v` as the largest `f32` not above it (NaN stays NaN).
-fn round_down(v: f64) -> f32 {
-    let r = v as f32;
-    if f64::from(r) > v {
-        r.next_down()
-    } else {
-        r
-    }
-}
-
 /// The outcome of one [`step`].
 pub(crate) struct Step<F> {
     /// Per-code sums and counts of the rows, in `F`.
@@ -213,10 +193,9 @@ fn step<F: Promote<C>, C: Float>(
                 for (i, st) in states.iter_mut().enumerate() {
                     let a = st.label as usize;
                     let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
-                    let lower = f64::from(st.lower) - moved;
-                    let upper = f64::from(st.upper) + m.drift[a];
-                    st.lower = round_down(lower);
-                    st.upper = round_up(upper);
+                    st.lower -= moved;
+                    st.upper += m.drift[a];
+                    let (lower, upper) = (st.lower, st.upper);
                     let bound = lower.max(m.half_gap[a]);
                     if !want_dists && apart(upper, bound) {
                         continue;
@@ -224,7 +203,7 @@ fn step<F: Promote<C>, C: Float>(
                     // Tighten the upper bound to the exact distance and try again.
                     let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
                     let own_dist = own.to_f64().sqrt();
-                    st.upper = round_up(own_dist);
+                    st.upper = own_dist;
                     if apart(own_dist, bound) {
                         if let Some(dv) = dists.get_mut(i) {
                             *dv = own.sqrt();
@@ -253,8 +232,8 @@ fn step<F: Promote<C>, C: Float>(
                 }
                 states[i].label = h.label;
                 if keep_bounds {
-                    states[i].lower = round_down(h.second.to_f64().sqrt());
-                    states[i].upper = round_up(h.best.to_f64().sqrt());
+                    states[i].lower = h.second.to_f64().sqrt();
+                    states[i].upper = h.best.to_f64().sqrt();
                 }
                 if let Some(dv) = dists.get_mut(i) {
                     *dv = h.best.sqrt();
@@ -283,15 +262,6 @@ fn step<F: Promote<C>, C: Float>(
 mod tests {
     use super::*;
     use crate::distance::{brute, sq_dist};
-
-    #[test]
-    fn bounds_round_outwards() {
-        for v in [0.1f64, 1e-30, 3.0, 1e39, f64::INFINITY, -0.7, 1e-50] {
-            assert!(f64::from(round_down(v)) <= v, "{v}");
-            assert!(f64::from(round_up(v)) >= v, "{v}");
-        }
-        assert!(round_down(f64::NAN).is_nan() && round_up(f64::NAN).is_nan());
-    }
 
     /// Lloyd's labels by brute force (every row against every code).
     fn brute_labels(x: &[f64], d: usize, book: &[f64]) -> Vec<i32> {
