@@ -10,6 +10,7 @@
 
 pub mod distance;
 pub mod error;
+pub mod finite;
 pub mod float;
 pub mod init;
 pub mod kmeans;
@@ -25,6 +26,7 @@ pub mod whiten;
 pub mod python;
 
 pub use error::{Error, Result};
+pub use finite::all_finite;
 pub use float::Float;
 pub use init::{gaussian_init, gaussian_init_1d, kmeans_plusplus, PlusPlus};
 pub use kmeans::{kmeans_single, KmeansRun};

@@ -207,3 +207,17 @@ def test_an_exception_in_the_callback_stops_the_run():
 
     with pytest.raises(RuntimeError, match="enough"):
         fv.kmeans2(blobs(5000, 3, 4, 1), 4, iter=50, minit="points", rng=0, callback=stop)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_check_finite_finds_one_bad_value_in_a_large_array(bad, dtype):
+    x = np.zeros((300_000, 3), dtype=dtype)
+    book = np.ones((2, 3), dtype=dtype)
+    fv.vq(x, book)
+    for where in (0, 123_457, x.size - 1):
+        y = x.copy()
+        y.flat[where] = bad
+        for arr in (y, np.asfortranarray(y)):
+            with pytest.raises(ValueError, match="must not contain infs or NaNs"):
+                fv.vq(arr, book)

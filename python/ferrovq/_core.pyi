@@ -9,6 +9,7 @@ __all__ = [
     "ClusterError",
     "__version__",
     "_panic_in_worker",
+    "all_finite",
     "default_workers",
     "gaussian_init",
     "kmeans2_lloyd",
@@ -56,4 +57,5 @@ def gaussian_init(
     workers: int | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def default_workers() -> int: ...
+def all_finite(a: npt.NDArray[np.floating], workers: int | None = None) -> bool: ...
 def _panic_in_worker() -> None: ...

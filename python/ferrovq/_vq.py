@@ -29,10 +29,16 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _asarray(a, check_finite):
-    """``np.asarray`` plus SciPy's finiteness check."""
+    """``np.asarray`` plus SciPy's finiteness check (in Rust, without a temporary array,
+    for contiguous native float32/float64 input)."""
     a = np.asarray(a)
-    if check_finite and not np.all(np.isfinite(a)):
-        raise ValueError("array must not contain infs or NaNs")
+    if check_finite:
+        if a.dtype in _FLOATS and a.flags.c_contiguous and a.size:
+            finite = _core.all_finite(a)
+        else:
+            finite = np.all(np.isfinite(a))
+        if not finite:
+            raise ValueError("array must not contain infs or NaNs")
     return a
 
 

@@ -8,7 +8,10 @@ use crate::error::Error;
 use crate::float::Float;
 use crate::kmeans2::Missing;
 use crate::parallel::{Control, Exec};
-use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadonlyArrayDyn,
+};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -376,6 +379,22 @@ fn _panic_in_worker(py: Python<'_>) -> PyResult<()> {
     })
 }
 
+/// Whether every value of a C-contiguous float32/float64 array is finite (SciPy's
+/// `check_finite`), computed in parallel with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (a, workers=None))]
+fn all_finite(py: Python<'_>, a: &Bound<'_, PyAny>, workers: Option<usize>) -> PyResult<bool> {
+    if let Ok(x) = a.extract::<PyReadonlyArrayDyn<'_, f64>>() {
+        let s = x.as_slice()?;
+        return run(py, workers, |exec| Ok(crate::finite::all_finite(exec, s)));
+    }
+    let x = a
+        .extract::<PyReadonlyArrayDyn<'_, f32>>()
+        .map_err(|_| unsupported("a", a))?;
+    let s = x.as_slice()?;
+    run(py, workers, |exec| Ok(crate::finite::all_finite(exec, s)))
+}
+
 /// The number of threads used when `workers` is not given.
 #[pyfunction]
 fn default_workers() -> usize {
@@ -393,6 +412,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(gaussian_init, m)?)?;
     m.add_function(wrap_pyfunction!(default_workers, m)?)?;
+    m.add_function(wrap_pyfunction!(all_finite, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_worker, m)?)?;
     Ok(())
 }
