@@ -224,11 +224,16 @@ fn step<F: Promote<C>, C: Float>(
                 }
                 cb.nearest_rows(&buf, &mut hits[..todo.len()], &mut scratch.acc, want_dists);
             }
-            let mut part = Partial::new(k, d);
+            // Allocated only if a row of this chunk changes code (or for a full sum).
+            let mut part: Option<Partial<F>> = None;
             for (&i, h) in todo.iter().zip(hits.iter()) {
                 let old = states[i].label;
                 if incremental && old != h.label {
-                    part.move_row(&xs[i * d..(i + 1) * d], old as usize, h.label as usize);
+                    part.get_or_insert_with(|| Partial::new(k, d)).move_row(
+                        &xs[i * d..(i + 1) * d],
+                        old as usize,
+                        h.label as usize,
+                    );
                 }
                 states[i].label = h.label;
                 if keep_bounds {
@@ -240,12 +245,15 @@ fn step<F: Promote<C>, C: Float>(
                 }
             }
             if !incremental {
-                part.add_rows(xs, states.iter().map(|s| s.label));
+                part.get_or_insert_with(|| Partial::new(k, d))
+                    .add_rows(xs, states.iter().map(|s| s.label));
             }
             (part, todo.len())
         },
         |(part, count)| {
-            total.merge(&part);
+            if let Some(part) = part {
+                total.merge(&part);
+            }
             scanned += count;
         },
     )?;
