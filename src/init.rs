@@ -8,7 +8,7 @@ use crate::distance::sq_dist;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::Exec;
-use crate::sum::pairwise_sum;
+use crate::sum::{column_mean, pairwise_sum};
 use multiversion::multiversion;
 use ndarray::{Array2, ArrayView2};
 
@@ -164,22 +164,6 @@ fn search_cumulative(d2: &[f64], total: f64, r: f64) -> usize {
     d2.len() - 1
 }
 
-/// The mean of each column of `x` in `F`, summed row by row as numpy's `mean(axis=0)`
-/// does for a C-contiguous array with several columns (pairwise for a single column).
-pub fn column_mean<F: Float>(x: &[F], n: usize, d: usize) -> Vec<F> {
-    let count = F::from_usize(n);
-    if d == 1 {
-        return vec![pairwise_sum(x) / count];
-    }
-    let mut mean = vec![F::ZERO; d];
-    for row in x.chunks_exact(d.max(1)) {
-        for (m, &v) in mean.iter_mut().zip(row) {
-            *m += v;
-        }
-    }
-    mean.into_iter().map(|m| m / count).collect()
-}
-
 /// SciPy's `_krandinit` for data with at least as many rows as columns: `k` samples
 /// `z @ cholesky(cov).T + mean`, with `z` the caller's `k x d` standard normals, `cov` the
 /// sample covariance (`ddof = 1`, in `f64`) and `mean` the column means in `F`.
@@ -224,7 +208,7 @@ pub fn gaussian_init<F: Float>(
 /// variance (`ddof = 1`, in `f64`) and the mean in `F`.
 pub fn gaussian_init_1d<F: Float>(data: &[F], z: &[f64]) -> Vec<f64> {
     let n = data.len();
-    let mu = pairwise_sum(data) / F::from_usize(n);
+    let mu = column_mean(data, n, 1)[0];
     let sd = covariance(data, n, 1)[0].sqrt();
     z.iter().map(|&v| v * sd + mu.to_f64()).collect()
 }

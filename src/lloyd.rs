@@ -13,7 +13,7 @@
 //! Past one chunk of rows the per-code sums are carried between iterations and updated
 //! with the rows that changed code only, so settled rows are not read again.
 
-use crate::distance::{Codebook, Promote};
+use crate::distance::{sq_dist, Codebook, Promote};
 use crate::error::Result;
 use crate::float::Float;
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -92,11 +92,7 @@ struct Motion {
 }
 
 fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f64>()
-        .sqrt()
+    sq_dist(a, b).sqrt()
 }
 
 impl Bounds {
@@ -269,7 +265,7 @@ fn step<F: Promote<C>, C: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distance::{brute, sq_dist};
+    use crate::distance::brute;
 
     /// Lloyd's labels by brute force (every row against every code).
     fn brute_labels(x: &[f64], d: usize, book: &[f64]) -> Vec<i32> {

@@ -45,6 +45,29 @@ pub fn mean<F: Float>(a: &[F]) -> F {
     pairwise_sum(a) / F::from_usize(a.len())
 }
 
+/// The mean of `f(column, value)` over each column of `x` (`n x d`, row-major), summed in
+/// the order `numpy.mean(axis=0)` uses for a C-contiguous array: with several columns a
+/// running sum per column, row by row; with one column (contiguous) the pairwise sum.
+pub fn column_means_of<F: Float>(x: &[F], n: usize, d: usize, f: impl Fn(usize, F) -> F) -> Vec<F> {
+    let count = F::from_usize(n);
+    if d == 1 {
+        let values: Vec<F> = x.iter().map(|&v| f(0, v)).collect();
+        return vec![pairwise_sum(&values) / count];
+    }
+    let mut sums = vec![F::ZERO; d];
+    for row in x.chunks_exact(d.max(1)) {
+        for (j, (s, &v)) in sums.iter_mut().zip(row).enumerate() {
+            *s += f(j, v);
+        }
+    }
+    sums.into_iter().map(|s| s / count).collect()
+}
+
+/// `numpy.mean(x, axis=0)` of a C-contiguous `n x d` array; see [`column_means_of`].
+pub fn column_mean<F: Float>(x: &[F], n: usize, d: usize) -> Vec<F> {
+    column_means_of(x, n, d, |_, v| v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

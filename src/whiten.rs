@@ -7,34 +7,14 @@
 use crate::error::Result;
 use crate::float::Float;
 use crate::parallel::Exec;
-use crate::sum::pairwise_sum;
+use crate::sum::{column_mean, column_means_of};
 use ndarray::{Array2, ArrayView2};
 
 /// Population standard deviation of each column of `x` (`n x d`, row-major), as numpy.
 pub fn column_std<F: Float>(x: &[F], n: usize, d: usize) -> Vec<F> {
-    let count = F::from_usize(n);
-    if d == 1 {
-        let mean = pairwise_sum(x) / count;
-        let sq: Vec<F> = x.iter().map(|&v| (v - mean) * (v - mean)).collect();
-        return vec![(pairwise_sum(&sq) / count).sqrt()];
-    }
-    let mut mean = vec![F::ZERO; d];
-    for row in x.chunks_exact(d.max(1)) {
-        for (m, &v) in mean.iter_mut().zip(row) {
-            *m += v;
-        }
-    }
-    for m in &mut mean {
-        *m = *m / count;
-    }
-    let mut var = vec![F::ZERO; d];
-    for row in x.chunks_exact(d.max(1)) {
-        for ((s, &v), &m) in var.iter_mut().zip(row).zip(&mean) {
-            let c = v - m;
-            *s += c * c;
-        }
-    }
-    var.into_iter().map(|s| (s / count).sqrt()).collect()
+    let mean = column_mean(x, n, d);
+    let var = column_means_of(x, n, d, |j, v| (v - mean[j]) * (v - mean[j]));
+    var.into_iter().map(F::sqrt).collect()
 }
 
 /// `obs` divided column-wise by its standard deviation; columns whose deviation is zero

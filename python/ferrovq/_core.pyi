@@ -34,7 +34,7 @@ def kmeans_single(
     thresh: float,
     workers: int | None = None,
     callback: Callable[[int, int], object] | None = None,
-) -> tuple[npt.NDArray[np.floating], float, bool, int]: ...
+) -> tuple[npt.NDArray[np.floating], float, bool]: ...
 def kmeans2_lloyd(
     data: npt.NDArray[np.floating],
     init: npt.NDArray[np.floating],

@@ -374,7 +374,7 @@ def _kmeans(obs, guess, thresh, workers, callback=None):
     o, g = _as_matrices(obs, guess)
     data = _float_data(o, "obs")
     ct = _compute_dtype(data.dtype, g.dtype)
-    book, dist, dist_is_f64, _ = _core.kmeans_single(
+    book, dist, dist_is_f64 = _core.kmeans_single(
         _native(data, data.dtype), _native(g, ct), float(thresh), _workers(workers), callback
     )
     if obs.ndim == 1:

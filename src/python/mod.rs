@@ -197,7 +197,7 @@ fn whiten<'py>(
     }
 }
 
-type KmeansOut<'py> = (Bound<'py, PyAny>, f64, bool, usize);
+type KmeansOut<'py> = (Bound<'py, PyAny>, f64, bool);
 
 #[pyfunction]
 #[pyo3(signature = (data, guess, thresh, workers=None, callback=None))]
@@ -226,7 +226,6 @@ fn kmeans_single<'py>(
             r.code_book.into_pyarray(py).into_any(),
             r.distortion,
             r.distortion_is_f64,
-            r.iterations,
         ))
     }
     match (data.extract::<Floats>(), guess.extract::<Floats>()) {
