@@ -158,6 +158,12 @@ impl<C: Float> Codebook<C> {
         sq_dist(x, &self.rows[j * self.d..(j + 1) * self.d])
     }
 
+    /// Squared distances of `x` to the codes numbered in `codes`, into `out`, summed in
+    /// SIMD lanes: equal to the direct formula's to within its rounding, not bit for bit.
+    pub fn lane_sq_dists(&self, x: &[C], codes: &[u32], out: &mut [C]) {
+        lane_sq_dists(x, &self.rows, codes, out);
+    }
+
     /// The codes, row-major.
     pub fn rows(&self) -> &[C] {
         &self.rows
@@ -347,6 +353,46 @@ pub fn sq_dist<C: Float>(x: &[C], c: &[C]) -> C {
         s += diff * diff;
     }
     s
+}
+
+/// Accumulators of [`lane_sq_dists`].
+const SUM_LANES: usize = 16;
+
+/// Squared distances of `x` to the rows numbered in `codes` of `rows` (row-major, rows as
+/// long as `x`), into `out`: `sum((c - x)**2)` accumulated in [`SUM_LANES`] lanes and then
+/// added pairwise, so each is the direct formula's value to within its rounding.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx2+avx+fma",
+    "x86_64+avx2+avx+fma",
+    "aarch64+neon"
+))]
+pub fn lane_sq_dists<C: Float>(x: &[C], rows: &[C], codes: &[u32], out: &mut [C]) {
+    let d = x.len();
+    let split = d - d % SUM_LANES;
+    for (&j, o) in codes.iter().zip(out.iter_mut()) {
+        let c = &rows[j as usize * d..(j as usize + 1) * d];
+        let mut acc = [C::ZERO; SUM_LANES];
+        for (xs, cs) in x[..split]
+            .chunks_exact(SUM_LANES)
+            .zip(c[..split].chunks_exact(SUM_LANES))
+        {
+            for t in 0..SUM_LANES {
+                let diff = cs[t] - xs[t];
+                acc[t] = diff.mul_add(diff, acc[t]);
+            }
+        }
+        let mut width = SUM_LANES;
+        while width > 1 {
+            width /= 2;
+            for t in 0..width {
+                acc[t] += acc[t + width];
+            }
+        }
+        *o = x[split..]
+            .iter()
+            .zip(&c[split..])
+            .fold(acc[0], |s, (&a, &b)| (b - a).mul_add(b - a, s));
+    }
 }
 
 /// A float type whose rows can be read as rows of `C` (itself, or `f32` widened to `f64`).

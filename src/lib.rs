@@ -16,6 +16,7 @@ pub mod init;
 pub mod kmeans;
 pub mod kmeans2;
 mod lloyd;
+mod neighbours;
 pub mod parallel;
 pub mod sum;
 pub mod update;

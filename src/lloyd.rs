@@ -6,7 +6,9 @@
 //! distance to every other code, lowered by how far the others moved. A row whose upper
 //! bound (or, failing that, exact distance) is below the lower bound, or below half the
 //! distance from its code to the nearest other code, cannot change label and is not
-//! compared with the other codes. The bounds carry a relative safety margin far above
+//! compared with the other codes. A row whose bounds fail is compared with the codes that
+//! can be nearer than its own, found from the distances between the codes
+//! ([`crate::neighbours`]), or with every code if those are many. The bounds carry a relative safety margin far above
 //! rounding, so pruning never changes a label: the result is the one the full comparison
 //! gives, bit for bit.
 //!
@@ -16,6 +18,7 @@
 use crate::distance::{sq_dist, Codebook, Promote};
 use crate::error::Result;
 use crate::float::Float;
+use crate::neighbours::Gaps;
 use crate::parallel::{Exec, CHUNK_ROWS};
 use crate::update::Partial;
 use crate::vq::Scratch;
@@ -88,7 +91,8 @@ struct Motion {
     drift: Vec<f64>,
     /// The largest move, its code, and the largest move of any other code.
     max: (f64, usize, f64),
-    half_gap: Vec<f64>,
+    /// The distances between the new codes.
+    gaps: Gaps,
 }
 
 fn dist(a: &[f64], b: &[f64]) -> f64 {
@@ -97,7 +101,7 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
 
 impl Bounds {
     /// The motion from the code book of the bounds to `new`, if the bounds are usable.
-    fn motion(&self, new: &[f64], k: usize, d: usize) -> Option<Motion> {
+    fn motion(&self, exec: &Exec, new: &[f64], k: usize, d: usize) -> Option<Motion> {
         if self.centers.len() != new.len() || k == 0 || d == 0 {
             return None;
         }
@@ -113,30 +117,26 @@ impl Bounds {
                 max.2 = v;
             }
         }
-        let mut half_gap = vec![f64::INFINITY; k];
-        for a in 0..k {
-            for b in a + 1..k {
-                let g = 0.5 * dist(&new[a * d..(a + 1) * d], &new[b * d..(b + 1) * d]);
-                half_gap[a] = half_gap[a].min(g);
-                half_gap[b] = half_gap[b].min(g);
-            }
-        }
-        if drift.iter().chain(&half_gap).any(|v| v.is_nan()) {
+        let gaps = Gaps::new(exec, new, k, d);
+        if drift.iter().any(|v| v.is_nan()) || gaps.has_nan() {
             return None;
         }
-        Some(Motion {
-            drift,
-            max,
-            half_gap,
-        })
+        Some(Motion { drift, max, gaps })
     }
+}
+
+/// Move row `x` from code `from` to `to` in the sum deltas `part`, allocating them.
+fn move_row<F: Float>(part: &mut Option<Partial<F>>, k: usize, x: &[F], from: usize, to: usize) {
+    part.get_or_insert_with(|| Partial::new(k, x.len()))
+        .move_row(x, from, to);
 }
 
 /// The outcome of one [`step`].
 pub(crate) struct Step<F> {
     /// Per-code sums and counts of the rows, in `F`.
     pub partial: Partial<F>,
-    /// Rows compared with every code (the others were settled by their bounds).
+    /// Rows compared with other codes than their own: with every code, or with the codes
+    /// near their own (the others were settled by their bounds).
     pub scanned: usize,
 }
 
@@ -160,7 +160,7 @@ fn step<F: Promote<C>, C: Float>(
     // With few codes a full comparison costs about what the bounds save.
     let keep_bounds = k >= PRUNE_MIN_CODES;
     let motion = if keep_bounds {
-        bounds.motion(&centers, k, d)
+        bounds.motion(exec, &centers, k, d)
     } else {
         None
     };
@@ -182,30 +182,60 @@ fn step<F: Promote<C>, C: Float>(
             let xc = F::promote(xs, &mut scratch.promoted);
             // Rows to compare with every code: all of them without usable bounds.
             let mut todo = Vec::new();
+            // Rows searched among the codes near their own.
+            let mut searched = 0;
+            // Allocated only if a row of this chunk changes code (or for a full sum).
+            let mut part: Option<Partial<F>> = None;
             // Distances are computed exactly only when asked for; otherwise bounds will do.
             let want_dists = !dists.is_empty();
             if let Some(m) = &motion {
                 let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
+                let (mut codes, mut sq) = (Vec::new(), Vec::new());
                 for (i, st) in states.iter_mut().enumerate() {
                     let a = st.label as usize;
                     let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
                     st.lower -= moved;
                     st.upper += m.drift[a];
                     let (lower, upper) = (st.lower, st.upper);
-                    let bound = lower.max(m.half_gap[a]);
+                    let bound = lower.max(m.gaps.half[a]);
                     if !want_dists && apart(upper, bound) {
                         continue;
                     }
-                    // Tighten the upper bound to the exact distance and try again.
-                    let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
+                    // Tighten the upper bound to the distance and try again.
+                    let x = &xc[i * d..(i + 1) * d];
+                    let own = if want_dists {
+                        cb.sq_dist_to(x, a)
+                    } else {
+                        let mut own = [C::ZERO];
+                        cb.lane_sq_dists(x, &[a as u32], &mut own);
+                        own[0]
+                    };
                     let own_dist = own.to_f64().sqrt();
                     st.upper = own_dist;
                     if apart(own_dist, bound) {
                         if let Some(dv) = dists.get_mut(i) {
                             *dv = own.sqrt();
                         }
-                    } else {
+                        continue;
+                    }
+                    let Some(found) = m
+                        .gaps
+                        .search(cb, x, a, own_dist, margin, &mut codes, &mut sq, apart)
+                    else {
                         todo.push(i);
+                        continue;
+                    };
+                    searched += 1;
+                    if incremental && found.label != a {
+                        move_row(&mut part, k, &xs[i * d..(i + 1) * d], a, found.label);
+                    }
+                    (st.label, st.upper, st.lower) = (found.label as i32, found.best, found.lower);
+                    if let Some(dv) = dists.get_mut(i) {
+                        *dv = if found.label == a {
+                            own.sqrt()
+                        } else {
+                            cb.sq_dist_to(x, found.label).sqrt()
+                        };
                     }
                 }
             }
@@ -220,16 +250,11 @@ fn step<F: Promote<C>, C: Float>(
                 }
                 cb.nearest_rows(&buf, &mut hits[..todo.len()], &mut scratch.acc, want_dists);
             }
-            // Allocated only if a row of this chunk changes code (or for a full sum).
-            let mut part: Option<Partial<F>> = None;
             for (&i, h) in todo.iter().zip(hits.iter()) {
                 let old = states[i].label;
                 if incremental && old != h.label {
-                    part.get_or_insert_with(|| Partial::new(k, d)).move_row(
-                        &xs[i * d..(i + 1) * d],
-                        old as usize,
-                        h.label as usize,
-                    );
+                    let x = &xs[i * d..(i + 1) * d];
+                    move_row(&mut part, k, x, old as usize, h.label as usize);
                 }
                 states[i].label = h.label;
                 if keep_bounds {
@@ -244,7 +269,7 @@ fn step<F: Promote<C>, C: Float>(
                 part.get_or_insert_with(|| Partial::new(k, d))
                     .add_rows(xs, states.iter().map(|s| s.label));
             }
-            (part, todo.len())
+            (part, todo.len() + searched)
         },
         |(part, count)| {
             if let Some(part) = part {

@@ -433,8 +433,8 @@ def kmeans(
     callback : callable, optional
         Called as ``callback(iteration, rows_compared)`` after each Lloyd iteration
         (numbered from 1 within each of the `iter` runs), with the number of observations
-        that were compared with every centroid (the others were settled by distance
-        bounds). An exception it raises stops the run and propagates. Not in SciPy.
+        that were compared with other centroids than their own (the others were settled
+        by distance bounds). An exception it raises stops the run and propagates. Not in SciPy.
 
     Returns
     -------
@@ -615,8 +615,8 @@ def kmeans2(
         cores; -1 means all cores. The result does not depend on it.
     callback : callable, optional
         Called as ``callback(iteration, rows_compared)`` after each Lloyd iteration (numbered
-        from 1), with the number of observations that were compared with every
-        centroid (the others were settled by distance bounds). An exception it raises stops
+        from 1), with the number of observations that were compared with other centroids
+        than their own (the others were settled by distance bounds). An exception it raises stops
         the run and propagates. Not in SciPy.
 
     Returns
