@@ -12,6 +12,11 @@
 //! (near-ties, exact ties, overflow, NaN) the candidates are compared again with the exact
 //! direct formula. The reported distance is always the direct one. Labels therefore equal
 //! those of exact arithmetic (lowest index on ties) whatever the CPU or thread count.
+//!
+//! `f64` rows are ranked in `f32` first (twice the SIMD width) when every value lies
+//! where `f32` holds it to within half its epsilon; the rounding bound then also covers
+//! the rounding of the values, and groups of rows with any uncertain best code are ranked
+//! again in `f64`. The labels are the same; only the work differs.
 
 use crate::float::Float;
 use multiversion::multiversion;
@@ -67,6 +72,10 @@ pub struct Codebook<C> {
     norms: Vec<C>,
     /// The largest `|c|^2`.
     max_norm: C,
+    /// For `f64` codes (five or more features, every value [`narrowable`]), the codes
+    /// rounded to `f32`: rows are ranked at single-precision speed first, see
+    /// [`Codebook::nearest_rows`].
+    narrow: Option<Box<Codebook<f32>>>,
 }
 
 impl<C: Float> Codebook<C> {
@@ -94,6 +103,11 @@ impl<C: Float> Codebook<C> {
                 max_norm = nn;
             }
         }
+        let narrow = (C::WIDE && d >= DOT_MIN_FEATURES && rows.iter().all(|&v| narrowable(v)))
+            .then(|| {
+                let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
+                Box::new(Codebook::new(&rows, k, d))
+            });
         Codebook {
             k,
             d,
@@ -102,6 +116,7 @@ impl<C: Float> Codebook<C> {
             rows: rows.to_vec(),
             norms,
             max_norm,
+            narrow,
         }
     }
 
@@ -123,6 +138,10 @@ impl<C: Float> Codebook<C> {
     /// The code of every row (row-major, `d` features): see [`Hit`]. `scratch` must hold
     /// [`Codebook::scratch_len`] values. With `exact` false, `best` may be an upper bound
     /// (saving a pass over the row's features for each row).
+    ///
+    /// `f64` rows and codes whose values are all [`narrowable`] are ranked in `f32` first,
+    /// with a rounding bound that also covers the rounding of the values to `f32`; a group
+    /// of rows with any best code not certain in `f32` is ranked again in `f64`.
     pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
         if self.d < DOT_MIN_FEATURES {
             let acc = &mut scratch[..self.kpad];
@@ -131,6 +150,13 @@ impl<C: Float> Codebook<C> {
         }
         let scratch = &mut scratch[..self.kpad * ROWS];
         let mut padded = Vec::new();
+        let mut narrowed = self.narrow.as_deref().map(|n| {
+            (
+                n,
+                vec![0.0f32; n.scratch_len()],
+                Vec::with_capacity(ROWS * self.d),
+            )
+        });
         for (x, group) in rows.chunks(self.d * ROWS).zip(hits.chunks_mut(ROWS)) {
             let full = if group.len() == ROWS {
                 x
@@ -143,12 +169,61 @@ impl<C: Float> Codebook<C> {
                 }
                 &padded[..]
             };
+            if let Some((narrow, scratch, buf)) = &mut narrowed {
+                if self.narrow_group(narrow, full, group, scratch, buf, exact) {
+                    continue;
+                }
+            }
             let x_norms = dot_scores(&self.cols, &self.norms, self.kpad, self.d, full, scratch);
             for (p, hit) in group.iter_mut().enumerate() {
                 // Padded codes score +inf, so the whole padded run can be scanned.
                 let scores = &scratch[p * self.kpad..(p + 1) * self.kpad];
                 *hit = self.pick(&x[p * self.d..(p + 1) * self.d], x_norms[p], scores, exact);
             }
+        }
+    }
+
+    /// Rank the [`ROWS`] rows of `x` against the codes rounded to `f32` (`narrow`) and write
+    /// the hits of the first `group.len()` of them; `false` (leaving `group` to be written
+    /// again) if a value of `x` is not [`narrowable`] or a row's best code is not certain.
+    fn narrow_group(
+        &self,
+        narrow: &Codebook<f32>,
+        x: &[C],
+        group: &mut [Hit<C>],
+        scratch: &mut [f32],
+        buf: &mut Vec<f32>,
+        exact: bool,
+    ) -> bool {
+        if !narrow_rows(x, buf) {
+            return false;
+        }
+        let (kpad, d) = (self.kpad, self.d);
+        let x_norms = dot_scores(&narrow.cols, &narrow.norms, kpad, d, buf, scratch);
+        for (p, hit) in group.iter_mut().enumerate() {
+            let (best, second, label) = two_smallest(&scratch[p * kpad..(p + 1) * kpad]);
+            // Half as much again as the kernel's own rounding: the rounding of the values.
+            let eps = 1.5 * f64::from(f32::EPSILON);
+            let norms = (f64::from(x_norms[p]), f64::from(narrow.max_norm));
+            let Some(bounds) = settle(best.into(), second.into(), norms, d, eps) else {
+                return false;
+            };
+            *hit = self.hit(&x[p * d..(p + 1) * d], label, bounds, exact);
+        }
+        true
+    }
+
+    /// The hit of row `x` whose nearest code is `label`, from the bounds (on its squared
+    /// distance, and on every other code's) [`settle`] gave; with `exact`, the distance.
+    fn hit(&self, x: &[C], label: usize, (upper, lower): (f64, f64), exact: bool) -> Hit<C> {
+        Hit {
+            label: label as i32,
+            best: if exact {
+                self.sq_dist_to(x, label)
+            } else {
+                C::from_f64(upper)
+            },
+            second: C::from_f64(lower),
         }
     }
 
@@ -175,30 +250,52 @@ impl<C: Float> Codebook<C> {
     /// overflow, NaN) every code is measured with the exact direct formula.
     fn pick(&self, x: &[C], x_norm: C, scores: &[C], exact: bool) -> Hit<C> {
         let (best, second, label) = two_smallest(scores);
-        let approx = Hit {
-            label: label as i32,
-            best,
-            second,
-        };
-        let gamma = C::from_usize(self.d + 4) * C::EPSILON;
-        let margin = C::from_f64(2.0) * gamma * (x_norm + self.max_norm);
-        if approx.second - approx.best > margin {
-            let label = approx.label as usize;
-            let lower = approx.second + x_norm - margin;
-            let best = if exact {
-                self.sq_dist_to(x, label)
-            } else {
-                approx.best + x_norm + margin
-            };
-            return Hit {
-                label: approx.label,
-                best,
-                second: if lower > C::ZERO { lower } else { C::ZERO },
-            };
+        let norms = (x_norm.to_f64(), self.max_norm.to_f64());
+        let eps = C::EPSILON.to_f64();
+        if let Some(bounds) = settle(best.to_f64(), second.to_f64(), norms, self.d, eps) {
+            return self.hit(x, label, bounds, exact);
         }
         let exact: Vec<C> = (0..self.k).map(|j| self.sq_dist_to(x, j)).collect();
         rank(&exact)
     }
+}
+
+/// Whether `v` is zero or of a magnitude in `[2^-60, 2^60]`: rounded to `f32` it keeps a
+/// relative error of at most `f32::EPSILON / 2`, and products and squares of such values
+/// neither underflow nor overflow in `f32`. (Branch-free, to vectorise.)
+#[inline(always)]
+fn narrowable<C: Float>(v: C) -> bool {
+    const LOW: f64 = 1.0 / (1u64 << 60) as f64;
+    const HIGH: f64 = (1u64 << 60) as f64;
+    let a = v.to_f64().abs();
+    (a == 0.0) | (LOW..=HIGH).contains(&a)
+}
+
+/// `x` rounded to `f32` into `out`, and whether every value is [`narrowable`].
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx2+avx+fma",
+    "x86_64+avx2+avx+fma",
+    "aarch64+neon"
+))]
+fn narrow_rows<C: Float>(x: &[C], out: &mut Vec<f32>) -> bool {
+    out.clear();
+    out.extend(x.iter().map(|&v| v.to_f64() as f32));
+    x.iter().fold(true, |ok, &v| ok & narrowable(v))
+}
+
+/// The bounds of a row whose two best scores `|c|^2 - 2 x.c` are `best` and `second`, if
+/// they are further apart than twice the rounding bound of a score, `(d + 4) * eps *
+/// (|x|^2 + max |c|^2)` (`norms`): `(upper, lower)`, an upper bound of the best code's
+/// squared distance and a lower bound of every other code's. `None` for near or exact ties,
+/// overflow and NaN.
+fn settle(best: f64, second: f64, norms: (f64, f64), d: usize, eps: f64) -> Option<(f64, f64)> {
+    let margin = 2.0 * (d + 4) as f64 * eps * (norms.0 + norms.1);
+    (second - best > margin).then(|| {
+        (
+            best + norms.0 + margin,
+            (second + norms.0 - margin).max(0.0),
+        )
+    })
 }
 
 /// Scores `|c|^2 - 2 x.c` of [`ROWS`] rows (row-major in `x`) against every code, written
@@ -490,6 +587,46 @@ mod tests {
         );
         let code = [code.clone(), code[..3 * d].to_vec()].concat();
         assert_matches_brute(&rows, &code, d);
+    }
+
+    #[test]
+    fn narrowed_ranking_falls_back_where_f32_cannot_tell() {
+        let d = 6;
+        let mut next = crate::test_uniforms(5);
+        // Pairs of codes closer than f32 can resolve (1e-9 apart relative to their values),
+        // and rows just nearer to one or the other.
+        let mut code = Vec::new();
+        for j in 0..20 {
+            let base: Vec<f64> = (0..d).map(|_| 100.0 * next()).collect();
+            code.extend(&base);
+            code.extend(base.iter().map(|v| v + 1e-7 * (j as f64 + 1.0)));
+        }
+        let mut rows = Vec::new();
+        for pair in code.chunks(2 * d) {
+            for t in [0.49, 0.51, 0.5] {
+                rows.extend(
+                    pair[..d]
+                        .iter()
+                        .zip(&pair[d..])
+                        .map(|(a, b)| a + t * (b - a)),
+                );
+            }
+            // And a row far from every code, which f32 settles on its own.
+            rows.extend(pair[..d].iter().map(|v| v + 3.0));
+        }
+        let cb = Codebook::new(&code, code.len() / d, d);
+        assert!(cb.narrow.is_some());
+        assert_matches_brute(&rows, &code, d);
+        // Values f32 cannot hold (or hold only as subnormals) keep the whole f64 path.
+        for scale in [1e-30, 1e30] {
+            let scaled: Vec<f64> = code.iter().map(|v| v * scale).collect();
+            let cb = Codebook::new(&scaled, code.len() / d, d);
+            assert!(cb.narrow.is_none());
+            let rows: Vec<f64> = rows.iter().map(|v| v * scale).collect();
+            assert_matches_brute(&rows, &scaled, d);
+            // Rows out of range against codes in range are ranked in f64 as well.
+            assert_matches_brute(&rows, &code, d);
+        }
     }
 
     #[test]
