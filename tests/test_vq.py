@@ -71,6 +71,23 @@ def test_k_equals_n_and_k_equals_one(d, rng):
     assert np.all(fv.vq(obs, obs)[0] == np.arange(200))
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e-30, 1e30])
+def test_float64_codes_closer_than_float32_resolves(scale, rng):
+    # Float64 rows are ranked in float32 first where float32 holds the values; pairs of
+    # codes 1e-8 to 3e-7 apart (relative: at and below float32's resolution) and rows
+    # between them must still get the exact direct formula's labels (the oracle: numpy
+    # sums 6 features in order, as SciPy's formula).
+    base = rng.normal(scale=100, size=(30, 6))
+    other = base * (1 + 1e-8 * np.arange(1, 31)[:, None])
+    book = np.vstack([base, other]) * scale
+    obs = np.vstack([base + t * (other - base) for t in (0.49, 0.51, 0.5, 1e4)]) * scale
+    codes, dist = fv.vq(obs, book)
+    sq = ((obs[:, None, :] - book[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(codes, sq.argmin(axis=1))
+    np.testing.assert_array_equal(dist, np.sqrt(sq.min(axis=1)))
+    assert_blas_parity(obs, book, (codes, dist), sp.vq(obs, book))
+
+
 def test_duplicate_rows_and_ties_go_to_lowest_code(rng):
     obs = np.repeat(rng.normal(size=(20, 3)), 5, axis=0)
     book = np.vstack([obs[::7], obs[::7]])  # every code twice: ties everywhere
