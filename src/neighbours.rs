@@ -26,8 +26,19 @@ pub(crate) struct Gaps {
     /// Half the distance from each code to its nearest other code.
     pub half: Vec<f64>,
     /// Per code, the other codes nearest first (`k - 1` each), when kept.
-    near: Option<Vec<(f64, u32)>>,
+    near: Option<Near>,
     k: usize,
+}
+
+/// Each code's other codes, nearest first.
+#[derive(Debug)]
+struct Near {
+    /// `k - 1` distances per code, ascending.
+    dists: Vec<f64>,
+    /// The codes at those distances.
+    codes: Vec<u32>,
+    /// Per code, the smallest radius of a ball with too many codes to search.
+    crowded: Vec<f64>,
 }
 
 /// A row's nearest code found by [`Gaps::search`].
@@ -65,7 +76,15 @@ impl Gaps {
                 .collect()
         });
         let half = rows.iter().map(|r| r.0).collect();
-        let near = keep.then(|| rows.into_iter().flat_map(|r| r.1).collect());
+        let most = (MAX_BALL_SHARE * k as f64) as usize;
+        let near = keep.then(|| Near {
+            crowded: rows
+                .iter()
+                .map(|r| r.1.get(most).map_or(f64::INFINITY, |p| p.0))
+                .collect(),
+            dists: rows.iter().flat_map(|r| r.1.iter().map(|p| p.0)).collect(),
+            codes: rows.iter().flat_map(|r| r.1.iter().map(|p| p.1)).collect(),
+        });
         Gaps { half, near, k }
     }
 
@@ -97,15 +116,18 @@ impl Gaps {
         if !radius.is_finite() {
             return None;
         }
-        let list = &near[a * (self.k - 1)..(a + 1) * (self.k - 1)];
         let reach = radius * (1.0 + margin);
-        let count = list.partition_point(|&(v, _)| v <= reach);
-        if count as f64 > MAX_BALL_SHARE * self.k as f64 {
+        if reach >= near.crowded[a] {
             return None;
         }
+        let list = a * (self.k - 1)..(a + 1) * (self.k - 1);
+        let count = near.dists[list.clone()]
+            .iter()
+            .position(|&v| v > reach)
+            .unwrap_or(self.k - 1);
         codes.clear();
         codes.push(a as u32);
-        codes.extend(list[..count].iter().map(|&(_, j)| j));
+        codes.extend(&near.codes[list.start..list.start + count]);
         sq.clear();
         sq.resize(codes.len(), C::ZERO);
         cb.lane_sq_dists(x, codes, sq);
@@ -182,8 +204,10 @@ mod tests {
         let gaps = Gaps::new(&Exec::with_threads(1).unwrap(), &book, 4, 2);
         assert_eq!(gaps.half, [0.5, 1.5, 0.5, 0.5 * 149f64.sqrt()]);
         let near = gaps.near.as_ref().unwrap();
-        let order: Vec<u32> = near[..3].iter().map(|p| p.1).collect();
-        assert_eq!(order, [2, 1, 3]);
+        assert_eq!(near.codes[..3], [2, 1, 3]);
+        assert_eq!(near.dists[..3], [1.0, 3.0, 200f64.sqrt()]);
+        // A quarter of four codes: a ball holding more than one other code is crowded.
+        assert_eq!(near.crowded[0], 3.0);
         assert!(!gaps.has_nan());
     }
 }
