@@ -218,9 +218,9 @@ fn step<F: Promote<C>, C: Float>(
                         }
                         continue;
                     }
-                    let Some(found) = m
-                        .gaps
-                        .search(cb, x, a, own_dist, margin, &mut codes, &mut sq, apart)
+                    let Some(found) =
+                        m.gaps
+                            .search(cb, x, (a, own), margin, &mut codes, &mut sq, apart)
                     else {
                         todo.push(i);
                         continue;

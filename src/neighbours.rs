@@ -93,24 +93,24 @@ impl Gaps {
         self.half.iter().any(|v| v.is_nan())
     }
 
-    /// The nearest code of row `x`, whose code `a` is at distance `u`, found among the codes
-    /// within `2u + s` of `a` where `apart` (a test with a margin for rounding) tells the
-    /// nearest from the rest. `None` when the lists were not kept, the ball holds too many
-    /// codes, or the nearest is not apart from the others: the row is then compared with
-    /// every code. `codes` and `sq` are scratch.
+    /// The nearest code of row `x`, whose code `a` is at squared distance `own` (`u`
+    /// squared), found among the codes within `2u + s` of `a` where `apart` (a test with a
+    /// margin for rounding) tells the nearest from the rest. `None` when the lists were not
+    /// kept, the ball holds too many codes, or the nearest is not apart from the others:
+    /// the row is then compared with every code. `codes` and `sq` are scratch.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn search<C: Float>(
         &self,
         cb: &Codebook<C>,
         x: &[C],
-        a: usize,
-        u: f64,
+        (a, own): (usize, C),
         margin: f64,
         codes: &mut Vec<u32>,
         sq: &mut Vec<C>,
         apart: impl Fn(f64, f64) -> bool,
     ) -> Option<Found> {
         let near = self.near.as_ref()?;
+        let u = own.to_f64().sqrt();
         let gap = 2.0 * self.half[a];
         let radius = 2.0 * u + gap;
         if !radius.is_finite() {
@@ -126,12 +126,11 @@ impl Gaps {
             .position(|&v| v > reach)
             .unwrap_or(self.k - 1);
         codes.clear();
-        codes.push(a as u32);
         codes.extend(&near.codes[list.start..list.start + count]);
         sq.clear();
         sq.resize(codes.len(), C::ZERO);
         cb.lane_sq_dists(x, codes, sq);
-        let (mut best, mut second, mut label) = (C::INFINITY, C::INFINITY, a);
+        let (mut best, mut second, mut label) = (own, C::INFINITY, a);
         for (&j, &v) in codes.iter().zip(sq.iter()) {
             if v < best {
                 second = if best < second { best } else { second };
@@ -179,8 +178,8 @@ mod tests {
         for (i, (row, (label, best))) in x.chunks(d).zip(brute(&x, &book, d)).enumerate() {
             // From the nearest code, and from a code of a neighbouring cluster.
             for a in [label as usize, (label as usize + 4 * (1 + i % 3)) % k] {
-                let u = sq_dist(row, &book[a * d..(a + 1) * d]).sqrt();
-                let search = gaps.search(&cb, row, a, u, margin, &mut codes, &mut sq, apart);
+                let own = sq_dist(row, &book[a * d..(a + 1) * d]);
+                let search = gaps.search(&cb, row, (a, own), margin, &mut codes, &mut sq, apart);
                 let Some(found) = search else { continue };
                 answered += 1;
                 assert_eq!(found.label, label as usize, "row {i} from {a}");
