@@ -26,6 +26,9 @@ use crate::vq::Scratch;
 /// Fewer codes than this are always compared in full.
 const PRUNE_MIN_CODES: usize = 16;
 
+/// How many rows ahead the data of rows whose bounds fail is prefetched.
+const PREFETCH_ROWS: usize = 6;
+
 /// What a row carries from one iteration to the next.
 #[derive(Debug, Clone, Copy, Default)]
 struct RowState {
@@ -125,6 +128,17 @@ impl Bounds {
     }
 }
 
+/// Ask the CPU to bring `v` into cache ahead of its use.
+#[inline(always)]
+fn prefetch<T>(v: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in (0..std::mem::size_of_val(v)).step_by(64) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is a hint; it never faults and `v` is a valid slice anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().cast::<i8>().wrapping_add(line)) };
+    }
+}
+
 /// Move row `x` from code `from` to `to` in the sum deltas `part`, allocating them.
 fn move_row<F: Float>(part: &mut Option<Partial<F>>, k: usize, x: &[F], from: usize, to: usize) {
     part.get_or_insert_with(|| Partial::new(k, x.len()))
@@ -191,16 +205,25 @@ fn step<F: Promote<C>, C: Float>(
             if let Some(m) = &motion {
                 let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
                 let (mut codes, mut sq) = (Vec::new(), Vec::new());
+                // First move every row's bounds, listing the rows they do not settle; then
+                // read the data of those rows only (without branches between the reads).
+                let mut open = Vec::new();
                 for (i, st) in states.iter_mut().enumerate() {
                     let a = st.label as usize;
                     let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
                     st.lower -= moved;
                     st.upper += m.drift[a];
-                    let (lower, upper) = (st.lower, st.upper);
-                    let bound = lower.max(m.gaps.half[a]);
-                    if !want_dists && apart(upper, bound) {
-                        continue;
+                    if want_dists || !apart(st.upper, st.lower.max(m.gaps.half[a])) {
+                        open.push(i);
                     }
+                }
+                for (n, &i) in open.iter().enumerate() {
+                    if let Some(&ahead) = open.get(n + PREFETCH_ROWS) {
+                        prefetch(&xc[ahead * d..(ahead + 1) * d]);
+                    }
+                    let st = &mut states[i];
+                    let a = st.label as usize;
+                    let bound = st.lower.max(m.gaps.half[a]);
                     // Tighten the upper bound to the distance and try again.
                     let x = &xc[i * d..(i + 1) * d];
                     let own = if want_dists {
