@@ -28,8 +28,10 @@ const LANES: usize = 32;
 /// With fewer features the code book is padded to a multiple of this only.
 const DIRECT_PAD: usize = 8;
 
-/// Rows ranked together by the dot-product kernel (they share each load of the code book).
-const ROWS: usize = 4;
+/// Rows ranked together by the dot-product kernel: one tile of `f32` rows, two of `f64`
+/// (the rows of a tile share each load of the code book; a tile of `ROWS x LANES`
+/// accumulators takes sixteen AVX-512 registers).
+const ROWS: usize = 8;
 
 /// From this many features on, codes are ranked by dot products (SciPy's cut-off too).
 pub const DOT_MIN_FEATURES: usize = 5;
@@ -169,17 +171,41 @@ impl<C: Float> Codebook<C> {
                 }
                 &padded[..]
             };
-            if let Some((narrow, scratch, buf)) = &mut narrowed {
-                if self.narrow_group(narrow, full, group, scratch, buf, exact) {
-                    continue;
+            let narrowed = narrowed.as_mut().is_some_and(|(narrow, scratch, buf)| {
+                self.narrow_group(narrow, full, group, scratch, buf)
+            });
+            if !narrowed {
+                let x_norms = self.scores(full, scratch);
+                for (p, hit) in group.iter_mut().enumerate() {
+                    // Padded codes score +inf, so the whole padded run can be scanned.
+                    let scores = &scratch[p * self.kpad..(p + 1) * self.kpad];
+                    *hit = self.pick(&x[p * self.d..(p + 1) * self.d], x_norms[p], scores);
                 }
             }
-            let x_norms = dot_scores(&self.cols, &self.norms, self.kpad, self.d, full, scratch);
-            for (p, hit) in group.iter_mut().enumerate() {
-                // Padded codes score +inf, so the whole padded run can be scanned.
-                let scores = &scratch[p * self.kpad..(p + 1) * self.kpad];
-                *hit = self.pick(&x[p * self.d..(p + 1) * self.d], x_norms[p], scores, exact);
+            if exact {
+                self.exact_distances(full, group);
             }
+        }
+    }
+
+    /// Set each hit's `best` to the squared distance of its row of `x` ([`ROWS`] rows) to its
+    /// code by the direct formula. The rows' sums are interleaved, so that they run in
+    /// parallel; each is still summed in feature order.
+    fn exact_distances(&self, x: &[C], group: &mut [Hit<C>]) {
+        let d = self.d;
+        let mut codes = [0; ROWS];
+        for (c, h) in codes.iter_mut().zip(group.iter()) {
+            *c = h.label as usize * d;
+        }
+        let mut acc = [C::ZERO; ROWS];
+        for f in 0..d {
+            for (p, a) in acc.iter_mut().enumerate() {
+                let diff = self.rows[codes[p] + f] - x[p * d + f];
+                *a += diff * diff;
+            }
+        }
+        for (h, &a) in group.iter_mut().zip(&acc) {
+            h.best = a;
         }
     }
 
@@ -193,14 +219,13 @@ impl<C: Float> Codebook<C> {
         group: &mut [Hit<C>],
         scratch: &mut [f32],
         buf: &mut Vec<f32>,
-        exact: bool,
     ) -> bool {
         if !narrow_rows(x, buf) {
             return false;
         }
         let (kpad, d) = (self.kpad, self.d);
-        let x_norms = dot_scores(&narrow.cols, &narrow.norms, kpad, d, buf, scratch);
-        for (p, hit) in group.iter_mut().enumerate() {
+        let x_norms = narrow.scores(buf, scratch);
+        for (p, out) in group.iter_mut().enumerate() {
             let (best, second, label) = two_smallest(&scratch[p * kpad..(p + 1) * kpad]);
             // Half as much again as the kernel's own rounding: the rounding of the values.
             let eps = 1.5 * f64::from(f32::EPSILON);
@@ -208,23 +233,28 @@ impl<C: Float> Codebook<C> {
             let Some(bounds) = settle(best.into(), second.into(), norms, d, eps) else {
                 return false;
             };
-            *hit = self.hit(&x[p * d..(p + 1) * d], label, bounds, exact);
+            *out = hit(label, bounds);
         }
         true
     }
 
-    /// The hit of row `x` whose nearest code is `label`, from the bounds (on its squared
-    /// distance, and on every other code's) [`settle`] gave; with `exact`, the distance.
-    fn hit(&self, x: &[C], label: usize, (upper, lower): (f64, f64), exact: bool) -> Hit<C> {
-        Hit {
-            label: label as i32,
-            best: if exact {
-                self.sq_dist_to(x, label)
-            } else {
-                C::from_f64(upper)
-            },
-            second: C::from_f64(lower),
+    /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `x` against every code, into `out`
+    /// (`ROWS` runs of `kpad`), and the rows' `|x|^2`.
+    fn scores(&self, x: &[C], out: &mut [C]) -> [C; ROWS] {
+        let (cols, norms, kpad, d) = (&self.cols, &self.norms, self.kpad, self.d);
+        if !C::WIDE {
+            return dot_scores::<C, ROWS>(cols, norms, kpad, d, x, out);
         }
+        const HALF: usize = ROWS / 2;
+        let mut x_norms = [C::ZERO; ROWS];
+        for ((x, out), xn) in x
+            .chunks(HALF * d)
+            .zip(out.chunks_mut(HALF * kpad))
+            .zip(x_norms.chunks_mut(HALF))
+        {
+            xn.copy_from_slice(&dot_scores::<C, HALF>(cols, norms, kpad, d, x, out));
+        }
+        x_norms
     }
 
     /// Squared distance of `x` to code `j`, by the direct formula.
@@ -248,15 +278,25 @@ impl<C: Float> Codebook<C> {
     /// `|c|^2 - 2 x.c`. The best score is certain when the runner-up is
     /// further than twice the rounding bound of a score; otherwise (near or exact ties,
     /// overflow, NaN) every code is measured with the exact direct formula.
-    fn pick(&self, x: &[C], x_norm: C, scores: &[C], exact: bool) -> Hit<C> {
+    fn pick(&self, x: &[C], x_norm: C, scores: &[C]) -> Hit<C> {
         let (best, second, label) = two_smallest(scores);
         let norms = (x_norm.to_f64(), self.max_norm.to_f64());
         let eps = C::EPSILON.to_f64();
         if let Some(bounds) = settle(best.to_f64(), second.to_f64(), norms, self.d, eps) {
-            return self.hit(x, label, bounds, exact);
+            return hit(label, bounds);
         }
         let exact: Vec<C> = (0..self.k).map(|j| self.sq_dist_to(x, j)).collect();
         rank(&exact)
+    }
+}
+
+/// The hit of a row whose nearest code is `label`, from the bounds [`settle`] gave (on
+/// its squared distance, and on every other code's).
+fn hit<C: Float>(label: usize, (upper, lower): (f64, f64)) -> Hit<C> {
+    Hit {
+        label: label as i32,
+        best: C::from_f64(upper),
+        second: C::from_f64(lower),
     }
 }
 
@@ -298,23 +338,23 @@ fn settle(best: f64, second: f64, norms: (f64, f64), d: usize, eps: f64) -> Opti
     })
 }
 
-/// Scores `|c|^2 - 2 x.c` of [`ROWS`] rows (row-major in `x`) against every code, written
-/// to `out` (`ROWS` runs of `kpad`); returns the rows' `|x|^2`. Tiles of `ROWS x LANES` accumulators stay in
-/// registers while the features stream past.
+/// Scores `|c|^2 - 2 x.c` of `R` rows (row-major in `x`) against every code, written to
+/// `out` (`R` runs of `kpad`); returns the rows' `|x|^2`. Tiles of `R x LANES`
+/// accumulators stay in registers while the features stream past.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx2+avx+fma",
     "x86_64+avx2+avx+fma",
     "aarch64+neon"
 ))]
-fn dot_scores<C: Float>(
+fn dot_scores<C: Float, const R: usize>(
     cols: &[C],
     norms: &[C],
     kpad: usize,
     d: usize,
     x: &[C],
     out: &mut [C],
-) -> [C; ROWS] {
-    let mut x_norms = [C::ZERO; ROWS];
+) -> [C; R] {
+    let mut x_norms = [C::ZERO; R];
     for (p, xn) in x_norms.iter_mut().enumerate() {
         for &v in &x[p * d..(p + 1) * d] {
             *xn = v.mul_add(v, *xn);
@@ -322,7 +362,7 @@ fn dot_scores<C: Float>(
     }
     let minus_two = C::from_f64(-2.0);
     for j0 in (0..kpad).step_by(LANES) {
-        let mut acc = [[C::ZERO; LANES]; ROWS];
+        let mut acc = [[C::ZERO; LANES]; R];
         for f in 0..d {
             let col: &[C; LANES] = cols[f * kpad + j0..f * kpad + j0 + LANES]
                 .try_into()
