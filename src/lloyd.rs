@@ -29,16 +29,47 @@ const PRUNE_MIN_CODES: usize = 16;
 /// How many rows ahead the data of rows whose bounds fail is prefetched.
 const PREFETCH_ROWS: usize = 6;
 
+/// A relative step larger than `f32` rounding, to round bounds outwards.
+const OUTWARD: f64 = 1.0 / (1u64 << 22) as f64;
+
+/// An absolute step larger than `f32` rounding near zero (its subnormal spacing).
+const TINY: f64 = 1.0 / (1u128 << 100) as f64;
+
+/// The largest `f32`: larger lower bounds are kept as this (and upper bounds below its
+/// negative as that).
+const MAX32: f64 = f32::MAX as f64;
+
 /// What a row carries from one iteration to the next.
 #[derive(Debug, Clone, Copy, Default)]
 struct RowState {
     /// The row's code.
     label: i32,
-    /// A lower bound of the row's distance to every other code.
-    lower: f64,
-    /// An upper bound of the row's distance to its own code (twenty bytes of state per
-    /// row in all, with the label).
-    upper: f64,
+    /// A lower bound of the row's distance to every other code (rounded down to `f32`).
+    lower: f32,
+    /// An upper bound of the row's distance to its own code (rounded up to `f32`; twelve
+    /// bytes of state per row in all, with the label).
+    upper: f32,
+}
+
+impl RowState {
+    fn lower(&self) -> f64 {
+        self.lower.into()
+    }
+
+    fn upper(&self) -> f64 {
+        self.upper.into()
+    }
+
+    /// Keep `lower` and `upper`, moved outwards by more than the rounding to `f32` (a
+    /// relative [`OUTWARD`] and an absolute [`TINY`], so that they stay bounds however they
+    /// round). Branch-free: which way rounding goes is unpredictable.
+    #[inline(always)]
+    fn set(&mut self, lower: f64, upper: f64) {
+        let lower = if lower > MAX32 { MAX32 } else { lower };
+        let upper = if upper < -MAX32 { -MAX32 } else { upper };
+        self.lower = (lower - lower.abs() * OUTWARD - TINY) as f32;
+        self.upper = (upper + upper.abs() * OUTWARD + TINY) as f32;
+    }
 }
 
 /// The code book the rows' bounds refer to (empty before the first full assignment).
@@ -211,9 +242,9 @@ fn step<F: Promote<C>, C: Float>(
                 for (i, st) in states.iter_mut().enumerate() {
                     let a = st.label as usize;
                     let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
-                    st.lower -= moved;
-                    st.upper += m.drift[a];
-                    if want_dists || !apart(st.upper, st.lower.max(m.gaps.half[a])) {
+                    let (lower, upper) = (st.lower() - moved, st.upper() + m.drift[a]);
+                    st.set(lower, upper);
+                    if want_dists || !apart(upper, lower.max(m.gaps.half[a])) {
                         open.push(i);
                     }
                 }
@@ -223,7 +254,7 @@ fn step<F: Promote<C>, C: Float>(
                     }
                     let st = &mut states[i];
                     let a = st.label as usize;
-                    let bound = st.lower.max(m.gaps.half[a]);
+                    let bound = st.lower().max(m.gaps.half[a]);
                     // Tighten the upper bound to the distance and try again.
                     let x = &xc[i * d..(i + 1) * d];
                     let own = if want_dists {
@@ -234,7 +265,7 @@ fn step<F: Promote<C>, C: Float>(
                         own[0]
                     };
                     let own_dist = own.to_f64().sqrt();
-                    st.upper = own_dist;
+                    st.set(st.lower(), own_dist);
                     if apart(own_dist, bound) {
                         if let Some(dv) = dists.get_mut(i) {
                             *dv = own.sqrt();
@@ -252,7 +283,8 @@ fn step<F: Promote<C>, C: Float>(
                     if incremental && found.label != a {
                         move_row(&mut part, k, &xs[i * d..(i + 1) * d], a, found.label);
                     }
-                    (st.label, st.upper, st.lower) = (found.label as i32, found.best, found.lower);
+                    st.label = found.label as i32;
+                    st.set(found.lower, found.best);
                     if let Some(dv) = dists.get_mut(i) {
                         *dv = if found.label == a {
                             own.sqrt()
@@ -281,8 +313,7 @@ fn step<F: Promote<C>, C: Float>(
                 }
                 states[i].label = h.label;
                 if keep_bounds {
-                    states[i].lower = h.second.to_f64().sqrt();
-                    states[i].upper = h.best.to_f64().sqrt();
+                    states[i].set(h.second.to_f64().sqrt(), h.best.to_f64().sqrt());
                 }
                 if let Some(dv) = dists.get_mut(i) {
                     *dv = h.best.sqrt();
@@ -321,6 +352,29 @@ mod tests {
             .into_iter()
             .map(|(label, _)| label)
             .collect()
+    }
+
+    #[test]
+    fn bounds_kept_in_f32_stay_bounds() {
+        let mut rnd = crate::test_uniforms(3);
+        let mut values = vec![0.0, -0.0, 1e-300, -1e-300, 1e-40, 3e-39, 1e39, -1e39, 1e300];
+        values.extend((0..10_000).map(|i| rnd() * 10f64.powi(i % 80 - 40)));
+        let mut st = RowState::default();
+        for &v in &values {
+            st.set(v, v);
+            assert!(st.lower() <= v && st.upper() >= v, "{v} {st:?}");
+            // Loosened by little: 2^-22 relative and 2^-100 absolute, then f32 rounding.
+            let slack = v.abs() * 2.0 * OUTWARD + 2.0 * TINY;
+            assert!(
+                v.abs() > MAX32 || st.upper() - st.lower() <= 2.0 * slack,
+                "{v} {st:?}"
+            );
+        }
+        st.set(f64::INFINITY, f64::INFINITY);
+        assert!(st.lower() > 0.9999 * MAX32 && st.lower() < MAX32);
+        assert_eq!(st.upper(), f64::INFINITY);
+        st.set(0.0, f64::NAN);
+        assert!(st.upper().is_nan());
     }
 
     #[test]
