@@ -2,9 +2,9 @@
 //!
 //! For fewer than five features each distance is the sum over features, in feature order,
 //! of `(code - x)**2`, exactly as SciPy's `_vq` computes it, so labels and distances agree
-//! with SciPy bit for bit. The kernel vectorises across codes (the code book is kept
-//! transposed), never across the features of one distance, so the bits do not depend on the
-//! SIMD width chosen at run time.
+//! with SciPy bit for bit. The kernel vectorises across rows (a block of rows meets one
+//! code at a time), never across the features of one distance, so the bits do not depend
+//! on the SIMD width chosen at run time.
 //!
 //! For five or more features (where SciPy itself uses BLAS) a register-tiled kernel ranks
 //! the codes by `|c|^2 - 2 x.c` (one fused multiply-add per feature and code). A rounding
@@ -25,8 +25,8 @@ use multiversion::multiversion;
 /// two of `f32`); with five or more features the code book is padded to a multiple of it.
 const LANES: usize = 32;
 
-/// With fewer features the code book is padded to a multiple of this only.
-const DIRECT_PAD: usize = 8;
+/// Rows the direct kernel compares with each code together (the SIMD lanes).
+const DIRECT_ROWS: usize = 16;
 
 /// Rows ranked together by the dot-product kernel: one tile of `f32` rows, two of `f64`
 /// (the rows of a tile share each load of the code book; a tile of `ROWS x LANES`
@@ -84,14 +84,17 @@ impl<C: Float> Codebook<C> {
     /// Prepare `k` codes of `d` features given row-major in `rows`.
     pub fn new(rows: &[C], k: usize, d: usize) -> Self {
         assert_eq!(rows.len(), k * d, "code book length must be k * d");
-        let pad = if d >= DOT_MIN_FEATURES {
-            LANES
-        } else {
-            DIRECT_PAD
-        };
-        let kpad = k.div_ceil(pad) * pad;
-        let mut cols = vec![C::ZERO; d * kpad];
-        for (j, code) in rows.chunks_exact(d.max(1)).enumerate().take(k) {
+        // The direct kernel reads the codes row-major; only the dot-product one needs them
+        // transposed and padded.
+        let dot = d >= DOT_MIN_FEATURES;
+        let kpad = if dot { k.div_ceil(LANES) * LANES } else { k };
+        let mut cols = vec![C::ZERO; if dot { d * kpad } else { 0 }];
+        for (j, code) in rows
+            .chunks_exact(d.max(1))
+            .enumerate()
+            .take(k)
+            .filter(|_| dot)
+        {
             for (f, &v) in code.iter().enumerate() {
                 cols[f * kpad + j] = v;
             }
@@ -146,8 +149,7 @@ impl<C: Float> Codebook<C> {
     /// of rows with any best code not certain in `f32` is ranked again in `f64`.
     pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
         if self.d < DOT_MIN_FEATURES {
-            let acc = &mut scratch[..self.kpad];
-            direct_nearest(&self.cols, self.k, self.kpad, self.d, rows, hits, acc);
+            direct_nearest(&self.rows, self.k, self.d, rows, hits);
             return;
         }
         let scratch = &mut scratch[..self.kpad * ROWS];
@@ -453,32 +455,57 @@ fn rank<C: Float>(values: &[C]) -> Hit<C> {
     }
 }
 
-/// Direct kernel: for every row, the squared distance to every code (into `acc`, `kpad`
-/// long), accumulated feature by feature in SciPy's order, then ranked.
+/// Direct kernel: every row's squared distance to every code, accumulated feature by
+/// feature in SciPy's order, and ranked as [`rank`] does (the first index on ties). Blocks
+/// of [`DIRECT_ROWS`] rows meet one code at a time, row by row in the SIMD lanes. `book`
+/// holds the `k` codes row-major; `d` is below [`DOT_MIN_FEATURES`].
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx2+avx+fma",
     "x86_64+avx2+avx+fma",
     "aarch64+neon"
 ))]
-fn direct_nearest<C: Float>(
-    cols: &[C],
-    k: usize,
-    kpad: usize,
-    d: usize,
-    rows: &[C],
-    hits: &mut [Hit<C>],
-    acc: &mut [C],
-) {
-    for (x, hit) in rows.chunks_exact(d.max(1)).zip(hits.iter_mut()) {
-        acc.fill(C::ZERO);
-        for (f, &xf) in x.iter().enumerate().take(d) {
-            let col = &cols[f * kpad..(f + 1) * kpad];
-            for (a, &c) in acc.iter_mut().zip(col) {
-                let diff = c - xf;
-                *a += diff * diff;
+fn direct_nearest<C: Float>(book: &[C], k: usize, d: usize, rows: &[C], hits: &mut [Hit<C>]) {
+    for (b, out) in hits.chunks_mut(DIRECT_ROWS).enumerate() {
+        let x = &rows[b * DIRECT_ROWS * d..(b * DIRECT_ROWS + out.len()) * d];
+        // The block transposed: feature `f` of row `p` at `xt[f][p]`.
+        let mut xt = [[C::ZERO; DIRECT_ROWS]; DOT_MIN_FEATURES - 1];
+        for (p, row) in x.chunks_exact(d.max(1)).enumerate() {
+            for (f, &v) in row.iter().enumerate() {
+                xt[f][p] = v;
             }
         }
-        *hit = rank(&acc[..k]);
+        let mut best = [C::INFINITY; DIRECT_ROWS];
+        let mut second = [C::INFINITY; DIRECT_ROWS];
+        let mut label = [0u32; DIRECT_ROWS];
+        for j in 0..k {
+            let mut acc = [C::ZERO; DIRECT_ROWS];
+            for (&c, xf) in book[j * d..(j + 1) * d].iter().zip(&xt) {
+                for (a, &v) in acc.iter_mut().zip(xf) {
+                    let diff = c - v;
+                    *a += diff * diff;
+                }
+            }
+            // Branch-free, as in `rank`.
+            for p in 0..DIRECT_ROWS {
+                let v = acc[p];
+                let lower = v < best[p];
+                let demoted = if lower { best[p] } else { v };
+                second[p] = if demoted < second[p] {
+                    demoted
+                } else {
+                    second[p]
+                };
+                best[p] = if lower { v } else { best[p] };
+                label[p] = if lower { j as u32 } else { label[p] };
+            }
+        }
+        for (p, hit) in out.iter_mut().enumerate() {
+            *hit = Hit {
+                label: label[p] as i32,
+                best: best[p],
+                second: second[p],
+            };
+        }
     }
 }
 
