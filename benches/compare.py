@@ -1,6 +1,6 @@
 """Side-by-side k-means benchmark: ferrovq against SciPy, scikit-learn and faiss-cpu.
 
-Run: ``make bench`` (or ``python benches/compare.py [--cases S,M] [--repeats 3]``).
+Run: ``make bench`` (or ``python benches/compare.py [--cases S,M] [--repeats 5]``).
 
 Every case runs in its own subprocess, so its peak RSS is its own; the peak is measured
 from the moment the data exists (VmHWM reset through /proc/self/clear_refs), and reported as
@@ -196,7 +196,7 @@ def available(module):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default="S,M,L,L32")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--libs", default="ferrovq,scipy,sklearn,faiss", help="which to run")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
