@@ -2,11 +2,14 @@
 
 Run: ``make bench`` (or ``python benches/compare.py [--cases S,M] [--repeats 5]``).
 
-Every case runs in its own subprocess, so its peak RSS is its own; the peak is measured
-from the moment the data exists (VmHWM reset through /proc/self/clear_refs), and reported as
-what each library added on top of the data. Each library starts
-from the same initial centroids (k rows chosen at random with a fixed seed) and runs the
-same number of Lloyd iterations; figures are medians over repeats, in ms per iteration.
+Every run of a library on a case is its own subprocess, so its peak RSS is its own; the
+peak is measured from the moment the data exists (VmHWM reset through /proc/self/clear_refs)
+and reported as what the library added on top of the data. Each library starts from the
+same initial centroids (k rows chosen at random with a fixed seed) and runs the same number
+of Lloyd iterations. The runs go in rounds, every library once per round (after one
+untimed warm-up call in its process), so that a slow spell of this shared machine falls on
+all of them alike; figures are medians over the rounds in ms per iteration, and ratios are
+the medians of the ratios within each round.
 OpenBLAS reads OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines here set and
 which slow a current numpy; this script unsets both for its child processes and reports the
 BLAS kernel the peers actually ran (threadpoolctl).
@@ -21,6 +24,7 @@ import platform
 import subprocess
 import sys
 import time
+from statistics import median
 
 CASES = {
     "S": dict(n=200_000, d=2, k=8, dtype="float64"),
@@ -67,6 +71,9 @@ def peak_rss_mb():
 
 
 def timed(fn, repeats):
+    """Median time of `repeats` calls of `fn` after one untimed warm-up call (thread pools,
+    first-touch page faults), and the last result."""
+    fn()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -142,7 +149,9 @@ def run_one(lib, case, repeats, threads):
         t_f, _ = timed(
             lambda: ferrovq._vq._kpp(xs, r["k"], np.random.default_rng(0), threads), repeats
         )
-        t_s, _ = timed(lambda: vq._kpp(xs, r["k"], np.random.default_rng(0), np), 1)
+        t_s = time.perf_counter()
+        vq._kpp(xs, r["k"], np.random.default_rng(0), np)
+        t_s = time.perf_counter() - t_s
         res.update(ferrovq_ms=1e3 * t_f, scipy_ms=1e3 * t_s)
         try:
             from sklearn.cluster import kmeans_plusplus
@@ -187,6 +196,38 @@ def child(lib, case, repeats, threads):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def rounds(case, libs, repeats):
+    """Run every library `repeats` times on `case`, one process per run, in rounds (each
+    round every library once, starting one further along), so that a slow spell of the
+    machine falls on all of them alike. Returns each library's medians over the rounds, its
+    median ratio to ferrovq in the same round, and numpy's matmul rate."""
+    names = libs + (["ferrovq-1thread"] if case in ("M", "L") and "ferrovq" in libs else [])
+    names.append("matmul")
+    runs = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            lib, threads = ("ferrovq", 1) if name == "ferrovq-1thread" else (name, None)
+            runs[name].append(child(lib, case, 1, threads))
+    res, ratios = {}, {}
+    for name, rs in runs.items():
+        bad = [r for r in rs if "error" in r]
+        if bad:
+            res[name] = bad[0]
+            continue
+        out = dict(rs[0])
+        for key in ("ms_per_iter", "vq_ms", "gflops"):
+            if key in out:
+                out[key] = median([r[key] for r in rs])
+        out["peak_rss_mb"] = median([r["peak_rss_mb"] - r["base_rss_mb"] for r in rs])
+        out["base_rss_mb"] = 0.0
+        res[name] = out
+        ours = runs.get("ferrovq", [])
+        if "ms_per_iter" in out and ours and not any("error" in o for o in ours):
+            pairs = zip(rs, ours, strict=True)
+            ratios[name] = median(r["ms_per_iter"] / o["ms_per_iter"] for r, o in pairs)
+    return res, ratios, res.pop("matmul")
+
+
 def available(module):
     import importlib.util
 
@@ -213,16 +254,13 @@ def main():
         f"python {platform.python_version()}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for the runs"
     )
     print(
-        f"{ITERS} Lloyd iterations from the same k initial rows; medians of {args.repeats} repeats\n"
+        f"{ITERS} Lloyd iterations from the same k initial rows; {args.repeats} rounds (each library "
+        "once per round, one process per run, after a warm-up call); medians over the rounds, "
+        "ratios paired within a round\n"
     )
-    rows = []
     for case in args.cases.split(","):
         spec = CASES[case]
-        res = {lib: child(lib, case, args.repeats, None) for lib in libs}
-        if case in ("M", "L"):
-            res["ferrovq-1thread"] = child("ferrovq", case, args.repeats, 1)
-        mm = child("matmul", case, args.repeats, None)
-        rows.append((case, spec, res, mm))
+        res, ratios, mm = rounds(case, libs, args.repeats)
         f = res.get("ferrovq", {})
         print(f"case {case}: n={spec['n']:,} d={spec['d']} k={spec['k']} {spec['dtype']}")
         flops = 2 * spec["n"] * spec["k"] * spec["d"]
@@ -230,7 +268,7 @@ def main():
             if "error" in r:
                 print(f"  {lib:16s} error: {r['error']}")
                 continue
-            ratio = r["ms_per_iter"] / f["ms_per_iter"] if "ms_per_iter" in f else float("nan")
+            ratio = ratios.get(lib, float("nan"))
             extra = f" vq {r['vq_ms']:.1f} ms" if "vq_ms" in r else ""
             print(
                 f"  {lib:16s} {r['ms_per_iter']:9.2f} ms/iter  ferrovq is {ratio:6.2f}x  "
