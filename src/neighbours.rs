@@ -139,9 +139,9 @@ impl Gaps {
                 second = v;
             }
         }
-        let best = best.to_f64().sqrt();
-        // Codes outside the ball are further than `u + gap`, less the rounding of `u`.
-        let second = second.to_f64().sqrt().min(u + gap - u * margin);
+        // The ball holds `a`'s nearest other code, at most `u + gap` from the row, and every
+        // code outside it is further than that: so the second found bounds them all.
+        let (best, second) = (best.to_f64().sqrt(), second.to_f64().sqrt());
         apart(best, second).then_some(Found {
             label,
             best,

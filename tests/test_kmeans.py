@@ -360,6 +360,24 @@ def test_large_runs_with_pruning_and_incremental_sums_match_scipy(d, minit, dtyp
     same_outcome(fv.kmeans, sp.kmeans, data, 24, iter=2, rng=5, exact=False, rtol=rtol)
 
 
+@pytest.mark.parametrize(("n", "d", "k"), [(40_000, 16, 64), (12_000, 64, 128)])
+def test_shuffled_blobs_with_orphan_blobs_match_scipy(n, d, k):
+    # The benchmark's data, smaller: rows of k blobs in random order and k initial rows
+    # drawn at random, so some blobs get no centroid. Iterations then mix every path: rows
+    # settled by their bounds, searched among nearby codes, and compared with every code
+    # (ranked in float32 first); the result must still be SciPy's.
+    r = np.random.default_rng(7)
+    centres = r.normal(0, 10, size=(k, d))
+    data = centres[r.integers(0, k, n)] + r.normal(size=(n, d))
+    init = data[r.choice(n, k, replace=False)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an emptied cluster warns in both
+        ours = fv.kmeans2(data, init, iter=10, minit="matrix")
+        theirs = sp.kmeans2(data, init, iter=10, minit="matrix")
+    np.testing.assert_array_equal(ours[1], theirs[1])
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("minit", ["points", "random"])
 def test_large_float32_runs_with_five_or_more_features_are_exact_lloyd(minit):
     # With float32 and 5+ features SciPy's own labels come from |x|^2 - 2 x.c + |c|^2 in
