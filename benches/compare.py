@@ -18,6 +18,7 @@ BLAS kernel the peers actually ran (threadpoolctl).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -101,6 +102,17 @@ def run_one(lib, case, repeats, threads):
         res["ms_per_iter"] = 1e3 * t / ITERS
         t, _ = timed(lambda: ferrovq.vq(x, init, workers=w), repeats)
         res["vq_ms"] = 1e3 * t
+        # Where the time goes: one more run, timing each iteration and counting the rows
+        # compared with other codes than their own.
+        marks, compared = [time.perf_counter()], []
+
+        def note(_iteration, rows):
+            marks.append(time.perf_counter())
+            compared.append(rows)
+
+        ferrovq.kmeans2(x, init, iter=ITERS, minit="matrix", workers=w, callback=note)
+        res["iteration_ms"] = [1e3 * (b - a) for a, b in itertools.pairwise(marks)]
+        res["compared_share"] = [rows / len(x) for rows in compared]
     elif lib == "scipy":
         from scipy.cluster import vq
 
@@ -218,6 +230,9 @@ def rounds(case, libs, repeats):
         for key in ("ms_per_iter", "vq_ms", "gflops"):
             if key in out:
                 out[key] = median([r[key] for r in rs])
+        for key in ("iteration_ms", "compared_share"):
+            if key in out:
+                out[key] = [median(v) for v in zip(*(r[key] for r in rs), strict=True)]
         out["peak_rss_mb"] = median([r["peak_rss_mb"] - r["base_rss_mb"] for r in rs])
         out["base_rss_mb"] = 0.0
         res[name] = out
@@ -273,6 +288,12 @@ def main():
             print(
                 f"  {lib:16s} {r['ms_per_iter']:9.2f} ms/iter  ferrovq is {ratio:6.2f}x  "
                 f"peak RSS +{r['peak_rss_mb'] - r['base_rss_mb']:6.0f} MB over the data (input {r['input_mb']:.0f} MB){extra}  {r.get('blas', '')}"
+            )
+        if "iteration_ms" in f:
+            its = " ".join(f"{t:.0f}" for t in f["iteration_ms"])
+            share = " ".join(f"{100 * c:.0f}" for c in f["compared_share"])
+            print(
+                f"  ferrovq per iteration (ms): {its}; rows compared with other codes (%): {share}"
             )
         if "vq_ms" in f:
             # One full assignment (vq) does all 2nkd flops; kmeans2 iterations skip most of
