@@ -135,9 +135,13 @@ impl<C: Float> Codebook<C> {
         self.d
     }
 
-    /// Scratch length [`Codebook::nearest_rows`] needs.
+    /// Scratch length [`Codebook::nearest_rows`] needs (none for the direct kernel).
     pub fn scratch_len(&self) -> usize {
-        self.kpad * ROWS
+        if self.d < DOT_MIN_FEATURES {
+            0
+        } else {
+            self.kpad * ROWS
+        }
     }
 
     /// The code of every row (row-major, `d` features): see [`Hit`]. `scratch` must hold
@@ -227,10 +231,10 @@ impl<C: Float> Codebook<C> {
         }
         let (kpad, d) = (self.kpad, self.d);
         let x_norms = narrow.scores(buf, scratch);
+        // Half as much again as the kernel's own rounding: the rounding of the values.
+        let eps = 1.5 * f64::from(f32::EPSILON);
         for (p, out) in group.iter_mut().enumerate() {
             let (best, second, label) = two_smallest(&scratch[p * kpad..(p + 1) * kpad]);
-            // Half as much again as the kernel's own rounding: the rounding of the values.
-            let eps = 1.5 * f64::from(f32::EPSILON);
             let norms = (f64::from(x_norms[p]), f64::from(narrow.max_norm));
             let Some(bounds) = settle(best.into(), second.into(), norms, d, eps) else {
                 return false;

@@ -8,9 +8,9 @@
 //! distance from its code to the nearest other code, cannot change label and is not
 //! compared with the other codes. A row whose bounds fail is compared with the codes that
 //! can be nearer than its own, found from the distances between the codes
-//! ([`crate::neighbours`]), or with every code if those are many. The bounds carry a relative safety margin far above
-//! rounding, so pruning never changes a label: the result is the one the full comparison
-//! gives, bit for bit.
+//! ([`crate::neighbours`]), or with every code if those are many. The bounds carry a
+//! relative safety margin far above rounding, so pruning never changes a label: the result
+//! is the one the full comparison gives, bit for bit.
 //!
 //! Past one chunk of rows the per-code sums are carried between iterations and updated
 //! with the rows that changed code only, so settled rows are not read again.
@@ -66,8 +66,14 @@ impl RowState {
     #[inline(always)]
     fn set(&mut self, lower: f64, upper: f64) {
         let lower = if lower > MAX32 { MAX32 } else { lower };
-        let upper = if upper < -MAX32 { -MAX32 } else { upper };
         self.lower = (lower - lower.abs() * OUTWARD - TINY) as f32;
+        self.set_upper(upper);
+    }
+
+    /// Keep `upper` alone, as [`RowState::set`] does.
+    #[inline(always)]
+    fn set_upper(&mut self, upper: f64) {
+        let upper = if upper < -MAX32 { -MAX32 } else { upper };
         self.upper = (upper + upper.abs() * OUTWARD + TINY) as f32;
     }
 }
@@ -265,7 +271,7 @@ fn step<F: Promote<C>, C: Float>(
                         own[0]
                     };
                     let own_dist = own.to_f64().sqrt();
-                    st.set(st.lower(), own_dist);
+                    st.set_upper(own_dist);
                     if apart(own_dist, bound) {
                         if let Some(dv) = dists.get_mut(i) {
                             *dv = own.sqrt();

@@ -27,7 +27,6 @@ pub(crate) struct Gaps {
     pub half: Vec<f64>,
     /// Per code, the other codes nearest first (`k - 1` each), when kept.
     near: Option<Near>,
-    k: usize,
 }
 
 /// Each code's other codes, nearest first.
@@ -85,7 +84,7 @@ impl Gaps {
             dists: rows.iter().flat_map(|r| r.1.iter().map(|p| p.0)).collect(),
             codes: rows.iter().flat_map(|r| r.1.iter().map(|p| p.1)).collect(),
         });
-        Gaps { half, near, k }
+        Gaps { half, near }
     }
 
     /// Whether any gap is NaN (the code book holds NaN).
@@ -120,11 +119,12 @@ impl Gaps {
         if reach >= near.crowded[a] {
             return None;
         }
-        let list = a * (self.k - 1)..(a + 1) * (self.k - 1);
+        let others = self.half.len() - 1;
+        let list = a * others..(a + 1) * others;
         let count = near.dists[list.clone()]
             .iter()
             .position(|&v| v > reach)
-            .unwrap_or(self.k - 1);
+            .unwrap_or(others);
         codes.clear();
         codes.extend(&near.codes[list.start..list.start + count]);
         sq.clear();
