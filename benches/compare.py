@@ -233,8 +233,7 @@ def rounds(case, libs, repeats):
         for key in ("iteration_ms", "compared_share"):
             if key in out:
                 out[key] = [median(v) for v in zip(*(r[key] for r in rs), strict=True)]
-        out["peak_rss_mb"] = median([r["peak_rss_mb"] - r["base_rss_mb"] for r in rs])
-        out["base_rss_mb"] = 0.0
+        out["extra_rss_mb"] = median([r["peak_rss_mb"] - r["base_rss_mb"] for r in rs])
         res[name] = out
         ours = runs.get("ferrovq", [])
         if "ms_per_iter" in out and ours and not any("error" in o for o in ours):
@@ -287,7 +286,7 @@ def main():
             extra = f" vq {r['vq_ms']:.1f} ms" if "vq_ms" in r else ""
             print(
                 f"  {lib:16s} {r['ms_per_iter']:9.2f} ms/iter  ferrovq is {ratio:6.2f}x  "
-                f"peak RSS +{r['peak_rss_mb'] - r['base_rss_mb']:6.0f} MB over the data (input {r['input_mb']:.0f} MB){extra}  {r.get('blas', '')}"
+                f"peak RSS +{r['extra_rss_mb']:6.0f} MB over the data (input {r['input_mb']:.0f} MB){extra}  {r.get('blas', '')}"
             )
         if "iteration_ms" in f:
             its = " ".join(f"{t:.0f}" for t in f["iteration_ms"])
