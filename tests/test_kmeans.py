@@ -11,7 +11,7 @@ import pytest
 from scipy.cluster import vq as sp
 
 import ferrovq as fv
-from conftest import Outcome, same_outcome
+from conftest import Outcome, same_outcome, same_up_to_coincident_codes
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "shared" / "seed" / "scipy-kmeans-tutorial.txt"
 
@@ -358,6 +358,25 @@ def test_large_runs_with_pruning_and_incremental_sums_match_scipy(d, minit, dtyp
         fv.kmeans2, sp.kmeans2, data, 24, iter=15, minit=minit, rng=5, exact=False, rtol=rtol
     )
     same_outcome(fv.kmeans, sp.kmeans, data, 24, iter=2, rng=5, exact=False, rtol=rtol)
+
+
+def test_coincident_codes_go_to_the_lowest_index_where_scipy_is_left_to_blas():
+    # Found by the property tests: 51 distinct rows, each four times, 5 features, and 194
+    # initial codes drawn from the rows, so several codes are the same point. SciPy's BLAS
+    # ranking sends some rows to a later copy (rounding differs with the column's place in
+    # the product: the same row alone gets the first copy); ferrovq takes the lowest index.
+    data = np.repeat(np.random.default_rng(2).normal(size=(51, 5)), 4, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # empty clusters, in both
+        ours = fv.kmeans2(data, 194, iter=1, minit="points", rng=0)
+        theirs = sp.kmeans2(data, 194, iter=1, minit="points", rng=0)
+    init = sp._kpoints(data, 194, np.random.default_rng(0), np)
+    d2 = ((data[:, None, :] - init[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(ours[1], d2.argmin(axis=1))
+    # Where SciPy differs (with this BLAS it does, for 4 rows), it picked the same point.
+    moved = ours[1] != theirs[1]
+    np.testing.assert_array_equal(init[ours[1][moved]], init[theirs[1][moved]])
+    same_up_to_coincident_codes(ours, theirs)
 
 
 @pytest.mark.parametrize(("n", "d", "k"), [(40_000, 16, 64), (12_000, 64, 128)])

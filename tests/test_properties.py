@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy.cluster import vq as sp
 
 import ferrovq as fv
-from conftest import assert_same_value, same_outcome
+from conftest import assert_same_value, same_outcome, same_up_to_coincident_codes
 
 
 @st.composite
@@ -82,6 +82,7 @@ def test_kmeans2_parity(data, minit, iters, missing, kfrac, form, seed):
         missing=missing,
         exact=False,
         rtol=tolerance(data),
+        compare=same_up_to_coincident_codes if data.ndim == 2 and data.shape[1] >= 5 else None,
         **rng_kwargs(form, seed),
     )
     if a.error is None:
