@@ -1,7 +1,9 @@
 //! Criterion benches of the core kernels (no Python): `cargo bench`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ferrovq::{kmeans2_lloyd, kmeans_plusplus, vq, Exec, Missing};
+use ferrovq::init::kmeans_plusplus;
+use ferrovq::scipy::{kmeans2_lloyd, vq, Missing};
+use ferrovq::Exec;
 use ndarray::Array2;
 use std::hint::black_box;
 
@@ -32,14 +34,16 @@ fn kernels(c: &mut Criterion) {
         });
     }
     let x = data(50_000, 16, 3);
+    let mut u = 0.123f64;
+    let draws: Vec<f64> = (0..63)
+        .map(|_| {
+            u = (u * 9.73).fract();
+            u
+        })
+        .collect();
     c.bench_function("k-means++ n=50000 d=16 k=64", |b| {
         b.iter(|| {
-            let mut u = 0.123f64;
-            kmeans_plusplus(&exec, black_box(x.view()), 64, 0, || {
-                u = (u * 9.73).fract();
-                u
-            })
-            .expect("kmeans++")
+            kmeans_plusplus(&exec, black_box(x.view()), 64, 0, &draws, None).expect("kmeans++")
         })
     });
 }

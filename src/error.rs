@@ -1,5 +1,5 @@
 //! The one error type of the core. The Python layer maps it to exceptions in one place
-//! (`src/python/mod.rs`); nothing here knows about Python.
+//! (`src/python/errors.rs`); nothing here knows about Python, SciPy or their messages.
 
 use std::fmt;
 
@@ -32,8 +32,7 @@ impl fmt::Display for Error {
         match self {
             Error::FeatureMismatch { data, code_book } => write!(
                 f,
-                "obs and code should have same number of features (columns): \
-                 obs has {data}, code book has {code_book}"
+                "the data has {data} features but the code book has {code_book}"
             ),
             Error::BadShape {
                 what,
@@ -42,9 +41,7 @@ impl fmt::Display for Error {
                 cols,
             } => write!(f, "{what} has {len} elements, expected {rows} x {cols}"),
             Error::InvalidParameter(msg) => f.write_str(msg),
-            Error::EmptyCluster => f.write_str(
-                "One of the clusters is empty. Re-run kmeans with a different initialization.",
-            ),
+            Error::EmptyCluster => f.write_str("a cluster has no rows after an assignment"),
             Error::NotPositiveDefinite => f.write_str("Matrix is not positive definite"),
             Error::Interrupted => f.write_str("interrupted"),
             Error::ThreadPool(msg) => write!(f, "could not start worker threads: {msg}"),

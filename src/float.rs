@@ -1,4 +1,5 @@
-//! The floating-point trait every kernel is generic over: `f32` and `f64`.
+//! The floating-point trait every kernel is generic over (`f32` and `f64`), and the
+//! promotion of `f32` rows to `f64` where a float32 data set meets a float64 code book.
 //!
 //! Arithmetic is plain IEEE without reassociation, so a kernel gives the same bits on every
 //! CPU it is dispatched to; the one fused multiply-add (`mul_add`) is correctly rounded
@@ -81,3 +82,24 @@ macro_rules! impl_float {
 
 impl_float!(f32);
 impl_float!(f64);
+
+/// A float type whose rows can be read as rows of `C` (itself, or `f32` widened to `f64`).
+/// This is how a float32 data set meets a float64 code book, as in SciPy's type promotion.
+pub trait Promote<C: Float>: Float {
+    /// `rows` as `C`, borrowing when no conversion is needed and using `buf` otherwise.
+    fn promote<'a>(rows: &'a [Self], buf: &'a mut Vec<C>) -> &'a [C];
+}
+
+impl<T: Float> Promote<T> for T {
+    fn promote<'a>(rows: &'a [T], _buf: &'a mut Vec<T>) -> &'a [T] {
+        rows
+    }
+}
+
+impl Promote<f64> for f32 {
+    fn promote<'a>(rows: &'a [f32], buf: &'a mut Vec<f64>) -> &'a [f64] {
+        buf.clear();
+        buf.extend(rows.iter().map(|&v| f64::from(v)));
+        buf
+    }
+}

@@ -1,41 +1,61 @@
-//! ferrovq: SciPy's `scipy.cluster.vq` (whiten, vq, kmeans, kmeans2, k-means++ seeding)
-//! as a parallel Rust library.
+//! ferrovq: k-means and vector quantisation as a parallel Rust library, with SciPy's
+//! `scipy.cluster.vq` (whiten, vq, kmeans, kmeans2, k-means++ seeding) as one front-end.
 //!
-//! The crate is a library in its own right: nothing here depends on Python. The Python
-//! bindings live in [`python`] behind the `python` feature.
+//! The crate is a library in its own right: nothing here depends on Python (the bindings
+//! live in `src/python/` behind the `python` feature). It has three layers:
 //!
-//! Every function takes an [`Exec`] (threads and a control hook) and `ndarray` views of
-//! `f32` or `f64` data. Reductions run over fixed chunks of rows in a fixed order, so
+//! - [`assign`]: the nearest code of every row (exact labels, SciPy's distances);
+//! - [`lloyd`]: the engine, [`lloyd::run`], configured by a stopping rule, an
+//!   empty-cluster policy and optional row weights, and [`lloyd::block_stats`], the
+//!   statistics of one block of rows for callers that hold data in blocks;
+//! - [`init`]: seeding (k-means++, SciPy's Gaussian) from the caller's random draws;
+//! - [`scipy`]: SciPy's functions as configurations of the above.
+//!
+//! The heavy functions take an [`Exec`] (a thread pool and a control hook, asked between
+//! chunks of work whether to go on) and `ndarray` views of `f32` or `f64` data. Work runs
+//! over fixed chunks of rows whose partial results are combined in a fixed order, so
 //! results do not depend on the number of threads.
+//!
+//! # Examples
+//! ```
+//! use ferrovq::lloyd::{run, Empty, Params, Stop};
+//! use ferrovq::{assign, Exec};
+//! use ndarray::array;
+//!
+//! let exec = Exec::with_threads(2)?;
+//! let data = array![[1.0, 1.0], [1.5, 2.0], [8.0, 8.0], [9.0, 8.5], [1.0, 0.5]];
+//! let init = array![[1.0, 1.0], [8.0, 8.0]];
+//! let params = Params {
+//!     stop: Stop::CenterShift { tol: 1e-4, max_iter: 300 },
+//!     empty: Empty::Farthest,
+//!     weights: None,
+//! };
+//! let fit = run(&exec, data.view(), init.view(), &params)?;
+//! assert_eq!(fit.labels, [0, 0, 1, 1, 0]);
+//! assert_eq!(fit.centroids, array![[3.5 / 3.0, 3.5 / 3.0], [8.5, 8.25]]);
+//! let query = array![[2.0, 2.0], [7.0, 9.0]];
+//! let (codes, dists) = assign::nearest(&exec, query.view(), fit.centroids.view())?;
+//! assert_eq!(codes, [0, 1]);
+//! # Ok::<(), ferrovq::Error>(())
+//! ```
 
-pub mod distance;
-pub mod error;
-pub mod finite;
-pub mod float;
+pub mod assign;
+mod error;
+mod finite;
+mod float;
 pub mod init;
-pub mod kmeans;
-pub mod kmeans2;
-mod lloyd;
-mod neighbours;
+pub mod lloyd;
 pub mod parallel;
-pub mod sum;
-pub mod update;
-pub mod vq;
-pub mod whiten;
+pub mod scipy;
+mod sum;
 
 #[cfg(feature = "python")]
-pub mod python;
+mod python;
 
 pub use error::{Error, Result};
 pub use finite::all_finite;
-pub use float::Float;
-pub use init::{gaussian_init, gaussian_init_1d, kmeans_plusplus, PlusPlus};
-pub use kmeans::{kmeans_single, KmeansRun};
-pub use kmeans2::{kmeans2_lloyd, Kmeans2Run, Missing};
+pub use float::{Float, Promote};
 pub use parallel::{Control, Exec, NoControl};
-pub use update::cluster_means;
-pub use vq::vq;
-pub use whiten::whiten;
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 

@@ -23,8 +23,8 @@ pub trait Control: Sync {
     fn check(&self) -> Result<()>;
 
     /// Called on the coordinating thread after each Lloyd iteration with its number
-    /// (from 1) and how many rows were compared with every code (the others were settled
-    /// by their distance bounds). Return `Err` to stop.
+    /// (from 1) and how many rows were compared with other codes than their own (the others
+    /// were settled by their distance bounds). Return `Err` to stop.
     fn iteration(&self, _iteration: usize, _scanned: usize) -> Result<()> {
         Ok(())
     }
@@ -101,7 +101,7 @@ impl<'a> Exec<'a> {
         })
     }
 
-    /// A serial-by-default executor that never stops: handy for tests and Rust callers.
+    /// An executor with `threads` workers that never stops: for tests and Rust callers.
     pub fn with_threads(threads: usize) -> Result<Exec<'static>> {
         Exec::new(Some(threads), &NoControl)
     }

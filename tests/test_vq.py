@@ -139,7 +139,7 @@ def test_memory_mapped_input(tmp_path, rng):
 
 def test_does_not_copy_contiguous_native_input(rng):
     obs = rng.normal(size=(10, 3))
-    assert np.shares_memory(fv._vq._native(obs, obs.dtype), obs)
+    assert np.shares_memory(fv._validation.native(obs, obs.dtype), obs)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,11 @@ __all__ = [
     "all_finite",
     "default_workers",
     "gaussian_init",
+    "gaussian_init_1d",
     "kmeans2_lloyd",
     "kmeans_plusplus",
     "kmeans_single",
+    "lloyd",
     "vq",
     "whiten",
 ]
@@ -22,6 +24,31 @@ __version__: str
 
 class ClusterError(Exception): ...
 
+# The engine's own front-end.
+def lloyd(
+    data: npt.NDArray[np.floating],
+    init: npt.NDArray[np.floating],
+    stop: str,
+    value: float,
+    max_iter: int,
+    empty: str,
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+    callback: Callable[[int, int], object] | None = None,
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int, int]: ...
+def kmeans_plusplus(
+    data: npt.NDArray[np.floating],
+    k: int,
+    first: int,
+    uniforms: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uintp], int]: ...
+def all_finite(a: npt.NDArray[np.floating], workers: int | None = None) -> bool: ...
+def default_workers() -> int: ...
+def _panic_in_worker() -> None: ...
+
+# SciPy's front-end.
 def vq(
     obs: npt.NDArray[np.floating], code_book: npt.NDArray[np.floating], workers: int | None = None
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.floating]]: ...
@@ -43,19 +70,11 @@ def kmeans2_lloyd(
     workers: int | None = None,
     callback: Callable[[int, int], object] | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int]: ...
-def kmeans_plusplus(
-    data: npt.NDArray[np.floating],
-    k: int,
-    first: int,
-    uniforms: npt.NDArray[np.float64],
-    workers: int | None = None,
-) -> tuple[npt.NDArray[np.float64], int]: ...
 def gaussian_init(
     data: npt.NDArray[np.floating],
     z: npt.NDArray[np.float64],
-    one_dimensional: bool,
     workers: int | None = None,
 ) -> npt.NDArray[np.float64]: ...
-def default_workers() -> int: ...
-def all_finite(a: npt.NDArray[np.floating], workers: int | None = None) -> bool: ...
-def _panic_in_worker() -> None: ...
+def gaussian_init_1d(
+    data: npt.NDArray[np.floating], z: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...

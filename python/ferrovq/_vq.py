@@ -7,146 +7,28 @@ the same order as SciPy 1.17 makes them; the core only does arithmetic over the 
 
 from __future__ import annotations
 
-import functools
-import inspect
-import numbers
-import os
 import warnings
 
 import numpy as np
 
-from ferrovq import _core
+from ferrovq import _core, _engine
 from ferrovq._core import ClusterError
+from ferrovq._random import check_random_state, rng_keywords
+from ferrovq._validation import (
+    FLOATS,
+    as_matrices,
+    asarray,
+    compute_dtype,
+    float_data,
+    native,
+    workers_of,
+)
 
 __all__ = ["ClusterError", "kmeans", "kmeans2", "py_vq", "vq", "whiten"]
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-# --------------------------------------------------------------------------------------
-# Helpers shared by the public functions
-# --------------------------------------------------------------------------------------
-
-
-def _asarray(a, check_finite):
-    """``np.asarray`` plus SciPy's finiteness check (in Rust, without a temporary array,
-    for contiguous native float32/float64 input)."""
-    a = np.asarray(a)
-    if check_finite:
-        if a.dtype in _FLOATS and a.flags.c_contiguous and a.size:
-            finite = _core.all_finite(a)
-        else:
-            finite = np.all(np.isfinite(a))
-        if not finite:
-            raise ValueError("array must not contain infs or NaNs")
-    return a
-
-
-def _native(a, dtype):
-    """``a`` as a C-contiguous, native-endian array of ``dtype``; no copy when it is one."""
-    return np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("="))
-
-
-def _workers(workers):
-    """SciPy's ``workers`` convention: None for the default (``RAYON_NUM_THREADS`` or all
-    cores), a positive count, or a negative count that wraps around from the core count
-    (-1 is all cores)."""
-    if workers is None:
-        return None
-    workers = int(workers)
-    if workers < 0:
-        workers += (os.cpu_count() or 1) + 1
-        if workers < 1:
-            raise ValueError(
-                "workers value out of range; got a negative count larger than the cores"
-            )
-    elif workers == 0:
-        raise ValueError("workers must not be 0")
-    return workers
-
-
-def _check_random_state(seed):
-    """SciPy's ``check_random_state``: None -> numpy's global RandomState, an int -> a new
-    RandomState, a RandomState or Generator as it is."""
-    if seed is None or seed is np.random:
-        return np.random.mtrand._rand
-    if isinstance(seed, numbers.Integral | np.integer):
-        return np.random.RandomState(seed)
-    if isinstance(seed, np.random.RandomState | np.random.Generator):
-        return seed
-    raise ValueError(f"'{seed}' cannot be used to seed a numpy.random.RandomState instance")
-
-
-def _rng_keywords(fun):
-    """Accept SciPy's two spellings of the random state: ``rng=`` (normalised with
-    ``np.random.default_rng``) and the legacy ``seed=`` (used as given); both at once is a
-    TypeError, neither leaves ``rng=None``, meaning numpy's global RandomState."""
-
-    @functools.wraps(fun)
-    def wrapper(*args, **kwargs):
-        if "seed" in kwargs and "rng" in kwargs:
-            raise TypeError(
-                f"{fun.__name__}() got multiple values for argument now known as `rng`. "
-                "Specify one of `rng` or `seed`."
-            )
-        if "seed" in kwargs:
-            kwargs["rng"] = kwargs.pop("seed")
-        elif "rng" in kwargs:
-            kwargs["rng"] = np.random.default_rng(kwargs["rng"])
-        return fun(*args, **kwargs)
-
-    sig = inspect.signature(fun)
-    params = list(sig.parameters.values())
-    params.insert(
-        len(params) - 1, inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY, default=None)
-    )
-    wrapper.__signature__ = sig.replace(parameters=params)
-    return wrapper
-
-
-def _compute_dtype(data_dtype, book_dtype):
-    """The dtype SciPy's ``vq`` compares in: the result type of the two, float32 or
-    float64 (our data is already float32 or float64)."""
-    ct = np.result_type(data_dtype, book_dtype)
-    if ct not in _FLOATS:
-        ct = np.dtype(np.float64)
-    return ct
-
-
-def _float_data(data, name="data"):
-    """Data for the k-means loops as float32 or float64.
-
-    Integer and boolean data are promoted to float64 and float16 to float32 (SciPy's
-    update step raises TypeError for them only for want of a code path). Byte order is
-    left as it is (the array is made native once, on its way to the core)."""
-    kind = data.dtype.kind
-    if data.dtype.newbyteorder("=") in _FLOATS:
-        return data
-    if kind in "biu":
-        return data.astype(np.float64)
-    if data.dtype == np.float16:
-        return data.astype(np.float32)
-    if kind == "c":
-        raise ValueError(f"Unsupported dtype {data.dtype}")
-    raise TypeError(f"{name}: type other than float or double not supported (dtype {data.dtype})")
-
-
-def _as_matrices(obs, code_book):
-    """SciPy's ``_vq.vq`` shape rules: equal ranks, 1-D means one feature, 2-D must agree
-    in columns, other ranks are errors. Returns 2-D views."""
-    if obs.ndim == 0:
-        obs = obs.reshape(1)
-    if code_book.ndim == 0:
-        code_book = code_book.reshape(1)
-    if obs.ndim != code_book.ndim:
-        raise ValueError("observation and code should have same number of dimensions")
-    if obs.ndim == 1:
-        return obs[:, None], code_book[:, None]
-    if obs.ndim == 2:
-        if obs.shape[1] != code_book.shape[1]:
-            raise ValueError("obs and code should have same number of features (columns)")
-        return obs, code_book
-    raise ValueError("ndim different than 1 or 2 are not supported")
+# SciPy's message for an empty cluster: the warning of missing='warn' and the ClusterError
+# of missing='raise'.
+_EMPTY_CLUSTER = "One of the clusters is empty. Re-run kmeans with a different initialization."
 
 
 # --------------------------------------------------------------------------------------
@@ -204,14 +86,14 @@ def whiten(obs, check_finite=None, *, workers=None):
     """
     if check_finite is None:
         check_finite = True
-    obs = _asarray(obs, check_finite)
+    obs = asarray(obs, check_finite)
     fast = (
-        obs.ndim in (1, 2) and obs.size > 0 and (obs.dtype in _FLOATS or obs.dtype.kind in "biu")
+        obs.ndim in (1, 2) and obs.size > 0 and (obs.dtype in FLOATS or obs.dtype.kind in "biu")
     )
     if fast:
-        dtype = obs.dtype if obs.dtype in _FLOATS else np.float64
-        x = _native(obs, dtype)
-        result, zero = _core.whiten(x.reshape(x.shape[0], -1), _workers(workers))
+        dtype = obs.dtype if obs.dtype in FLOATS else np.float64
+        x = native(obs, dtype)
+        result, zero = _core.whiten(x.reshape(x.shape[0], -1), workers_of(workers))
         result = result.reshape(obs.shape)
         any_zero = bool(zero.any())
     else:
@@ -285,8 +167,8 @@ def vq(obs, code_book, check_finite=True, *, workers=None):
     >>> vq(features, code_book)
     (array([1, 1, 0], dtype=int32), array([0.43588989, 0.73484692, 0.83066239]))
     """
-    obs = _asarray(obs, check_finite)
-    code_book = _asarray(code_book, check_finite)
+    obs = asarray(obs, check_finite)
+    code_book = asarray(code_book, check_finite)
     ct = np.result_type(obs, code_book)
     if ct.kind != "f":
         return py_vq(obs, code_book, check_finite=False, workers=workers)
@@ -296,10 +178,10 @@ def vq(obs, code_book, check_finite=True, *, workers=None):
             obs.astype(np.float32), code_book.astype(np.float32), False, workers=workers
         )
         return codes, dist.astype(np.float16)
-    if ct not in _FLOATS:
+    if ct not in FLOATS:
         raise TypeError("type other than float or double not supported")
-    o, c = _as_matrices(obs, code_book)
-    return _core.vq(_native(o, ct), _native(c, ct), _workers(workers))
+    o, c = as_matrices(obs, code_book)
+    return _core.vq(native(o, ct), native(c, ct), workers_of(workers))
 
 
 def py_vq(obs, code_book, check_finite=True, *, workers=None):
@@ -337,8 +219,8 @@ def py_vq(obs, code_book, check_finite=True, *, workers=None):
         2-D after 1-D input is made a column, feature counts that differ, complex input,
         or an empty code book.
     """
-    obs = _asarray(obs, check_finite)
-    code_book = _asarray(code_book, check_finite)
+    obs = asarray(obs, check_finite)
+    code_book = asarray(code_book, check_finite)
     if obs.ndim != code_book.ndim:
         raise ValueError("Observation and code_book should have the same rank")
     if obs.ndim == 1:
@@ -356,7 +238,7 @@ def py_vq(obs, code_book, check_finite=True, *, workers=None):
     if code_book.shape[0] == 0:
         raise ValueError("attempt to get argmin of an empty sequence")
     codes, dist = _core.vq(
-        _native(obs, np.float64), _native(code_book, np.float64), _workers(workers)
+        native(obs, np.float64), native(code_book, np.float64), workers_of(workers)
     )
     return codes.astype(np.intp), dist
 
@@ -371,18 +253,18 @@ def _kmeans(obs, guess, thresh, workers, callback=None):
     if not np.inf > thresh:
         # SciPy runs no iteration at all then and fails with a bare IndexError.
         raise IndexError(f"thresh must be finite (got {thresh}): no k-means iteration would run")
-    o, g = _as_matrices(obs, guess)
-    data = _float_data(o, "obs")
-    ct = _compute_dtype(data.dtype, g.dtype)
+    o, g = as_matrices(obs, guess)
+    data = float_data(o, "obs")
+    ct = compute_dtype(data.dtype, g.dtype)
     book, dist, dist_is_f64 = _core.kmeans_single(
-        _native(data, data.dtype), _native(g, ct), float(thresh), _workers(workers), callback
+        native(data, data.dtype), native(g, ct), float(thresh), workers_of(workers), callback
     )
     if obs.ndim == 1:
         book = book[:, 0]
     return book, (np.float64 if dist_is_f64 else np.float32)(dist)
 
 
-@_rng_keywords
+@rng_keywords
 def kmeans(
     obs,
     k_or_guess,
@@ -466,8 +348,8 @@ def kmeans(
     >>> codebook.shape
     (2, 2)
     """
-    obs = _asarray(obs, check_finite)
-    guess = _asarray(k_or_guess, check_finite)
+    obs = asarray(obs, check_finite)
+    guess = asarray(k_or_guess, check_finite)
     if iter < 1:
         raise ValueError(f"iter must be at least 1, got {iter}")
     if guess.size != 1:
@@ -479,7 +361,7 @@ def kmeans(
         raise ValueError("If k_or_guess is a scalar, it must be an integer.")
     if k < 1:
         raise ValueError(f"Asked for {k} clusters.")
-    rng = _check_random_state(rng)
+    rng = check_random_state(rng)
     best_book, best_dist = None, np.inf
     for _ in range(iter):
         guess = _kpoints(obs, k, rng)
@@ -510,13 +392,9 @@ def _krandinit(data, k, rng, workers=None):
         if data.shape[0] < 2:
             _cov_warnings()
         z = rng.standard_normal(size=k)
-        x = _core.gaussian_init(
-            _native(data, data.dtype)[:, None],
-            _native(np.reshape(z, (-1, 1)), np.float64),
-            True,
-            _workers(workers),
+        return _core.gaussian_init_1d(
+            native(data, data.dtype)[:, None], native(np.reshape(z, -1), np.float64)
         )
-        return x[:, 0]
     if data.shape[1] > data.shape[0]:
         mu = np.mean(data, axis=0)
         _, s, vh = np.linalg.svd(data - mu, full_matrices=False)
@@ -528,9 +406,7 @@ def _krandinit(data, k, rng, workers=None):
     if data.shape[0] < 2:
         _cov_warnings()
     z = rng.standard_normal(size=(k, data.shape[1]))
-    return _core.gaussian_init(
-        _native(data, data.dtype), _native(z, np.float64), False, _workers(workers)
-    )
+    return _core.gaussian_init(native(data, data.dtype), native(z, np.float64), workers_of(workers))
 
 
 def _cov_warnings():
@@ -545,15 +421,17 @@ def _kpp(data, k, rng, workers=None):
     ``uniform()`` per further centroid, picked against the data in Rust in O(n·k·d)."""
     n = data.shape[0]
     dims = 1 if data.ndim == 1 else data.shape[1]
-    kk = len(range(k))
-    np.empty((kk, dims))  # fails as SciPy's does for an absurd k, before any work
+    n_codes = len(range(k))  # SciPy's own conversion of k (a TypeError for a non-integer)
+    np.empty((n_codes, dims))  # fails as SciPy's does for an absurd k, before any work
     if isinstance(rng, np.random.Generator):
         first = rng.integers(n, dtype="int64")
     else:
         first = rng.randint(n, dtype="int64")
-    uniforms = rng.uniform(size=kk - 1) if kk > 1 else np.empty(0)
-    x2 = _native(data, data.dtype).reshape(n, dims)
-    init, degenerate = _core.kmeans_plusplus(x2, kk, int(first), uniforms, _workers(workers))
+    uniforms = rng.uniform(size=n_codes - 1) if n_codes > 1 else np.empty(0)
+    x2 = native(data, data.dtype).reshape(n, dims)
+    init, _, degenerate = _engine.plusplus(
+        x2, n_codes, first, uniforms, workers=workers_of(workers)
+    )
     for _ in range(degenerate):
         np.divide(np.zeros(1), 0.0)  # numpy's own warning (or error) for 0/0, as in SciPy
     return init[:, 0] if data.ndim == 1 else init
@@ -563,7 +441,7 @@ _valid_init_meth = {"random": _krandinit, "points": _kpoints, "++": _kpp}
 _valid_miss_meth = ("warn", "raise")
 
 
-@_rng_keywords
+@rng_keywords
 def kmeans2(
     data,
     k,
@@ -658,7 +536,7 @@ def kmeans2(
         raise ValueError(f"Invalid iter ({iter}), must be a positive integer.")
     if missing not in _valid_miss_meth:
         raise ValueError(f"Unknown missing method {missing!r}")
-    data = _asarray(data, check_finite)
+    data = asarray(data, check_finite)
     code_book = np.array(k, copy=True)
     if data.ndim == 1:
         d = 1
@@ -668,7 +546,7 @@ def kmeans2(
         raise ValueError("Input of rank > 2 is not supported.")
     if data.size < 1 or code_book.size < 1:
         raise ValueError("Empty input is not supported.")
-    data = _float_data(data)
+    data = float_data(data)
     if minit == "matrix" or code_book.size > 1:
         if data.ndim != code_book.ndim:
             raise ValueError("k array doesn't match data rank")
@@ -685,24 +563,24 @@ def kmeans2(
             init_meth = _valid_init_meth[minit]
         except KeyError as e:
             raise ValueError(f"Unknown init method {minit!r}") from e
-        rng = _check_random_state(rng)
+        rng = check_random_state(rng)
         code_book = init_meth(data, code_book, rng, workers)
-    code_book = _asarray(code_book, check_finite)
-    o, c = _as_matrices(data, code_book)
-    ct = _compute_dtype(o.dtype, c.dtype)
-    centroids, labels, empty_iterations = _core.kmeans2_lloyd(
-        _native(o, o.dtype),
-        _native(c, ct),
-        int(iter),
-        missing == "raise",
-        _workers(workers),
-        callback,
-    )
-    for _ in range(empty_iterations):
-        warnings.warn(
-            "One of the clusters is empty. Re-run kmeans with a different initialization.",
-            stacklevel=3,
+    code_book = asarray(code_book, check_finite)
+    o, c = as_matrices(data, code_book)
+    ct = compute_dtype(o.dtype, c.dtype)
+    try:
+        centroids, labels, empty_iterations = _core.kmeans2_lloyd(
+            native(o, o.dtype),
+            native(c, ct),
+            int(iter),
+            missing == "raise",
+            workers_of(workers),
+            callback,
         )
+    except ClusterError:
+        raise ClusterError(_EMPTY_CLUSTER) from None
+    for _ in range(empty_iterations):
+        warnings.warn(_EMPTY_CLUSTER, stacklevel=3)
     if data.ndim == 1:
         centroids = centroids[:, 0]
     return centroids, labels

@@ -1,10 +1,29 @@
-//! Vector quantisation: the nearest code of every observation (SciPy's `vq`).
+//! The assignment step: the nearest code of every row.
+//!
+//! A code book is prepared once for its queries, which go to one of two kernels: the direct
+//! formula for fewer than five features (SciPy's bits) and register-tiled dot products
+//! with a rounding bound for more (labels of exact arithmetic). `f64` rows may be ranked in
+//! `f32` first where that cannot change a label.
 
-use crate::distance::{Codebook, Hit, Promote};
+mod bound;
+mod codebook;
+mod direct;
+mod dot;
+mod exact;
+mod narrow;
+
+pub(crate) use codebook::{Codebook, Hit};
+#[cfg(test)]
+pub(crate) use exact::brute;
+pub(crate) use exact::{lane_sq_dists, sq_dist};
+
 use crate::error::{Error, Result};
-use crate::float::Float;
+use crate::float::{Float, Promote};
 use crate::parallel::Exec;
 use ndarray::ArrayView2;
+
+/// From this many features on, codes are ranked by dot products (SciPy's cut-off too).
+const DOT_MIN_FEATURES: usize = 5;
 
 /// Per-chunk buffers of the assignment kernel.
 pub(crate) struct Scratch<C> {
@@ -43,7 +62,7 @@ pub(crate) fn assign_chunk<F: Promote<C>, C: Float>(
     }
 }
 
-/// Check that `code_book` can label rows of `d` features.
+/// Check that a code book of `k` codes of `cb_d` features can label rows of `d` features.
 pub(crate) fn check_code_book(k: usize, cb_d: usize, d: usize) -> Result<()> {
     if cb_d != d {
         return Err(Error::FeatureMismatch {
@@ -71,7 +90,7 @@ pub(crate) fn check_code_book(k: usize, cb_d: usize, d: usize) -> Result<()> {
 /// # Errors
 /// `FeatureMismatch` if the column counts differ, `InvalidParameter` for an empty code
 /// book, and whatever the executor's control hook returns.
-pub fn vq<C: Float>(
+pub fn nearest<C: Float>(
     exec: &Exec,
     obs: ArrayView2<C>,
     code_book: ArrayView2<C>,
@@ -97,48 +116,4 @@ pub fn vq<C: Float>(
         |()| (),
     )?;
     Ok((labels, dists))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::{array, Array2};
-
-    #[test]
-    fn scipy_docstring_example() {
-        let exec = Exec::with_threads(2).unwrap();
-        let cb = array![[1.0f64, 1.0, 1.0], [2.0, 2.0, 2.0]];
-        let obs = array![[1.9, 2.3, 1.7], [1.5, 2.5, 2.2], [0.8, 0.6, 1.7]];
-        let (codes, dist) = vq(&exec, obs.view(), cb.view()).unwrap();
-        assert_eq!(codes, vec![1, 1, 0]);
-        let expect = [0.43588989, 0.73484692, 0.83066239];
-        for (a, b) in dist.iter().zip(expect) {
-            assert!((a - b).abs() < 1e-8);
-        }
-    }
-
-    #[test]
-    fn k_equals_n_labels_each_row_itself() {
-        let exec = Exec::with_threads(2).unwrap();
-        let n = 5000;
-        let obs = Array2::from_shape_fn((n, 3), |(i, j)| (i * 3 + j) as f32);
-        let (codes, dist) = vq(&exec, obs.view(), obs.view()).unwrap();
-        assert!(codes.iter().enumerate().all(|(i, &c)| c as usize == i));
-        assert!(dist.iter().all(|&v| v == 0.0));
-    }
-
-    #[test]
-    fn shape_errors() {
-        let exec = Exec::with_threads(1).unwrap();
-        let obs = array![[1.0f64, 2.0]];
-        let cb3 = array![[1.0f64, 2.0, 3.0]];
-        assert!(matches!(
-            vq(&exec, obs.view(), cb3.view()),
-            Err(Error::FeatureMismatch { .. })
-        ));
-        let empty = Array2::<f64>::zeros((0, 2));
-        assert!(vq(&exec, obs.view(), empty.view()).is_err());
-        let (c, d) = vq(&exec, empty.view(), obs.view()).unwrap();
-        assert!(c.is_empty() && d.is_empty());
-    }
 }

@@ -8,7 +8,7 @@
 //! Fleuret's Exponion ("Fast k-means with accurate bounds", ICML 2016), on exact sorted
 //! lists rather than their annuli.
 
-use crate::distance::{lane_sq_dists, Codebook};
+use crate::assign::{lane_sq_dists, Codebook};
 use crate::float::Float;
 use crate::parallel::Exec;
 use rayon::prelude::*;
@@ -22,7 +22,7 @@ const MAX_BALL_SHARE: f64 = 0.25;
 
 /// Distances between the codes of one code book.
 #[derive(Debug)]
-pub(crate) struct Gaps {
+pub(crate) struct CodeGaps {
     /// Half the distance from each code to its nearest other code.
     pub half: Vec<f64>,
     /// Per code, the other codes nearest first (`k - 1` each), when kept.
@@ -40,7 +40,7 @@ struct Near {
     crowded: Vec<f64>,
 }
 
-/// A row's nearest code found by [`Gaps::search`].
+/// A row's nearest code found by [`CodeGaps::search`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Found {
     pub label: usize,
@@ -50,7 +50,7 @@ pub(crate) struct Found {
     pub lower: f64,
 }
 
-impl Gaps {
+impl CodeGaps {
     /// The gaps between the `k` codes of `centers` (row-major, `d` features), with each
     /// code's sorted list of the others unless `k` is large.
     pub(crate) fn new(exec: &Exec, centers: &[f64], k: usize, d: usize) -> Self {
@@ -84,7 +84,7 @@ impl Gaps {
             dists: rows.iter().flat_map(|r| r.1.iter().map(|p| p.0)).collect(),
             codes: rows.iter().flat_map(|r| r.1.iter().map(|p| p.1)).collect(),
         });
-        Gaps { half, near }
+        CodeGaps { half, near }
     }
 
     /// Whether any gap is NaN (the code book holds NaN).
@@ -153,7 +153,7 @@ impl Gaps {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distance::{brute, sq_dist};
+    use crate::assign::{brute, sq_dist};
 
     /// Wherever the ball search answers, it answers what a comparison with every code
     /// gives, for a row searched from any code (not only its nearest).
@@ -170,7 +170,7 @@ mod tests {
             .map(|i| centres[(i / d % (k / 4)) * d + i % d] + 2.0 * rnd())
             .collect();
         let cb = Codebook::new(&book, k, d);
-        let gaps = Gaps::new(&Exec::with_threads(2).unwrap(), &book, k, d);
+        let gaps = CodeGaps::new(&Exec::with_threads(2).unwrap(), &book, k, d);
         let margin = 1e-12;
         let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
         let (mut codes, mut sq) = (Vec::new(), Vec::new());
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn half_gaps_and_sorted_lists() {
         let book = [0.0, 0.0, 3.0, 0.0, 0.0, 1.0, 10.0, 10.0];
-        let gaps = Gaps::new(&Exec::with_threads(1).unwrap(), &book, 4, 2);
+        let gaps = CodeGaps::new(&Exec::with_threads(1).unwrap(), &book, 4, 2);
         assert_eq!(gaps.half, [0.5, 1.5, 0.5, 0.5 * 149f64.sqrt()]);
         let near = gaps.near.as_ref().unwrap();
         assert_eq!(near.codes[..3], [2, 1, 3]);

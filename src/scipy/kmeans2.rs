@@ -1,19 +1,18 @@
 //! SciPy's `kmeans2` Lloyd loop: exactly `iter` iterations from an initial code book, with
 //! SciPy's policy for clusters that lose all their rows.
 
-use crate::distance::{Codebook, Promote};
-use crate::error::{Error, Result};
-use crate::float::Float;
-use crate::lloyd::Rows;
+use crate::error::Result;
+use crate::float::{Float, Promote};
+use crate::lloyd::{run, Empty, Params, Stop};
 use crate::parallel::Exec;
 use ndarray::{Array2, ArrayView2};
 
-/// What to do when a cluster has no rows after an assignment.
+/// What to do when a cluster has no rows after an assignment (SciPy's `missing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     /// Keep the cluster's previous centroid and count the event (SciPy warns).
     Warn,
-    /// Stop with [`Error::EmptyCluster`] (SciPy raises `ClusterError`).
+    /// Stop with [`crate::Error::EmptyCluster`] (SciPy raises `ClusterError`).
     Raise,
 }
 
@@ -28,47 +27,14 @@ pub struct Kmeans2Run<F> {
     pub empty_iterations: usize,
 }
 
-/// One iteration: assign against `book` (in `C`), then the means in `F`, with empty
-/// clusters handled by `missing`.
-#[allow(clippy::too_many_arguments)]
-fn iterate<F: Promote<C>, C: Float>(
-    exec: &Exec,
-    x: &[F],
-    d: usize,
-    book: &[C],
-    rows: &mut Rows<F>,
-    iteration: usize,
-    missing: Missing,
-    empty_iterations: &mut usize,
-) -> Result<Vec<F>> {
-    let k = book.len() / d.max(1);
-    let cb = Codebook::new(book, k, d);
-    let out = rows.step(exec, x, d, &cb, &mut [])?;
-    exec.iteration(iteration, out.scanned)?;
-    let (mut means, has) = out.partial.into_means();
-    if has.iter().any(|&h| !h) {
-        if missing == Missing::Raise {
-            return Err(Error::EmptyCluster);
-        }
-        *empty_iterations += 1;
-        for (j, _) in has.iter().enumerate().filter(|(_, &h)| !h) {
-            for f in 0..d {
-                means[j * d + f] = F::from_f64(book[j * d + f].to_f64());
-            }
-        }
-    }
-    Ok(means)
-}
-
-/// Run `iter` Lloyd iterations on `data` (`n x d`) from the code book `init` (`k x d`).
+/// Run `iter` Lloyd iterations on `data` (`n x d`) from the code book `init` (`k x d`):
+/// the engine with [`Stop::Iterations`] and [`Empty::Keep`] or [`Empty::Raise`].
 ///
 /// The first assignment compares in `init`'s type `C` (SciPy promotes the data to it);
 /// every code book after an update is in the data's type `F`.
 ///
 /// # Errors
-/// `InvalidParameter` for `iter == 0` or empty data, `FeatureMismatch` for a code book of
-/// another width, `EmptyCluster` under [`Missing::Raise`], and whatever the executor's
-/// control hook returns (it is asked between iterations and between chunks of rows).
+/// As [`crate::lloyd::run`].
 pub fn kmeans2_lloyd<F: Promote<C> + Promote<F>, C: Float>(
     exec: &Exec,
     data: ArrayView2<F>,
@@ -76,35 +42,26 @@ pub fn kmeans2_lloyd<F: Promote<C> + Promote<F>, C: Float>(
     iter: usize,
     missing: Missing,
 ) -> Result<Kmeans2Run<F>> {
-    let (n, d) = data.dim();
-    let (k, cd) = init.dim();
-    crate::vq::check_code_book(k, cd, d)?;
-    if iter == 0 || n == 0 {
-        return Err(Error::InvalidParameter(
-            "kmeans2 needs at least one iteration and one observation".into(),
-        ));
-    }
-    let data = data.as_standard_layout();
-    let x = crate::contiguous(&data)?;
-    let init = init.as_standard_layout();
-    let mut rows = Rows::new(n);
-    let mut empty_iterations = 0;
-    let init = crate::contiguous(&init)?;
-    let empties = &mut empty_iterations;
-    let mut book = iterate(exec, x, d, init, &mut rows, 1, missing, empties)?;
-    for i in 2..=iter {
-        book = iterate(exec, x, d, &book, &mut rows, i, missing, empties)?;
-    }
+    let params = Params {
+        stop: Stop::Iterations(iter),
+        empty: match missing {
+            Missing::Warn => Empty::Keep,
+            Missing::Raise => Empty::Raise,
+        },
+        weights: None,
+    };
+    let out = run(exec, data, init, &params)?;
     Ok(Kmeans2Run {
-        centroids: crate::matrix(book, k, d)?,
-        labels: rows.labels(),
-        empty_iterations,
+        centroids: out.centroids,
+        labels: out.labels,
+        empty_iterations: out.empty_iterations,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use ndarray::array;
 
     fn blobs(n: usize) -> Array2<f64> {

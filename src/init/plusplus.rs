@@ -1,14 +1,11 @@
-//! Seeding: k-means++ and SciPy's Gaussian ("random") initial code book.
-//!
-//! The random numbers are the caller's: these functions take the draws (an index and a
-//! source of uniforms, or standard normals) and do the arithmetic over the data. Fed the
-//! draws SciPy makes from a numpy generator, they pick the centroids SciPy picks.
+//! k-means++ seeding (Arthur and Vassilvitskii, 2007), plain or with row weights, from the
+//! caller's draws.
 
-use crate::distance::sq_dist;
+use crate::assign::sq_dist;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::Exec;
-use crate::sum::{column_mean, pairwise_sum};
+use crate::sum::pairwise_sum;
 use multiversion::multiversion;
 use ndarray::{Array2, ArrayView2};
 
@@ -27,20 +24,24 @@ pub struct PlusPlus {
 /// k-means++ seeding (Arthur and Vassilvitskii, 2007) in O(n·k·d).
 ///
 /// The first centroid is row `first`. Each further centroid is drawn as SciPy does: with
-/// `D2` each row's squared distance to its nearest chosen centroid, `probs = D2 / sum(D2)`
-/// (numpy's pairwise sum), a running `cumsum`, then the first row whose cumulative
-/// probability is at least the next value of `uniform()` (`searchsorted`, side 'left').
-/// `D2` is kept between steps and lowered with the newest centroid only.
+/// `D2` each row's squared distance to its nearest chosen centroid (times the row's weight,
+/// if `weights` are given), `probs = D2 / sum(D2)` (numpy's pairwise sum), a running
+/// `cumsum`, then the first row whose cumulative probability is at least the next of
+/// `uniforms` (`searchsorted`, side 'left'). `D2` is kept between steps and lowered with
+/// the newest centroid only. Fed the draws SciPy makes from a numpy generator, it picks the
+/// centroids SciPy picks.
 ///
 /// # Errors
-/// `InvalidParameter` for empty data, `k == 0` or `first` out of range, and whatever the
-/// executor's control hook returns (it is asked between steps).
+/// `InvalidParameter` for empty data, `k == 0`, `first` out of range or fewer than `k - 1`
+/// uniforms, `BadShape` for weights that are not one per row, and whatever the executor's
+/// control hook returns (it is asked between steps).
 pub fn kmeans_plusplus<F: Float>(
     exec: &Exec,
     data: ArrayView2<F>,
     k: usize,
     first: usize,
-    mut uniform: impl FnMut() -> f64,
+    uniforms: &[f64],
+    weights: Option<&[F]>,
 ) -> Result<PlusPlus> {
     let (n, d) = data.dim();
     if n == 0 || k == 0 {
@@ -53,6 +54,16 @@ pub fn kmeans_plusplus<F: Float>(
             "first index {first} is out of range for {n} rows"
         )));
     }
+    if uniforms.len() + 1 < k {
+        return Err(Error::InvalidParameter(format!(
+            "k-means++ needs {} uniform draws, got {}",
+            k - 1,
+            uniforms.len()
+        )));
+    }
+    crate::lloyd::check_weights(weights, n)?;
+    let weights: Option<Vec<f64>> = weights.map(|w| w.iter().map(|v| v.to_f64()).collect());
+    let mut weighted = vec![0.0; if weights.is_some() { n } else { 0 }];
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
     let width = d.max(1);
@@ -78,11 +89,20 @@ pub fn kmeans_plusplus<F: Float>(
                     .zip(xs.par_chunks(crate::parallel::CHUNK_ROWS * width))
                     .for_each(|(dd, rows)| lower_d2(newest, rows, d, dd))
             });
-            let total = pairwise_sum(&d2);
+            let mass = match &weights {
+                Some(w) => {
+                    for ((m, &v), &w) in weighted.iter_mut().zip(&d2).zip(w) {
+                        *m = v * w;
+                    }
+                    &weighted
+                }
+                None => &d2,
+            };
+            let total = pairwise_sum(mass);
             if total == 0.0 {
                 degenerate_steps += 1;
             }
-            pick = search_cumulative(&d2, total, uniform());
+            pick = search_cumulative(mass, total, uniforms[i - 1]);
         }
         indices.push(pick);
         centroids
@@ -164,103 +184,6 @@ fn search_cumulative(d2: &[f64], total: f64, r: f64) -> usize {
     d2.len() - 1
 }
 
-/// SciPy's `_krandinit` for data with at least as many rows as columns: `k` samples
-/// `z @ cholesky(cov).T + mean`, with `z` the caller's `k x d` standard normals, `cov` the
-/// sample covariance (`ddof = 1`, in `f64`) and `mean` the column means in `F`.
-///
-/// # Errors
-/// `NotPositiveDefinite` when the covariance has no Cholesky factor (for instance a
-/// constant column), `BadShape` when `z` is not `k x d`.
-pub fn gaussian_init<F: Float>(
-    exec: &Exec,
-    data: ArrayView2<F>,
-    z: ArrayView2<f64>,
-) -> Result<Array2<f64>> {
-    let (n, d) = data.dim();
-    let (k, zd) = z.dim();
-    if zd != d {
-        return Err(Error::BadShape {
-            what: "standard normal draws",
-            len: k * zd,
-            rows: k,
-            cols: d,
-        });
-    }
-    exec.check()?;
-    let data = data.as_standard_layout();
-    let x = crate::contiguous(&data)?;
-    let mu = column_mean(x, n, d);
-    let l = cholesky(&covariance(x, n, d), d)?;
-    let mut out = Array2::<f64>::zeros((k, d));
-    for (mut orow, zrow) in out.rows_mut().into_iter().zip(z.rows()) {
-        for j in 0..d {
-            let mut s = 0.0;
-            for (t, &zt) in zrow.iter().enumerate().take(j + 1) {
-                s += zt * l[j * d + t];
-            }
-            orow[j] = s + mu[j].to_f64();
-        }
-    }
-    Ok(out)
-}
-
-/// SciPy's `_krandinit` for one-dimensional data: `z * sqrt(var) + mean` with the sample
-/// variance (`ddof = 1`, in `f64`) and the mean in `F`.
-pub fn gaussian_init_1d<F: Float>(data: &[F], z: &[f64]) -> Vec<f64> {
-    let n = data.len();
-    let mu = column_mean(data, n, 1)[0];
-    let sd = covariance(data, n, 1)[0].sqrt();
-    z.iter().map(|&v| v * sd + mu.to_f64()).collect()
-}
-
-/// Sample covariance (`ddof = 1`) of the columns of `x`, in `f64`, as a `d x d` row-major
-/// matrix; scaled by `1 / (n - 1)` as numpy's `cov` does (infinite for one row).
-fn covariance<F: Float>(x: &[F], n: usize, d: usize) -> Vec<f64> {
-    let wide: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
-    let mean = column_mean(&wide, n, d);
-    let mut c = vec![0.0; d * d];
-    let mut centred = vec![0.0; d];
-    for row in wide.chunks_exact(d.max(1)) {
-        for ((c, &v), &m) in centred.iter_mut().zip(row).zip(&mean) {
-            *c = v - m;
-        }
-        for a in 0..d {
-            for b in 0..d {
-                c[a * d + b] += centred[a] * centred[b];
-            }
-        }
-    }
-    let scale = 1.0 / (n as f64 - 1.0);
-    c.iter_mut().for_each(|v| *v *= scale);
-    c
-}
-
-/// Lower Cholesky factor of a symmetric `d x d` matrix; fails, as numpy's `cholesky`
-/// does, when a pivot is zero or negative. A NaN pivot passes through as NaN, as in numpy,
-/// and the caller's finiteness check reports it.
-fn cholesky(a: &[f64], d: usize) -> Result<Vec<f64>> {
-    let mut l = vec![0.0; d * d];
-    for j in 0..d {
-        let mut s = a[j * d + j];
-        for t in 0..j {
-            s -= l[j * d + t] * l[j * d + t];
-        }
-        if s <= 0.0 {
-            return Err(Error::NotPositiveDefinite);
-        }
-        let ljj = s.sqrt();
-        l[j * d + j] = ljj;
-        for i in j + 1..d {
-            let mut s = a[i * d + j];
-            for t in 0..j {
-                s -= l[i * d + t] * l[j * d + t];
-            }
-            l[i * d + j] = s / ljj;
-        }
-    }
-    Ok(l)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,20 +194,33 @@ mod tests {
         let exec = Exec::with_threads(2).unwrap();
         let data = array![[0.0f64], [1.0], [3.0]];
         // D2 after row 0 = [0, 1, 9]: cumprobs [0, 0.1, 1.0].
-        let mut draws = [0.05, 0.5].into_iter();
-        let pp = kmeans_plusplus(&exec, data.view(), 2, 0, || draws.next().unwrap()).unwrap();
+        let pp = kmeans_plusplus(&exec, data.view(), 2, 0, &[0.05, 0.5], None).unwrap();
         assert_eq!(pp.indices, vec![0, 1]);
-        let mut draws = [0.5].into_iter();
-        let pp = kmeans_plusplus(&exec, data.view(), 2, 0, || draws.next().unwrap()).unwrap();
+        let pp = kmeans_plusplus(&exec, data.view(), 2, 0, &[0.5], None).unwrap();
         assert_eq!(pp.indices, vec![0, 2]);
         assert_eq!(pp.centroids, array![[0.0], [3.0]]);
+        // Weights 1, 9, 1: w * D2 = [0, 9, 9], cumprobs [0, 0.5, 1.0].
+        let w = [1.0, 9.0, 1.0];
+        let pp = kmeans_plusplus(&exec, data.view(), 2, 0, &[0.5], Some(&w)).unwrap();
+        assert_eq!(pp.indices, vec![0, 1]);
+        let pp = kmeans_plusplus(&exec, data.view(), 2, 0, &[0.51], Some(&w)).unwrap();
+        assert_eq!(pp.indices, vec![0, 2]);
+        // Unit weights draw what no weights draw.
+        let ones = [1.0; 3];
+        for u in [0.05, 0.1, 0.11, 0.9] {
+            let plain = kmeans_plusplus(&exec, data.view(), 2, 0, &[u], None).unwrap();
+            let unit = kmeans_plusplus(&exec, data.view(), 2, 0, &[u], Some(&ones)).unwrap();
+            assert_eq!(plain.indices, unit.indices);
+        }
+        // Too few draws is an error, not a made-up draw.
+        assert!(kmeans_plusplus(&exec, data.view(), 3, 0, &[0.5], None).is_err());
     }
 
     #[test]
     fn plusplus_with_more_centroids_than_distinct_rows() {
         let exec = Exec::with_threads(2).unwrap();
         let data = array![[2.0f32, 2.0], [2.0, 2.0]];
-        let pp = kmeans_plusplus(&exec, data.view(), 4, 1, || 0.7).unwrap();
+        let pp = kmeans_plusplus(&exec, data.view(), 4, 1, &[0.7; 3], None).unwrap();
         assert_eq!(pp.indices, vec![1, 0, 0, 0]);
         assert_eq!(pp.degenerate_steps, 3);
     }
@@ -308,39 +244,26 @@ mod tests {
     fn plusplus_is_thread_count_independent() {
         let n = 3 * crate::parallel::CHUNK_ROWS + 11;
         let data = Array2::from_shape_fn((n, 3), |(i, j)| ((i * 31 + j * 17) % 97) as f64);
-        let run = |t| {
-            let mut u = 0.1;
-            kmeans_plusplus(&Exec::with_threads(t).unwrap(), data.view(), 20, 5, || {
+        let mut u = 0.1;
+        let draws: Vec<f64> = (0..19)
+            .map(|_| {
                 u = (u * 7.31f64).fract();
                 u
             })
+            .collect();
+        let run = |t| {
+            kmeans_plusplus(
+                &Exec::with_threads(t).unwrap(),
+                data.view(),
+                20,
+                5,
+                &draws,
+                None,
+            )
             .unwrap()
             .indices
         };
         assert_eq!(run(1), run(2));
         assert_eq!(run(1), run(4));
-    }
-
-    #[test]
-    fn gaussian_init_uses_cholesky_of_the_covariance() {
-        let exec = Exec::with_threads(1).unwrap();
-        let data = array![[0.0f64, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]];
-        // cov = diag(4/3, 4/3); mean (1, 1).
-        let z = array![[1.0, 0.0], [0.0, -1.0]];
-        let out = gaussian_init(&exec, data.view(), z.view()).unwrap();
-        let s = (4.0f64 / 3.0).sqrt();
-        assert!((out[[0, 0]] - (1.0 + s)).abs() < 1e-15 && (out[[0, 1]] - 1.0).abs() < 1e-15);
-        assert!((out[[1, 1]] - (1.0 - s)).abs() < 1e-15);
-    }
-
-    #[test]
-    fn constant_data_has_no_cholesky_factor() {
-        let exec = Exec::with_threads(1).unwrap();
-        let data = array![[1.0f64, 1.0], [1.0, 1.0], [1.0, 1.0]];
-        let z = array![[1.0, 0.0]];
-        assert_eq!(
-            gaussian_init(&exec, data.view(), z.view()).unwrap_err(),
-            Error::NotPositiveDefinite
-        );
     }
 }

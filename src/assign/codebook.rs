@@ -1,0 +1,364 @@
+//! A code book prepared for nearest-code queries, and the dispatch between the kernels.
+//!
+//! For fewer than five features the direct kernel ([`super::direct`]) gives SciPy's bits.
+//! For five or more features (where SciPy itself uses BLAS) the register-tiled kernel
+//! ([`super::dot`]) ranks the codes by `|c|^2 - 2 x.c` (one fused multiply-add per feature
+//! and code). A rounding bound ([`super::bound`]) decides whether the best code is certain;
+//! when the runner-up is within the bound (near-ties, exact ties, overflow, NaN) the
+//! candidates are compared again with the exact direct formula. The reported distance is
+//! always the direct one. Labels therefore equal those of exact arithmetic (lowest index on
+//! ties) whatever the CPU or thread count. `f64` rows may be ranked in `f32` first
+//! ([`super::narrow`]).
+
+use super::bound::{hit, settle};
+use super::direct::{direct_nearest, rank};
+use super::dot::{dot_scores, two_smallest, LANES, ROWS};
+use super::exact::{lane_sq_dists, sq_dist};
+use super::narrow::narrowable;
+use super::DOT_MIN_FEATURES;
+use crate::float::Float;
+
+/// The nearest code of one row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit<C> {
+    /// Index of the nearest code (lowest on ties; 0 when every distance is NaN).
+    pub label: i32,
+    /// Its squared distance by the direct formula (infinite when every distance is NaN);
+    /// or, where [`Codebook::nearest_rows`] was not asked for exact distances and ranked
+    /// the codes by dot products, an upper bound of it (to within rounding).
+    pub best: C,
+    /// A lower bound of the squared distance to every other code (to within the rounding
+    /// of the direct formula); infinite when there is no other code.
+    pub second: C,
+}
+
+impl<C: Float> Default for Hit<C> {
+    fn default() -> Self {
+        Hit {
+            label: 0,
+            best: C::INFINITY,
+            second: C::INFINITY,
+        }
+    }
+}
+
+/// A code book prepared for fast nearest-code queries.
+#[derive(Debug, Clone)]
+pub struct Codebook<C> {
+    pub(super) k: usize,
+    pub(super) d: usize,
+    pub(super) kpad: usize,
+    /// `d` rows of `kpad` values: feature `f` of every code, padded with zeros.
+    pub(super) cols: Vec<C>,
+    /// The codes, row-major, for exact rechecks.
+    pub(super) rows: Vec<C>,
+    /// `|c|^2` of every code (padding: +inf, so padded codes never win).
+    pub(super) norms: Vec<C>,
+    /// The largest `|c|^2`.
+    pub(super) max_norm: C,
+    /// For `f64` codes (five or more features, every value [`narrowable`]), the codes
+    /// rounded to `f32`: rows are ranked at single-precision speed first, see
+    /// [`Codebook::nearest_rows`].
+    pub(super) narrow: Option<Box<Codebook<f32>>>,
+}
+
+impl<C: Float> Codebook<C> {
+    /// Prepare `k` codes of `d` features given row-major in `rows`.
+    pub fn new(rows: &[C], k: usize, d: usize) -> Self {
+        assert_eq!(rows.len(), k * d, "code book length must be k * d");
+        // The direct kernel reads the codes row-major; only the dot-product one needs them
+        // transposed and padded.
+        let dot = d >= DOT_MIN_FEATURES;
+        let kpad = if dot { k.div_ceil(LANES) * LANES } else { k };
+        let mut cols = vec![C::ZERO; if dot { d * kpad } else { 0 }];
+        for (j, code) in rows
+            .chunks_exact(d.max(1))
+            .enumerate()
+            .take(k)
+            .filter(|_| dot)
+        {
+            for (f, &v) in code.iter().enumerate() {
+                cols[f * kpad + j] = v;
+            }
+        }
+        let mut norms = vec![C::INFINITY; kpad];
+        let mut max_norm = C::ZERO;
+        for (j, code) in rows.chunks_exact(d.max(1)).enumerate().take(k) {
+            let nn = code.iter().fold(C::ZERO, |s, &v| s + v * v);
+            norms[j] = nn;
+            if !nn.is_finite() || nn > max_norm {
+                max_norm = nn;
+            }
+        }
+        let narrow = (C::WIDE && d >= DOT_MIN_FEATURES && rows.iter().all(|&v| narrowable(v)))
+            .then(|| {
+                let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
+                Box::new(Codebook::new(&rows, k, d))
+            });
+        Codebook {
+            k,
+            d,
+            kpad,
+            cols,
+            rows: rows.to_vec(),
+            norms,
+            max_norm,
+            narrow,
+        }
+    }
+
+    /// Number of codes.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Scratch length [`Codebook::nearest_rows`] needs (none for the direct kernel).
+    pub fn scratch_len(&self) -> usize {
+        if self.d < DOT_MIN_FEATURES {
+            0
+        } else {
+            self.kpad * ROWS
+        }
+    }
+
+    /// The code of every row (row-major, `d` features): see [`Hit`]. `scratch` must hold
+    /// [`Codebook::scratch_len`] values. With `exact` false, `best` may be an upper bound
+    /// (saving a pass over the row's features for each row).
+    ///
+    /// `f64` rows and codes whose values are all [`narrowable`] are ranked in `f32` first,
+    /// with a rounding bound that also covers the rounding of the values to `f32`; a group
+    /// of rows with any best code not certain in `f32` is ranked again in `f64`.
+    pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
+        if self.d < DOT_MIN_FEATURES {
+            direct_nearest(&self.rows, self.k, self.d, rows, hits);
+            return;
+        }
+        let scratch = &mut scratch[..self.kpad * ROWS];
+        let mut padded = Vec::new();
+        let mut narrowed = self.narrow.as_deref().map(|n| {
+            (
+                n,
+                vec![0.0f32; n.scratch_len()],
+                Vec::with_capacity(ROWS * self.d),
+            )
+        });
+        for (x, group) in rows.chunks(self.d * ROWS).zip(hits.chunks_mut(ROWS)) {
+            let full = if group.len() == ROWS {
+                x
+            } else {
+                // The last, partial group: pad with copies of its first row.
+                padded.clear();
+                padded.extend_from_slice(x);
+                while padded.len() < ROWS * self.d {
+                    padded.extend_from_slice(&x[..self.d]);
+                }
+                &padded[..]
+            };
+            let narrowed = narrowed.as_mut().is_some_and(|(narrow, scratch, buf)| {
+                self.narrow_group(narrow, full, group, scratch, buf)
+            });
+            if !narrowed {
+                let x_norms = self.scores(full, scratch);
+                for (p, hit) in group.iter_mut().enumerate() {
+                    // Padded codes score +inf, so the whole padded run can be scanned.
+                    let scores = &scratch[p * self.kpad..(p + 1) * self.kpad];
+                    *hit = self.pick(&x[p * self.d..(p + 1) * self.d], x_norms[p], scores);
+                }
+            }
+            if exact {
+                self.exact_distances(full, group);
+            }
+        }
+    }
+
+    /// Set each hit's `best` to the squared distance of its row of `x` ([`ROWS`] rows) to its
+    /// code by the direct formula. The rows' sums are interleaved, so that they run in
+    /// parallel; each is still summed in feature order.
+    fn exact_distances(&self, x: &[C], group: &mut [Hit<C>]) {
+        let d = self.d;
+        let mut codes = [0; ROWS];
+        for (c, h) in codes.iter_mut().zip(group.iter()) {
+            *c = h.label as usize * d;
+        }
+        let mut acc = [C::ZERO; ROWS];
+        for f in 0..d {
+            for (p, a) in acc.iter_mut().enumerate() {
+                let diff = self.rows[codes[p] + f] - x[p * d + f];
+                *a += diff * diff;
+            }
+        }
+        for (h, &a) in group.iter_mut().zip(&acc) {
+            h.best = a;
+        }
+    }
+
+    /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `x` against every code, into `out`
+    /// (`ROWS` runs of `kpad`), and the rows' `|x|^2`.
+    pub(super) fn scores(&self, x: &[C], out: &mut [C]) -> [C; ROWS] {
+        let (cols, norms, kpad, d) = (&self.cols, &self.norms, self.kpad, self.d);
+        if !C::WIDE {
+            return dot_scores::<C, ROWS>(cols, norms, kpad, d, x, out);
+        }
+        const HALF: usize = ROWS / 2;
+        let mut x_norms = [C::ZERO; ROWS];
+        for ((x, out), xn) in x
+            .chunks(HALF * d)
+            .zip(out.chunks_mut(HALF * kpad))
+            .zip(x_norms.chunks_mut(HALF))
+        {
+            xn.copy_from_slice(&dot_scores::<C, HALF>(cols, norms, kpad, d, x, out));
+        }
+        x_norms
+    }
+
+    /// Squared distance of `x` to code `j`, by the direct formula.
+    #[inline(always)]
+    pub fn sq_dist_to(&self, x: &[C], j: usize) -> C {
+        sq_dist(x, &self.rows[j * self.d..(j + 1) * self.d])
+    }
+
+    /// Squared distances of `x` to the codes numbered in `codes`, into `out`, summed in
+    /// SIMD lanes: equal to the direct formula's to within its rounding, not bit for bit.
+    pub fn lane_sq_dists(&self, x: &[C], codes: &[u32], out: &mut [C]) {
+        lane_sq_dists(x, &self.rows, codes, out);
+    }
+
+    /// The codes, row-major.
+    pub fn rows(&self) -> &[C] {
+        &self.rows
+    }
+
+    /// The nearest code of `x` and its exact squared distance, from its approximate scores
+    /// `|c|^2 - 2 x.c`. The best score is certain when the runner-up is
+    /// further than twice the rounding bound of a score; otherwise (near or exact ties,
+    /// overflow, NaN) every code is measured with the exact direct formula.
+    fn pick(&self, x: &[C], x_norm: C, scores: &[C]) -> Hit<C> {
+        let (best, second, label) = two_smallest(scores);
+        let norms = (x_norm.to_f64(), self.max_norm.to_f64());
+        let eps = C::EPSILON.to_f64();
+        if let Some(bounds) = settle(best.to_f64(), second.to_f64(), norms, self.d, eps) {
+            return hit(label, bounds);
+        }
+        let exact: Vec<C> = (0..self.k).map(|j| self.sq_dist_to(x, j)).collect();
+        rank(&exact)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assign::exact::brute;
+
+    #[test]
+    fn matches_brute_force_bitwise() {
+        let mut next = crate::test_uniforms(12345);
+        for &(n, k, d) in &[(1, 1, 1), (7, 3, 2), (50, 17, 4), (33, 40, 9), (5, 1, 70)] {
+            let rows: Vec<f64> = (0..n * d).map(|_| next()).collect();
+            let code: Vec<f64> = (0..k * d).map(|_| next()).collect();
+            assert_matches_brute(&rows, &code, d);
+        }
+    }
+
+    /// The kernel's labels and squared distances equal the brute-force ones, bit for bit.
+    fn assert_matches_brute(rows: &[f64], code: &[f64], d: usize) {
+        let (n, k) = (rows.len() / d, code.len() / d);
+        let cb = Codebook::new(code, k, d);
+        let mut hits = vec![Hit::default(); n];
+        let mut scratch = vec![0.0; cb.scratch_len()];
+        cb.nearest_rows(rows, &mut hits, &mut scratch, true);
+        let expect = brute(rows, code, d);
+        for i in 0..n {
+            assert_eq!(hits[i].label, expect[i].0, "row {i}");
+            assert_eq!(hits[i].best.to_bits(), expect[i].1.to_bits());
+            // `second` bounds every other code's distance from below (to rounding).
+            let x = &rows[i * d..(i + 1) * d];
+            for (j, c) in code.chunks(d).enumerate() {
+                if j as i32 != hits[i].label {
+                    assert!(
+                        hits[i].second <= sq_dist(x, c) * (1.0 + 1e-12),
+                        "row {i} code {j}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dot_path_matches_exact_argmin_on_near_ties() {
+        let d = 8;
+        let mut code = Vec::new();
+        for j in 0..40 {
+            for f in 0..d {
+                code.push(((j * 7 + f * 3) % 11) as f64 * 0.25 + 1e6);
+            }
+        }
+        // Exact duplicates of codes and points between two codes (near and exact ties).
+        let mut rows = code[..5 * d].to_vec();
+        rows.extend(
+            code[7 * d..8 * d]
+                .iter()
+                .zip(&code[9 * d..10 * d])
+                .map(|(a, b)| (a + b) / 2.0),
+        );
+        let code = [code.clone(), code[..3 * d].to_vec()].concat();
+        assert_matches_brute(&rows, &code, d);
+    }
+
+    #[test]
+    fn narrowed_ranking_falls_back_where_f32_cannot_tell() {
+        let d = 6;
+        let mut next = crate::test_uniforms(5);
+        // Pairs of codes closer than f32 can resolve (1e-9 apart relative to their values),
+        // and rows just nearer to one or the other.
+        let mut code = Vec::new();
+        for j in 0..20 {
+            let base: Vec<f64> = (0..d).map(|_| 100.0 * next()).collect();
+            code.extend(&base);
+            code.extend(base.iter().map(|v| v + 1e-7 * (j as f64 + 1.0)));
+        }
+        let mut rows = Vec::new();
+        for pair in code.chunks(2 * d) {
+            for t in [0.49, 0.51, 0.5] {
+                rows.extend(
+                    pair[..d]
+                        .iter()
+                        .zip(&pair[d..])
+                        .map(|(a, b)| a + t * (b - a)),
+                );
+            }
+            // And a row far from every code, which f32 settles on its own.
+            rows.extend(pair[..d].iter().map(|v| v + 3.0));
+        }
+        let cb = Codebook::new(&code, code.len() / d, d);
+        assert!(cb.narrow.is_some());
+        assert_matches_brute(&rows, &code, d);
+        // Values f32 cannot hold (or hold only as subnormals) keep the whole f64 path.
+        for scale in [1e-30, 1e30] {
+            let scaled: Vec<f64> = code.iter().map(|v| v * scale).collect();
+            let cb = Codebook::new(&scaled, code.len() / d, d);
+            assert!(cb.narrow.is_none());
+            let rows: Vec<f64> = rows.iter().map(|v| v * scale).collect();
+            assert_matches_brute(&rows, &scaled, d);
+            // Rows out of range against codes in range are ranked in f64 as well.
+            assert_matches_brute(&rows, &code, d);
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_lowest_index_and_nan_to_zero() {
+        let cb = Codebook::new(&[1.0f32, 1.0, 1.0, 1.0, 1.0, 1.0], 3, 2);
+        let mut hits = vec![
+            Hit {
+                label: 9,
+                best: 0.0,
+                second: 0.0
+            };
+            2
+        ];
+        let mut scratch = vec![0.0; cb.scratch_len()];
+        cb.nearest_rows(&[0.0, 0.0, f32::NAN, 0.0], &mut hits, &mut scratch, true);
+        assert_eq!((hits[0].label, hits[1].label), (0, 0));
+        assert_eq!((hits[0].best, hits[0].second), (2.0, 2.0));
+        assert!(hits[1].best.is_infinite());
+    }
+}

@@ -1,0 +1,64 @@
+//! `f64` rows ranked in `f32` first (twice the SIMD width) where every value lies where
+//! `f32` holds it to within half its epsilon; the rounding bound then also covers the
+//! rounding of the values, and groups of rows with any uncertain best code are ranked again
+//! in `f64`. The labels are the same; only the work differs.
+
+use super::bound::{hit, settle};
+use super::dot::two_smallest;
+use super::{Codebook, Hit};
+use crate::float::Float;
+use multiversion::multiversion;
+
+impl<C: Float> Codebook<C> {
+    /// Rank the [`ROWS`] rows of `x` against the codes rounded to `f32` (`narrow`) and write
+    /// the hits of the first `group.len()` of them; `false` (leaving `group` to be written
+    /// again) if a value of `x` is not [`narrowable`] or a row's best code is not certain.
+    pub(super) fn narrow_group(
+        &self,
+        narrow: &Codebook<f32>,
+        x: &[C],
+        group: &mut [Hit<C>],
+        scratch: &mut [f32],
+        buf: &mut Vec<f32>,
+    ) -> bool {
+        if !narrow_rows(x, buf) {
+            return false;
+        }
+        let (kpad, d) = (self.kpad, self.d);
+        let x_norms = narrow.scores(buf, scratch);
+        // Half as much again as the kernel's own rounding: the rounding of the values.
+        let eps = 1.5 * f64::from(f32::EPSILON);
+        for (p, out) in group.iter_mut().enumerate() {
+            let (best, second, label) = two_smallest(&scratch[p * kpad..(p + 1) * kpad]);
+            let norms = (f64::from(x_norms[p]), f64::from(narrow.max_norm));
+            let Some(bounds) = settle(best.into(), second.into(), norms, d, eps) else {
+                return false;
+            };
+            *out = hit(label, bounds);
+        }
+        true
+    }
+}
+
+/// Whether `v` is zero or of a magnitude in `[2^-60, 2^60]`: rounded to `f32` it keeps a
+/// relative error of at most `f32::EPSILON / 2`, and products and squares of such values
+/// neither underflow nor overflow in `f32`. (Branch-free, to vectorise.)
+#[inline(always)]
+pub(super) fn narrowable<C: Float>(v: C) -> bool {
+    const LOW: f64 = 1.0 / (1u64 << 60) as f64;
+    const HIGH: f64 = (1u64 << 60) as f64;
+    let a = v.to_f64().abs();
+    (a == 0.0) | (LOW..=HIGH).contains(&a)
+}
+
+/// `x` rounded to `f32` into `out`, and whether every value is [`narrowable`].
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx2+avx+fma",
+    "x86_64+avx2+avx+fma",
+    "aarch64+neon"
+))]
+fn narrow_rows<C: Float>(x: &[C], out: &mut Vec<f32>) -> bool {
+    out.clear();
+    out.extend(x.iter().map(|&v| v.to_f64() as f32));
+    x.iter().fold(true, |ok, &v| ok & narrowable(v))
+}

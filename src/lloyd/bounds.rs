@@ -1,0 +1,130 @@
+//! Hamerly's distance bounds: each row keeps an upper bound on its distance to its own code,
+//! raised by how far that code moved, and a lower bound on its distance to every other
+//! code, lowered by how far the others moved. A row whose upper bound is below its lower
+//! bound, or below half the distance from its code to the nearest other code, cannot change
+//! label.
+
+use super::ball::CodeGaps;
+use crate::assign::sq_dist;
+use crate::parallel::Exec;
+
+/// A relative step larger than `f32` rounding, to round bounds outwards.
+pub(super) const OUTWARD: f64 = 1.0 / (1u64 << 22) as f64;
+
+/// An absolute step larger than `f32` rounding near zero (its subnormal spacing).
+pub(super) const TINY: f64 = 1.0 / (1u128 << 100) as f64;
+
+/// The largest `f32`: larger lower bounds are kept as this (and upper bounds below its
+/// negative as that).
+pub(super) const MAX32: f64 = f32::MAX as f64;
+
+/// What a row carries from one iteration to the next: its label and its two bounds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RowBounds {
+    /// The row's code.
+    pub(super) label: i32,
+    /// A lower bound of the row's distance to every other code (rounded down to `f32`).
+    lower: f32,
+    /// An upper bound of the row's distance to its own code (rounded up to `f32`; twelve
+    /// bytes of state per row in all, with the label).
+    upper: f32,
+}
+
+impl RowBounds {
+    pub(super) fn lower(&self) -> f64 {
+        self.lower.into()
+    }
+
+    pub(super) fn upper(&self) -> f64 {
+        self.upper.into()
+    }
+
+    /// Keep `lower` and `upper`, moved outwards by more than the rounding to `f32` (a
+    /// relative [`OUTWARD`] and an absolute [`TINY`], so that they stay bounds however they
+    /// round). Branch-free: which way rounding goes is unpredictable.
+    #[inline(always)]
+    pub(super) fn set(&mut self, lower: f64, upper: f64) {
+        let lower = if lower > MAX32 { MAX32 } else { lower };
+        self.lower = (lower - lower.abs() * OUTWARD - TINY) as f32;
+        self.set_upper(upper);
+    }
+
+    /// Keep `upper` alone, as [`RowBounds::set`] does.
+    #[inline(always)]
+    pub(super) fn set_upper(&mut self, upper: f64) {
+        let upper = if upper < -MAX32 { -MAX32 } else { upper };
+        self.upper = (upper + upper.abs() * OUTWARD + TINY) as f32;
+    }
+}
+
+/// How far the codes moved between two code books, and the distances between the new codes.
+pub(super) struct Motion {
+    /// How far each code moved.
+    pub(super) drift: Vec<f64>,
+    /// The largest move, its code, and the largest move of any other code.
+    pub(super) max: (f64, usize, f64),
+    /// The distances between the new codes.
+    pub(super) gaps: CodeGaps,
+}
+
+impl Motion {
+    /// The motion from the code book `old` (the one the rows' bounds refer to) to `new`,
+    /// both `k x d` row-major; `None` if the bounds are not usable (another `k`, no
+    /// features, NaN).
+    pub(super) fn between(
+        exec: &Exec,
+        old: &[f64],
+        new: &[f64],
+        k: usize,
+        d: usize,
+    ) -> Option<Self> {
+        if old.len() != new.len() || k == 0 || d == 0 {
+            return None;
+        }
+        let code = |c: &[f64], j: usize| c[j * d..(j + 1) * d].to_vec();
+        let drift: Vec<f64> = (0..k)
+            .map(|j| sq_dist(&code(old, j), &code(new, j)).sqrt())
+            .collect();
+        let mut max = (0.0f64, usize::MAX, 0.0f64);
+        for (j, &v) in drift.iter().enumerate() {
+            if v > max.0 || max.1 == usize::MAX {
+                max = (v, j, max.0);
+            } else if v > max.2 {
+                max.2 = v;
+            }
+        }
+        let gaps = CodeGaps::new(exec, new, k, d);
+        if drift.iter().any(|v| v.is_nan()) || gaps.has_nan() {
+            return None;
+        }
+        Some(Motion { drift, max, gaps })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_kept_in_f32_stay_bounds() {
+        let mut rnd = crate::test_uniforms(3);
+        let mut values = vec![0.0, -0.0, 1e-300, -1e-300, 1e-40, 3e-39, 1e39, -1e39, 1e300];
+        values.extend((0..10_000).map(|i| rnd() * 10f64.powi(i % 80 - 40)));
+        let mut st = RowBounds::default();
+        for &v in &values {
+            st.set(v, v);
+            assert!(st.lower() <= v && st.upper() >= v, "{v} {st:?}");
+            // Loosened by little: 2^-22 relative and 2^-100 absolute, then f32 rounding.
+            let slack = v.abs() * 2.0 * OUTWARD + 2.0 * TINY;
+            assert!(
+                v.abs() > MAX32 || st.upper() - st.lower() <= 2.0 * slack,
+                "{v} {st:?}"
+            );
+        }
+        st.set(f64::INFINITY, f64::INFINITY);
+        assert!(st.lower() > 0.9999 * MAX32 && st.lower() < MAX32);
+        assert_eq!(st.upper(), f64::INFINITY);
+        st.set(0.0, f64::NAN);
+        assert!(st.upper().is_nan());
+    }
+}

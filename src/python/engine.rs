@@ -1,0 +1,189 @@
+//! The engine's own front-end: Lloyd runs with any stopping rule, empty-cluster policy and
+//! row weights, weighted k-means++ from the caller's draws, and the finiteness check.
+//! (The scikit-learn and Dask front-ends of the Python package stand on these.)
+
+use super::arrays::{with_float, with_float_pair};
+use super::running::run;
+use crate::float::{Float, Promote};
+use crate::lloyd::{Empty, Params, Stop};
+use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArrayDyn};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+
+/// Row weights as a slice of the data's type, if given.
+fn weights_of<'py, F: Element>(
+    weights: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Option<PyReadonlyArray1<'py, F>>> {
+    weights.map(|w| w.extract()).transpose().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(
+            "sample weights: expected a 1-D array of the data's dtype",
+        )
+    })
+}
+
+/// A stopping rule from its name: "iterations" (`max_iter` of them), "distortion" (SciPy's
+/// threshold `value`) or "center_shift" (scikit-learn's tolerance `value`, at most
+/// `max_iter` iterations).
+fn stop_rule(stop: &str, value: f64, max_iter: usize) -> PyResult<Stop> {
+    match stop {
+        "iterations" => Ok(Stop::Iterations(max_iter)),
+        "distortion" => Ok(Stop::Distortion { thresh: value }),
+        "center_shift" => Ok(Stop::CenterShift {
+            tol: value,
+            max_iter,
+        }),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown stopping rule {stop:?}"
+        ))),
+    }
+}
+
+/// An empty-cluster policy from its name: "drop", "keep", "raise" or "farthest".
+fn empty_policy(empty: &str) -> PyResult<Empty> {
+    match empty {
+        "drop" => Ok(Empty::Drop),
+        "keep" => Ok(Empty::Keep),
+        "raise" => Ok(Empty::Raise),
+        "farthest" => Ok(Empty::Farthest),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown empty-cluster policy {empty:?}"
+        ))),
+    }
+}
+
+type LloydOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray1<i32>>, usize, usize);
+
+#[pyfunction]
+#[pyo3(signature = (data, init, stop, value, max_iter, empty, weights=None, workers=None, callback=None))]
+#[allow(clippy::too_many_arguments)]
+fn lloyd<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    init: &Bound<'py, PyAny>,
+    stop: &str,
+    value: f64,
+    max_iter: usize,
+    empty: &str,
+    weights: Option<&Bound<'py, PyAny>>,
+    workers: Option<usize>,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<LloydOut<'py>> {
+    fn go<'py, F: Promote<C> + Promote<F> + Element, C: Float + Element>(
+        py: Python<'py>,
+        x: numpy::PyReadonlyArray2<'py, F>,
+        c: numpy::PyReadonlyArray2<'py, C>,
+        params: (Stop, Empty, Option<&Bound<'py, PyAny>>),
+        workers: Option<usize>,
+        callback: Option<&Py<PyAny>>,
+    ) -> PyResult<LloydOut<'py>> {
+        let w = weights_of::<F>(params.2)?;
+        let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
+        let (xv, cv) = (x.as_array(), c.as_array());
+        let p = Params {
+            stop: params.0,
+            empty: params.1,
+            weights: w,
+        };
+        let out = run(py, workers, callback, |exec| {
+            crate::lloyd::run(exec, xv, cv, &p)
+        })?;
+        Ok((
+            out.centroids.into_pyarray(py).into_any(),
+            out.labels.into_pyarray(py),
+            out.iterations,
+            out.empty_iterations,
+        ))
+    }
+    let params = (
+        stop_rule(stop, value, max_iter)?,
+        empty_policy(empty)?,
+        weights,
+    );
+    let cb = callback.as_ref();
+    with_float_pair!(data, init, "init", |x, c| go(py, x, c, params, workers, cb))
+}
+
+type PlusPlusOut<'py> = (
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray1<usize>>,
+    usize,
+);
+
+#[pyfunction]
+#[pyo3(signature = (data, k, first, uniforms, weights=None, workers=None))]
+fn kmeans_plusplus<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    k: usize,
+    first: usize,
+    uniforms: PyReadonlyArray1<'py, f64>,
+    weights: Option<&Bound<'py, PyAny>>,
+    workers: Option<usize>,
+) -> PyResult<PlusPlusOut<'py>> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        x: numpy::PyReadonlyArray2<'py, F>,
+        (k, first, u): (usize, usize, &[f64]),
+        weights: Option<&Bound<'py, PyAny>>,
+        workers: Option<usize>,
+    ) -> PyResult<PlusPlusOut<'py>> {
+        let w = weights_of::<F>(weights)?;
+        let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
+        let xv = x.as_array();
+        let pp = run(py, workers, None, |exec| {
+            crate::init::kmeans_plusplus(exec, xv, k, first, u, w)
+        })?;
+        Ok((
+            pp.centroids.into_pyarray(py),
+            pp.indices.into_pyarray(py),
+            pp.degenerate_steps,
+        ))
+    }
+    let u = uniforms.as_slice()?;
+    with_float!(data, "data", |x| go(py, x, (k, first, u), weights, workers))
+}
+
+/// Whether every value of a C-contiguous float32/float64 array is finite (SciPy's
+/// `check_finite`), computed in parallel with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (a, workers=None))]
+fn all_finite(py: Python<'_>, a: &Bound<'_, PyAny>, workers: Option<usize>) -> PyResult<bool> {
+    if let Ok(x) = a.extract::<PyReadonlyArrayDyn<'_, f64>>() {
+        let s = x.as_slice()?;
+        return run(py, workers, None, |exec| Ok(crate::all_finite(exec, s)));
+    }
+    let x = a
+        .extract::<PyReadonlyArrayDyn<'_, f32>>()
+        .map_err(|_| super::arrays::unsupported("a", a))?;
+    let s = x.as_slice()?;
+    run(py, workers, None, |exec| Ok(crate::all_finite(exec, s)))
+}
+
+/// The number of threads used when `workers` is not given.
+#[pyfunction]
+fn default_workers() -> usize {
+    crate::parallel::default_threads()
+}
+
+/// Panics inside a worker thread, so tests can check that a Rust panic reaches Python as
+/// an exception and leaves the interpreter usable.
+#[pyfunction]
+fn _panic_in_worker(py: Python<'_>) -> PyResult<()> {
+    run(py, Some(2), None, |exec| {
+        exec.install(|| {
+            rayon::join(|| (), || panic!("deliberate panic for testing"));
+        });
+        Ok(())
+    })
+}
+
+/// Add this front-end's functions to the module.
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(lloyd, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
+    m.add_function(wrap_pyfunction!(all_finite, m)?)?;
+    m.add_function(wrap_pyfunction!(default_workers, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_in_worker, m)?)?;
+    Ok(())
+}
