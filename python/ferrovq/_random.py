@@ -47,4 +47,3 @@ def rng_keywords(fun):
     )
     wrapper.__signature__ = sig.replace(parameters=params)
     return wrapper
-

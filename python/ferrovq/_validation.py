@@ -95,4 +95,3 @@ def as_matrices(obs, code_book):
             raise ValueError("obs and code should have same number of features (columns)")
         return obs, code_book
     raise ValueError("ndim different than 1 or 2 are not supported")
-

@@ -87,9 +87,7 @@ def whiten(obs, check_finite=None, *, workers=None):
     if check_finite is None:
         check_finite = True
     obs = asarray(obs, check_finite)
-    fast = (
-        obs.ndim in (1, 2) and obs.size > 0 and (obs.dtype in FLOATS or obs.dtype.kind in "biu")
-    )
+    fast = obs.ndim in (1, 2) and obs.size > 0 and (obs.dtype in FLOATS or obs.dtype.kind in "biu")
     if fast:
         dtype = obs.dtype if obs.dtype in FLOATS else np.float64
         x = native(obs, dtype)
@@ -406,7 +404,8 @@ def _krandinit(data, k, rng, workers=None):
     if data.shape[0] < 2:
         _cov_warnings()
     z = rng.standard_normal(size=(k, data.shape[1]))
-    return _core.gaussian_init(native(data, data.dtype), native(z, np.float64), workers_of(workers))
+    x = native(data, data.dtype)
+    return _core.gaussian_init(x, native(z, np.float64), workers_of(workers))
 
 
 def _cov_warnings():
