@@ -31,10 +31,12 @@ pub(super) struct RowBounds {
 }
 
 impl RowBounds {
+    #[inline(always)]
     pub(super) fn lower(&self) -> f64 {
         self.lower.into()
     }
 
+    #[inline(always)]
     pub(super) fn upper(&self) -> f64 {
         self.upper.into()
     }
