@@ -48,24 +48,6 @@ impl<F: Float> LloydState<F> {
     pub(crate) fn labels(&self) -> Vec<i32> {
         self.rows.iter().map(|r| r.label).collect()
     }
-
-    /// One Lloyd iteration of the rows `x` (`n x d`, row-major, weighted by `weights` if
-    /// given) against `cb`: every row labelled with its nearest code, `dists` (unless
-    /// empty) given each row's distance to it, and the per-code sums returned.
-    pub(crate) fn step<C: Float>(
-        &mut self,
-        exec: &Exec,
-        x: &[F],
-        d: usize,
-        cb: &Codebook<C>,
-        weights: Option<&[F]>,
-        dists: &mut [C],
-    ) -> Result<Step<F>>
-    where
-        F: Promote<C>,
-    {
-        step(exec, x, d, cb, weights, dists, self)
-    }
 }
 
 /// Ask the CPU to bring `v` into cache ahead of its use.
@@ -106,165 +88,173 @@ pub(crate) struct Step<F> {
     pub changed: usize,
 }
 
-/// See [`LloydState::step`]; the rows' bounds are updated to refer to `cb`.
-fn step<F: Promote<C>, C: Float>(
-    exec: &Exec,
-    x: &[F],
-    d: usize,
-    cb: &Codebook<C>,
-    weights: Option<&[F]>,
-    dists: &mut [C],
-    state: &mut LloydState<F>,
-) -> Result<Step<F>> {
-    let n = state.rows.len();
-    let k = cb.k();
-    let centers: Vec<f64> = cb.rows().iter().map(|v| v.to_f64()).collect();
-    // With few codes a full comparison costs about what the bounds save.
-    let keep_bounds = k >= PRUNE_MIN_CODES;
-    let motion = if keep_bounds {
-        Motion::between(exec, &state.bound_codes, &centers, k, d)
-    } else {
-        None
-    };
-    // Relative margin on distances: far above the rounding of the direct formula.
-    let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
-    // Past one chunk, the sums are updated with the rows that changed code rather than
-    // summed again (within one chunk they are recomputed in row order, SciPy's own).
-    let previous = state.totals.take().filter(|t| t.k() == k && n > CHUNK_ROWS);
-    let incremental = previous.is_some();
-    let mut total = previous.unwrap_or_else(|| ClusterSums::new(k, d, weights.is_some()));
-    let (mut scanned, mut changed) = (0, 0);
-    exec.chunks(
-        n,
-        &mut state.rows,
-        dists,
-        |first, states, dists| {
-            let xs = &x[first * d..(first + states.len()) * d];
-            let w = weights.map(|w| &w[first..first + states.len()]);
-            let mut scratch = Scratch::new(cb, states.len());
-            let xc = F::promote(xs, &mut scratch.promoted);
-            // Rows to compare with every code: all of them without usable bounds.
-            let mut todo = Vec::new();
-            // Rows searched among the codes near their own.
-            let mut searched = 0;
-            // Allocated only if a row of this chunk changes code (or for a full sum).
-            let mut part: Option<ClusterSums<F>> = None;
-            let mut moved = 0;
-            // Distances are computed exactly only when asked for; otherwise bounds will do.
-            let want_dists = !dists.is_empty();
-            if let Some(m) = &motion {
-                let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
-                let (mut codes, mut sq) = (Vec::new(), Vec::new());
-                // First move every row's bounds, listing the rows they do not settle; then
-                // read the data of those rows only (without branches between the reads).
-                let mut open = Vec::new();
-                for (i, st) in states.iter_mut().enumerate() {
-                    let a = st.label as usize;
-                    let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
-                    let (lower, upper) = (st.lower() - moved, st.upper() + m.drift[a]);
-                    st.set(lower, upper);
-                    if want_dists || !apart(upper, lower.max(m.gaps.half[a])) {
-                        open.push(i);
+impl<F: Float> LloydState<F> {
+    /// One Lloyd iteration of the rows `x` (`n x d`, row-major, weighted by `weights` if
+    /// given) against `cb`: every row labelled with its nearest code, `dists` (unless
+    /// empty) given each row's distance to it, and the per-code sums returned.
+    /// The rows' bounds are updated to refer to `cb`.
+    pub(crate) fn step<C: Float>(
+        &mut self,
+        exec: &Exec,
+        x: &[F],
+        d: usize,
+        cb: &Codebook<C>,
+        weights: Option<&[F]>,
+        dists: &mut [C],
+    ) -> Result<Step<F>>
+    where
+        F: Promote<C>,
+    {
+        let n = self.rows.len();
+        let k = cb.k();
+        let centers: Vec<f64> = cb.rows().iter().map(|v| v.to_f64()).collect();
+        // With few codes a full comparison costs about what the bounds save.
+        let keep_bounds = k >= PRUNE_MIN_CODES;
+        let motion = if keep_bounds {
+            Motion::between(exec, &self.bound_codes, &centers, k, d)
+        } else {
+            None
+        };
+        // Relative margin on distances: far above the rounding of the direct formula.
+        let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
+        // Past one chunk, the sums are updated with the rows that changed code rather than
+        // summed again (within one chunk they are recomputed in row order, SciPy's own).
+        let previous = self.totals.take().filter(|t| t.k() == k && n > CHUNK_ROWS);
+        let incremental = previous.is_some();
+        let mut total = previous.unwrap_or_else(|| ClusterSums::new(k, d, weights.is_some()));
+        let (mut scanned, mut changed) = (0, 0);
+        exec.chunks(
+            n,
+            &mut self.rows,
+            dists,
+            |first, states, dists| {
+                let xs = &x[first * d..(first + states.len()) * d];
+                let w = weights.map(|w| &w[first..first + states.len()]);
+                let mut scratch = Scratch::new(cb, states.len());
+                let xc = F::promote(xs, &mut scratch.promoted);
+                // Rows to compare with every code: all of them without usable bounds.
+                let mut todo = Vec::new();
+                // Rows searched among the codes near their own.
+                let mut searched = 0;
+                // Allocated only if a row of this chunk changes code (or for a full sum).
+                let mut part: Option<ClusterSums<F>> = None;
+                let mut moved = 0;
+                // Distances are computed exactly only when asked for; otherwise bounds will do.
+                let want_dists = !dists.is_empty();
+                if let Some(m) = &motion {
+                    let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
+                    let (mut codes, mut sq) = (Vec::new(), Vec::new());
+                    // First move every row's bounds, listing the rows they do not settle; then
+                    // read the data of those rows only (without branches between the reads).
+                    let mut open = Vec::new();
+                    for (i, st) in states.iter_mut().enumerate() {
+                        let a = st.label as usize;
+                        let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
+                        let (lower, upper) = (st.lower() - moved, st.upper() + m.drift[a]);
+                        st.set(lower, upper);
+                        if want_dists || !apart(upper, lower.max(m.gaps.half[a])) {
+                            open.push(i);
+                        }
+                    }
+                    for (n, &i) in open.iter().enumerate() {
+                        if let Some(&ahead) = open.get(n + PREFETCH_ROWS) {
+                            prefetch(&xc[ahead * d..(ahead + 1) * d]);
+                        }
+                        let st = &mut states[i];
+                        let a = st.label as usize;
+                        let bound = st.lower().max(m.gaps.half[a]);
+                        // Tighten the upper bound to the distance and try again.
+                        let x = &xc[i * d..(i + 1) * d];
+                        let own = if want_dists {
+                            cb.sq_dist_to(x, a)
+                        } else {
+                            let mut own = [C::ZERO];
+                            cb.lane_sq_dists(x, &[a as u32], &mut own);
+                            own[0]
+                        };
+                        let own_dist = own.to_f64().sqrt();
+                        st.set_upper(own_dist);
+                        if apart(own_dist, bound) {
+                            if let Some(dv) = dists.get_mut(i) {
+                                *dv = own.sqrt();
+                            }
+                            continue;
+                        }
+                        let Some(found) =
+                            m.gaps
+                                .search(cb, x, (a, own), margin, &mut codes, &mut sq, apart)
+                        else {
+                            todo.push(i);
+                            continue;
+                        };
+                        searched += 1;
+                        if found.label != a {
+                            moved += 1;
+                            if incremental {
+                                move_row(&mut part, k, xs, d, w, i, a, found.label);
+                            }
+                        }
+                        st.label = found.label as i32;
+                        st.set(found.lower, found.best);
+                        if let Some(dv) = dists.get_mut(i) {
+                            *dv = if found.label == a {
+                                own.sqrt()
+                            } else {
+                                cb.sq_dist_to(x, found.label).sqrt()
+                            };
+                        }
                     }
                 }
-                for (n, &i) in open.iter().enumerate() {
-                    if let Some(&ahead) = open.get(n + PREFETCH_ROWS) {
-                        prefetch(&xc[ahead * d..(ahead + 1) * d]);
+                let hits = &mut scratch.hits[..];
+                if motion.is_none() {
+                    todo.extend(0..states.len());
+                    cb.nearest_rows(xc, hits, &mut scratch.acc, want_dists);
+                } else {
+                    let mut buf = Vec::with_capacity(todo.len() * d);
+                    for &i in &todo {
+                        buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
                     }
-                    let st = &mut states[i];
-                    let a = st.label as usize;
-                    let bound = st.lower().max(m.gaps.half[a]);
-                    // Tighten the upper bound to the distance and try again.
-                    let x = &xc[i * d..(i + 1) * d];
-                    let own = if want_dists {
-                        cb.sq_dist_to(x, a)
-                    } else {
-                        let mut own = [C::ZERO];
-                        cb.lane_sq_dists(x, &[a as u32], &mut own);
-                        own[0]
-                    };
-                    let own_dist = own.to_f64().sqrt();
-                    st.set_upper(own_dist);
-                    if apart(own_dist, bound) {
-                        if let Some(dv) = dists.get_mut(i) {
-                            *dv = own.sqrt();
-                        }
-                        continue;
-                    }
-                    let Some(found) =
-                        m.gaps
-                            .search(cb, x, (a, own), margin, &mut codes, &mut sq, apart)
-                    else {
-                        todo.push(i);
-                        continue;
-                    };
-                    searched += 1;
-                    if found.label != a {
+                    cb.nearest_rows(&buf, &mut hits[..todo.len()], &mut scratch.acc, want_dists);
+                }
+                for (&i, h) in todo.iter().zip(hits.iter()) {
+                    let old = states[i].label;
+                    if old != h.label {
                         moved += 1;
                         if incremental {
-                            move_row(&mut part, k, xs, d, w, i, a, found.label);
+                            move_row(&mut part, k, xs, d, w, i, old as usize, h.label as usize);
                         }
                     }
-                    st.label = found.label as i32;
-                    st.set(found.lower, found.best);
+                    states[i].label = h.label;
+                    if keep_bounds {
+                        states[i].set(h.second.to_f64().sqrt(), h.best.to_f64().sqrt());
+                    }
                     if let Some(dv) = dists.get_mut(i) {
-                        *dv = if found.label == a {
-                            own.sqrt()
-                        } else {
-                            cb.sq_dist_to(x, found.label).sqrt()
-                        };
+                        *dv = h.best.sqrt();
                     }
                 }
-            }
-            let hits = &mut scratch.hits[..];
-            if motion.is_none() {
-                todo.extend(0..states.len());
-                cb.nearest_rows(xc, hits, &mut scratch.acc, want_dists);
-            } else {
-                let mut buf = Vec::with_capacity(todo.len() * d);
-                for &i in &todo {
-                    buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
+                if !incremental {
+                    part.get_or_insert_with(|| ClusterSums::new(k, d, w.is_some()))
+                        .add_rows(xs, states.iter().map(|s| s.label), w);
                 }
-                cb.nearest_rows(&buf, &mut hits[..todo.len()], &mut scratch.acc, want_dists);
-            }
-            for (&i, h) in todo.iter().zip(hits.iter()) {
-                let old = states[i].label;
-                if old != h.label {
-                    moved += 1;
-                    if incremental {
-                        move_row(&mut part, k, xs, d, w, i, old as usize, h.label as usize);
-                    }
+                (part, todo.len() + searched, moved)
+            },
+            |(part, count, moved)| {
+                if let Some(part) = part {
+                    total.merge(&part);
                 }
-                states[i].label = h.label;
-                if keep_bounds {
-                    states[i].set(h.second.to_f64().sqrt(), h.best.to_f64().sqrt());
-                }
-                if let Some(dv) = dists.get_mut(i) {
-                    *dv = h.best.sqrt();
-                }
-            }
-            if !incremental {
-                part.get_or_insert_with(|| ClusterSums::new(k, d, w.is_some()))
-                    .add_rows(xs, states.iter().map(|s| s.label), w);
-            }
-            (part, todo.len() + searched, moved)
-        },
-        |(part, count, moved)| {
-            if let Some(part) = part {
-                total.merge(&part);
-            }
-            scanned += count;
-            changed += moved;
-        },
-    )?;
-    total.clear_empty();
-    state.bound_codes = centers;
-    state.totals = Some(total.clone());
-    Ok(Step {
-        sums: total,
-        scanned,
-        changed,
-    })
+                scanned += count;
+                changed += moved;
+            },
+        )?;
+        total.clear_empty();
+        self.bound_codes = centers;
+        self.totals = Some(total.clone());
+        Ok(Step {
+            sums: total,
+            scanned,
+            changed,
+        })
+    }
 }
 
 #[cfg(test)]
