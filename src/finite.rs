@@ -3,14 +3,15 @@
 use crate::float::Float;
 use crate::parallel::Exec;
 use multiversion::multiversion;
-use rayon::prelude::*;
 
 /// Values checked per task; also the granularity of the early exit.
 const BLOCK: usize = 1 << 16;
 
 /// Whether every value of `x` is finite (neither NaN nor infinite).
 pub fn all_finite<F: Float>(exec: &Exec, x: &[F]) -> bool {
-    exec.install(|| x.par_chunks(BLOCK).all(block_finite))
+    exec.map(x.chunks(BLOCK).collect(), block_finite)
+        .into_iter()
+        .all(|ok| ok)
 }
 
 #[multiversion(targets(

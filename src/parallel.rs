@@ -39,9 +39,10 @@ impl Control for NoControl {
     }
 }
 
-/// Where and how the heavy work runs: a thread pool and a control hook.
+/// Where and how the heavy work runs: a thread pool (or the calling thread alone) and a
+/// control hook.
 pub struct Exec<'a> {
-    pool: Arc<ThreadPool>,
+    pool: Option<Arc<ThreadPool>>,
     control: &'a dyn Control,
 }
 
@@ -92,13 +93,27 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
 }
 
 impl<'a> Exec<'a> {
-    /// An executor with `threads` workers (`None`: [`default_threads`]).
+    /// An executor with `threads` workers (`None`: [`default_threads`]). One worker is the
+    /// calling thread itself, with no pool to hand the work to.
     pub fn new(threads: Option<usize>, control: &'a dyn Control) -> Result<Self> {
         let threads = threads.unwrap_or_else(default_threads).max(1);
+        if threads == 1 {
+            return Ok(Exec::on_caller(control));
+        }
         Ok(Exec {
-            pool: pool(threads)?,
+            pool: Some(pool(threads)?),
             control,
         })
+    }
+
+    /// An executor that runs everything on the calling thread: for work too short to be
+    /// worth waking a pool (a hand-off costs tens of microseconds). The results are those
+    /// of any thread count.
+    pub fn on_caller(control: &'a dyn Control) -> Self {
+        Exec {
+            pool: None,
+            control,
+        }
     }
 
     /// An executor with `threads` workers that never stops: for tests and Rust callers.
@@ -116,9 +131,13 @@ impl<'a> Exec<'a> {
         self.control.iteration(iteration, scanned)
     }
 
-    /// Run `f` inside this executor's pool.
-    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        self.pool.install(f)
+    /// `f` of every item, in parallel in the pool (on the calling thread without one),
+    /// returned in the items' order.
+    pub fn map<T: Send, R: Send>(&self, items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+        match &self.pool {
+            Some(pool) => pool.install(|| items.into_par_iter().map(f).collect()),
+            None => items.into_iter().map(f).collect(),
+        }
     }
 
     /// Split `n` rows into chunks of [`CHUNK_ROWS`], run `map` on each chunk in parallel and
@@ -149,12 +168,7 @@ impl<'a> Exec<'a> {
                 break;
             }
             self.check()?;
-            let parts: Vec<T> = self.pool.install(|| {
-                group
-                    .into_par_iter()
-                    .map(|(first, sa, sb)| map(first, sa, sb))
-                    .collect()
-            });
+            let parts = self.map(group, |(first, sa, sb)| map(first, sa, sb));
             parts.into_iter().for_each(&mut fold);
         }
         Ok(())

@@ -16,6 +16,9 @@ use super::dot::{dot_scores, two_smallest, LANES, ROWS};
 use super::exact::{lane_sq_dists, sq_dist};
 use super::narrow::narrowable;
 use super::DOT_MIN_FEATURES;
+
+/// Up to this many codes, every feature count goes to the direct kernel.
+const DIRECT_MAX_CODES: usize = 16;
 use crate::float::Float;
 
 /// The nearest code of one row.
@@ -62,13 +65,21 @@ pub struct Codebook<C> {
     pub(super) narrow: Option<Box<Codebook<f32>>>,
 }
 
+/// Whether `k` codes of `d` features go to the direct kernel: always below five features
+/// (SciPy's bits), and for few codes, where the dot-product kernel's tile of [`LANES`]
+/// codes would be mostly padding and its per-row overhead (ranking, exact distance) would
+/// outweigh the cheaper products.
+fn direct_kernel(k: usize, d: usize) -> bool {
+    d < DOT_MIN_FEATURES || k <= DIRECT_MAX_CODES
+}
+
 impl<C: Float> Codebook<C> {
     /// Prepare `k` codes of `d` features given row-major in `rows`.
     pub fn new(rows: &[C], k: usize, d: usize) -> Self {
         assert_eq!(rows.len(), k * d, "code book length must be k * d");
         // The direct kernel reads the codes row-major; only the dot-product one needs them
         // transposed and padded.
-        let dot = d >= DOT_MIN_FEATURES;
+        let dot = !direct_kernel(k, d);
         let kpad = if dot { k.div_ceil(LANES) * LANES } else { k };
         let mut cols = vec![C::ZERO; if dot { d * kpad } else { 0 }];
         for (j, code) in rows
@@ -90,11 +101,10 @@ impl<C: Float> Codebook<C> {
                 max_norm = nn;
             }
         }
-        let narrow = (C::WIDE && d >= DOT_MIN_FEATURES && rows.iter().all(|&v| narrowable(v)))
-            .then(|| {
-                let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
-                Box::new(Codebook::new(&rows, k, d))
-            });
+        let narrow = (C::WIDE && dot && rows.iter().all(|&v| narrowable(v))).then(|| {
+            let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
+            Box::new(Codebook::new(&rows, k, d))
+        });
         Codebook {
             k,
             d,
@@ -114,7 +124,7 @@ impl<C: Float> Codebook<C> {
 
     /// Scratch length [`Codebook::nearest_rows`] needs (none for the direct kernel).
     pub fn scratch_len(&self) -> usize {
-        if self.d < DOT_MIN_FEATURES {
+        if direct_kernel(self.k, self.d) {
             0
         } else {
             self.kpad * ROWS
@@ -129,7 +139,7 @@ impl<C: Float> Codebook<C> {
     /// with a rounding bound that also covers the rounding of the values to `f32`; a group
     /// of rows with any best code not certain in `f32` is ranked again in `f64`.
     pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
-        if self.d < DOT_MIN_FEATURES {
+        if direct_kernel(self.k, self.d) {
             direct_nearest(&self.rows, self.k, self.d, rows, hits);
             return;
         }
@@ -252,7 +262,15 @@ mod tests {
     #[test]
     fn matches_brute_force_bitwise() {
         let mut next = crate::test_uniforms(12345);
-        for &(n, k, d) in &[(1, 1, 1), (7, 3, 2), (50, 17, 4), (33, 40, 9), (5, 1, 70)] {
+        for &(n, k, d) in &[
+            (1, 1, 1),
+            (7, 3, 2),
+            (50, 17, 4),
+            (33, 40, 9),
+            (5, 1, 70),
+            (100, 16, 33),
+            (70, 5, 6),
+        ] {
             let rows: Vec<f64> = (0..n * d).map(|_| next()).collect();
             let code: Vec<f64> = (0..k * d).map(|_| next()).collect();
             assert_matches_brute(&rows, &code, d);

@@ -1,14 +1,15 @@
-//! The direct kernel (fewer than five features): each distance is the sum over features, in
-//! feature order, of `(code - x)**2`, exactly as SciPy's `_vq` computes it, vectorised
-//! across rows (a block of rows meets one code at a time), never across the features of one
-//! distance, so the bits do not depend on the SIMD width chosen at run time.
+//! The direct kernel (fewer than five features, or few codes): each distance is the sum over
+//! features, in feature order, of `(code - x)**2`, exactly as SciPy's `_vq` computes it for
+//! fewer than five features, vectorised across rows (a block of rows meets one code at a
+//! time), never across the features of one distance, so the bits do not depend on the SIMD
+//! width chosen at run time.
 
-use super::{Hit, DOT_MIN_FEATURES};
+use super::Hit;
 use crate::float::Float;
 use multiversion::multiversion;
 
 /// Rows the direct kernel compares with each code together (the SIMD lanes).
-const DIRECT_ROWS: usize = 16;
+const DIRECT_ROWS: usize = 64;
 
 /// The lowest value (first index on ties; index 0 and infinity if all are NaN) and the
 /// second lowest of `values`.
@@ -30,10 +31,32 @@ pub(super) fn rank<C: Float>(values: &[C]) -> Hit<C> {
     }
 }
 
+/// `x` (rows of `D` features) into `xt` (feature `f` of row `p` at `xt[f][p]`): with the
+/// width known, the compiler shuffles registers instead of gathering.
+#[inline(always)]
+fn transpose<C: Float, const D: usize>(x: &[C], xt: &mut [[C; DIRECT_ROWS]]) {
+    for (p, row) in x.chunks_exact(D).enumerate() {
+        let row: &[C; D] = row.try_into().expect("rows of D features");
+        for f in 0..D {
+            xt[f][p] = row[f];
+        }
+    }
+}
+
+/// [`transpose`] for any width, column by column (contiguous writes).
+#[inline(always)]
+fn transpose_any<C: Float>(x: &[C], d: usize, xt: &mut [[C; DIRECT_ROWS]]) {
+    for (f, col) in xt.iter_mut().enumerate() {
+        for (v, row) in col.iter_mut().zip(x.chunks_exact(d.max(1))) {
+            *v = row[f];
+        }
+    }
+}
+
 /// Direct kernel: every row's squared distance to every code, accumulated feature by
 /// feature in SciPy's order, and ranked as [`rank`] does (the first index on ties). Blocks
 /// of [`DIRECT_ROWS`] rows meet one code at a time, row by row in the SIMD lanes. `book`
-/// holds the `k` codes row-major; `d` is below [`DOT_MIN_FEATURES`].
+/// holds the `k` codes row-major.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx2+avx+fma",
     "x86_64+avx2+avx+fma",
@@ -46,14 +69,16 @@ pub(super) fn direct_nearest<C: Float>(
     rows: &[C],
     hits: &mut [Hit<C>],
 ) {
+    // The block transposed: feature `f` of row `p` at `xt[f][p]`.
+    let mut xt = vec![[C::ZERO; DIRECT_ROWS]; d];
     for (b, out) in hits.chunks_mut(DIRECT_ROWS).enumerate() {
         let x = &rows[b * DIRECT_ROWS * d..(b * DIRECT_ROWS + out.len()) * d];
-        // The block transposed: feature `f` of row `p` at `xt[f][p]`.
-        let mut xt = [[C::ZERO; DIRECT_ROWS]; DOT_MIN_FEATURES - 1];
-        for (p, row) in x.chunks_exact(d.max(1)).enumerate() {
-            for (f, &v) in row.iter().enumerate() {
-                xt[f][p] = v;
-            }
+        match d {
+            1 => transpose::<C, 1>(x, &mut xt),
+            2 => transpose::<C, 2>(x, &mut xt),
+            3 => transpose::<C, 3>(x, &mut xt),
+            4 => transpose::<C, 4>(x, &mut xt),
+            _ => transpose_any(x, d, &mut xt),
         }
         let mut best = [C::INFINITY; DIRECT_ROWS];
         let mut second = [C::INFINITY; DIRECT_ROWS];

@@ -83,12 +83,11 @@ pub fn kmeans_plusplus<F: Float>(
         if i > 0 {
             exec.check()?;
             let newest = &xs[indices[i - 1] * d..indices[i - 1] * d + d];
-            exec.install(|| {
-                use rayon::prelude::*;
-                d2.par_chunks_mut(crate::parallel::CHUNK_ROWS)
-                    .zip(xs.par_chunks(crate::parallel::CHUNK_ROWS * width))
-                    .for_each(|(dd, rows)| lower_d2(newest, rows, d, dd))
-            });
+            let blocks = d2
+                .chunks_mut(crate::parallel::CHUNK_ROWS)
+                .zip(xs.chunks(crate::parallel::CHUNK_ROWS * width))
+                .collect();
+            exec.map(blocks, |(dd, rows)| lower_d2(newest, rows, d, dd));
             let mass = match &weights {
                 Some(w) => {
                     for ((m, &v), &w) in weighted.iter_mut().zip(&d2).zip(w) {

@@ -11,7 +11,6 @@
 use crate::assign::{lane_sq_dists, Codebook};
 use crate::float::Float;
 use crate::parallel::Exec;
-use rayon::prelude::*;
 
 /// More codes than this keep no sorted lists (they would take `12 k^2` bytes).
 const MAX_CODES: usize = 1024;
@@ -56,23 +55,18 @@ impl CodeGaps {
     pub(crate) fn new(exec: &Exec, centers: &[f64], k: usize, d: usize) -> Self {
         let keep = k <= MAX_CODES;
         let everyone: Vec<u32> = (0..k as u32).collect();
-        let rows: Vec<(f64, Vec<(f64, u32)>)> = exec.install(|| {
-            (0..k)
-                .into_par_iter()
-                .map(|a| {
-                    let mut sq = vec![0.0; k];
-                    lane_sq_dists(&centers[a * d..(a + 1) * d], centers, &everyone, &mut sq);
-                    let others = everyone
-                        .iter()
-                        .zip(&sq)
-                        .filter(|(&j, _)| j as usize != a)
-                        .map(|(&j, &v)| (v.sqrt(), j));
-                    let nearest = others.clone().fold(f64::INFINITY, |m, (v, _)| m.min(v));
-                    let mut list: Vec<(f64, u32)> = if keep { others.collect() } else { vec![] };
-                    list.sort_unstable_by(|p, q| p.0.total_cmp(&q.0));
-                    (0.5 * nearest, list)
-                })
-                .collect()
+        let rows = exec.map((0..k).collect(), |a| {
+            let mut sq = vec![0.0; k];
+            lane_sq_dists(&centers[a * d..(a + 1) * d], centers, &everyone, &mut sq);
+            let others = everyone
+                .iter()
+                .zip(&sq)
+                .filter(|(&j, _)| j as usize != a)
+                .map(|(&j, &v)| (v.sqrt(), j));
+            let nearest = others.clone().fold(f64::INFINITY, |m, (v, _)| m.min(v));
+            let mut list: Vec<(f64, u32)> = if keep { others.collect() } else { vec![] };
+            list.sort_unstable_by(|p, q| p.0.total_cmp(&q.0));
+            (0.5 * nearest, list)
         });
         let half = rows.iter().map(|r| r.0).collect();
         let most = (MAX_BALL_SHARE * k as f64) as usize;

@@ -3,7 +3,7 @@
 //! (The scikit-learn and Dask front-ends of the Python package stand on these.)
 
 use super::arrays::{with_float, with_float_pair};
-use super::running::run;
+use super::running::{cost, run};
 use crate::float::{Float, Promote};
 use crate::lloyd::{Empty, Params, Stop};
 use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArrayDyn};
@@ -85,7 +85,8 @@ fn lloyd<'py>(
             empty: params.1,
             weights: w,
         };
-        let out = run(py, workers, callback, |exec| {
+        let size = cost(&[xv.nrows(), cv.nrows(), cv.ncols()]);
+        let out = run(py, size, workers, callback, |exec| {
             crate::lloyd::run(exec, xv, cv, &p)
         })?;
         Ok((
@@ -131,7 +132,7 @@ fn kmeans_plusplus<'py>(
         let w = weights_of::<F>(weights)?;
         let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
         let xv = x.as_array();
-        let pp = run(py, workers, None, |exec| {
+        let pp = run(py, cost(&[xv.nrows(), xv.ncols()]), workers, None, |exec| {
             crate::init::kmeans_plusplus(exec, xv, k, first, u, w)
         })?;
         Ok((
@@ -151,13 +152,17 @@ fn kmeans_plusplus<'py>(
 fn all_finite(py: Python<'_>, a: &Bound<'_, PyAny>, workers: Option<usize>) -> PyResult<bool> {
     if let Ok(x) = a.extract::<PyReadonlyArrayDyn<'_, f64>>() {
         let s = x.as_slice()?;
-        return run(py, workers, None, |exec| Ok(crate::all_finite(exec, s)));
+        return run(py, s.len(), workers, None, |exec| {
+            Ok(crate::all_finite(exec, s))
+        });
     }
     let x = a
         .extract::<PyReadonlyArrayDyn<'_, f32>>()
         .map_err(|_| super::arrays::unsupported("a", a))?;
     let s = x.as_slice()?;
-    run(py, workers, None, |exec| Ok(crate::all_finite(exec, s)))
+    run(py, s.len(), workers, None, |exec| {
+        Ok(crate::all_finite(exec, s))
+    })
 }
 
 /// The number of threads used when `workers` is not given.
@@ -170,9 +175,9 @@ fn default_workers() -> usize {
 /// an exception and leaves the interpreter usable.
 #[pyfunction]
 fn _panic_in_worker(py: Python<'_>) -> PyResult<()> {
-    run(py, Some(2), None, |exec| {
-        exec.install(|| {
-            rayon::join(|| (), || panic!("deliberate panic for testing"));
+    run(py, usize::MAX, Some(2), None, |exec| {
+        exec.map(vec![false, true], |fail| {
+            assert!(!fail, "deliberate panic for testing");
         });
         Ok(())
     })

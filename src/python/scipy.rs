@@ -3,7 +3,7 @@
 //! Validation, dtype rules, warnings and random draws are the Python package's.
 
 use super::arrays::{unsupported, with_float, with_float_pair, Floats};
-use super::running::run;
+use super::running::{cost, run};
 use crate::float::{Float, Promote};
 use crate::scipy::Missing;
 use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
@@ -27,7 +27,10 @@ fn vq<'py>(
         workers: Option<usize>,
     ) -> PyResult<Pair<'py>> {
         let (ov, cv) = (o.as_array(), c.as_array());
-        let (codes, dists) = run(py, workers, None, |exec| crate::scipy::vq(exec, ov, cv))?;
+        let size = cost(&[ov.nrows(), cv.nrows(), cv.ncols()]);
+        let (codes, dists) = run(py, size, workers, None, |exec| {
+            crate::scipy::vq(exec, ov, cv)
+        })?;
         Ok((
             codes.into_pyarray(py).into_any(),
             dists.into_pyarray(py).into_any(),
@@ -54,7 +57,10 @@ fn whiten<'py>(
         workers: Option<usize>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<bool>>)> {
         let ov = o.as_array();
-        let (w, zero) = run(py, workers, None, |exec| crate::scipy::whiten(exec, ov))?;
+        let size = cost(&[ov.nrows(), ov.ncols()]);
+        let (w, zero) = run(py, size, workers, None, |exec| {
+            crate::scipy::whiten(exec, ov)
+        })?;
         Ok((w.into_pyarray(py).into_any(), zero.into_pyarray(py)))
     }
     with_float!(obs, "obs", |o| go(py, o, workers))
@@ -81,7 +87,8 @@ fn kmeans_single<'py>(
         cb: Option<&Py<PyAny>>,
     ) -> PyResult<KmeansOut<'py>> {
         let (dv, gv) = (d.as_array(), g.as_array());
-        let r = run(py, workers, cb, |exec| {
+        let size = cost(&[dv.nrows(), gv.nrows(), gv.ncols()]);
+        let r = run(py, size, workers, cb, |exec| {
             crate::scipy::kmeans_single(exec, dv, gv, thresh)
         })?;
         let dist = r.distortion;
@@ -119,7 +126,8 @@ fn kmeans2_lloyd<'py>(
         cb: Option<&Py<PyAny>>,
     ) -> PyResult<Kmeans2Out<'py>> {
         let (dv, cv) = (d.as_array(), c.as_array());
-        let r = run(py, workers, cb, |exec| {
+        let size = cost(&[dv.nrows(), cv.nrows(), cv.ncols()]);
+        let r = run(py, size, workers, cb, |exec| {
             crate::scipy::kmeans2_lloyd(exec, dv, cv, iter, missing)
         })?;
         Ok((
@@ -161,7 +169,7 @@ fn gaussian_init<'py>(
         workers: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let (dv, zv) = (d.as_array(), z.as_array());
-        let x = run(py, workers, None, |exec| {
+        let x = run(py, cost(&[dv.nrows(), dv.ncols()]), workers, None, |exec| {
             crate::init::gaussian_init(exec, dv, zv)
         })?;
         Ok(x.into_pyarray(py))

@@ -36,17 +36,16 @@ pub fn whiten<F: Float>(exec: &Exec, obs: ArrayView2<F>) -> Result<(Array2<F>, V
     exec.check()?;
     let mut out = vec![F::ZERO; n * d];
     let width = d.max(1);
-    exec.install(|| {
-        use rayon::prelude::*;
-        out.par_chunks_mut(crate::parallel::CHUNK_ROWS * width)
-            .zip(x.par_chunks(crate::parallel::CHUNK_ROWS * width))
-            .for_each(|(o, i)| {
-                for (orow, irow) in o.chunks_exact_mut(width).zip(i.chunks_exact(width)) {
-                    for ((ov, &iv), &s) in orow.iter_mut().zip(irow).zip(&std) {
-                        *ov = iv / s;
-                    }
-                }
-            })
+    let blocks = out
+        .chunks_mut(crate::parallel::CHUNK_ROWS * width)
+        .zip(x.chunks(crate::parallel::CHUNK_ROWS * width))
+        .collect();
+    exec.map(blocks, |(o, i)| {
+        for (orow, irow) in o.chunks_exact_mut(width).zip(i.chunks_exact(width)) {
+            for ((ov, &iv), &s) in orow.iter_mut().zip(irow).zip(&std) {
+                *ov = iv / s;
+            }
+        }
     });
     Ok((crate::matrix(out, n, d)?, zero))
 }
