@@ -1,8 +1,8 @@
 //! The direct kernel (fewer than five features, or few codes): each distance is the sum over
-//! features, in feature order, of `(code - x)**2`, exactly as SciPy's `_vq` computes it for
-//! fewer than five features, vectorised across rows (a block of rows meets one code at a
-//! time), never across the features of one distance, so the bits do not depend on the SIMD
-//! width chosen at run time.
+//! features, in feature order, of `(code - x)**2`, exactly as SciPy's `_vq` computes it
+//! below five features, vectorised across rows (a block of rows meets one code at a time),
+//! never across the features of one distance, so the bits do not depend on the SIMD width
+//! chosen at run time.
 
 use super::Hit;
 use crate::float::Float;
@@ -43,12 +43,13 @@ fn transpose<C: Float, const D: usize>(x: &[C], xt: &mut [[C; DIRECT_ROWS]]) {
     }
 }
 
-/// [`transpose`] for any width, column by column (contiguous writes).
+/// [`transpose`] for any width, row by row (scalar stores: read column by column, the
+/// compiler gathers, which on AMD Zen 4 took 60% of the kernel at d = 64, k = 16).
 #[inline(always)]
 fn transpose_any<C: Float>(x: &[C], d: usize, xt: &mut [[C; DIRECT_ROWS]]) {
-    for (f, col) in xt.iter_mut().enumerate() {
-        for (v, row) in col.iter_mut().zip(x.chunks_exact(d.max(1))) {
-            *v = row[f];
+    for (p, row) in x.chunks_exact(d.max(1)).enumerate() {
+        for (col, &v) in xt.iter_mut().zip(row) {
+            col[p] = v;
         }
     }
 }
