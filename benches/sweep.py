@@ -129,9 +129,6 @@ def blas_info():
 def unstructured(rounds):
     """The issue's unstructured case: rates of the full assignment and kmeans2 ratios."""
     import numpy as np
-    from scipy.cluster import vq as sv
-
-    import ferrovq as fv
 
     n, d, k = 100_000, 64, 256
     print(f"\nunstructured data (standard normal), n={n:,} d={d} k={k}:")
@@ -140,12 +137,9 @@ def unstructured(rounds):
     for dtype in DTYPES:
         x = np.random.default_rng(0).standard_normal((n, d)).astype(dtype)
         init = x[np.random.default_rng(1).choice(n, k, replace=False)].copy()
-        vr, vt = side_by_side(lambda: sv.vq(x, init), lambda: fv.vq(x, init), rounds)
-        kr, kt = side_by_side(
-            lambda: sv.kmeans2(x, init, iter=ITERS, minit="matrix"),
-            lambda: fv.kmeans2(x, init, iter=ITERS, minit="matrix"),
-            rounds,
-        )
+        pairs = calls(n, d, k, dtype, x, init)
+        vr, vt = side_by_side(*pairs["vq"], rounds)
+        kr, kt = side_by_side(*pairs["kmeans2"], rounds)
         gflops = 2 * n * k * d / vt / 1e9
         print(
             f"| {dtype} | {vr:.1f}x | {fmt_time(vt)} | {gflops:.0f} GFLOP/s | {kr:.1f}x | {fmt_time(kt)} |",
@@ -164,9 +158,9 @@ def main():
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
     import numpy as np
-    import scipy
 
     import ferrovq
+    import scipy
 
     funcs = args.funcs.split(",")
     print(
@@ -200,7 +194,9 @@ def main():
                         cells.append(f"{r:.1f}x ({fmt_time(ours)})")
                         if r < worst[0]:
                             worst = (r, f"{name} n={n} d={d} k={k} {dtype}")
-                    print(f"| {n:,} | {d} | {k} | {dtype} | " + " | ".join(cells) + " |", flush=True)
+                    print(
+                        f"| {n:,} | {d} | {k} | {dtype} | " + " | ".join(cells) + " |", flush=True
+                    )
     print(f"\nlowest ratio: {worst[0]:.2f}x ({worst[1]})")
     if args.max_n >= 100_000:
         unstructured(min(args.rounds, 3))

@@ -35,7 +35,10 @@ def main():
     rows = [
         ("SciPy vq, whole call", us(lambda: sv.vq(x, c))),
         ("ferrovq vq, whole call", us(lambda: fv.vq(x, c))),
-        ("  check_finite of both arrays (numpy)", us(lambda: (asarray(x, True), asarray(c, True)))),
+        (
+            "  check_finite of both arrays (numpy)",
+            us(lambda: (asarray(x, True), asarray(c, True))),
+        ),
         ("  result dtype", us(lambda: np.result_type(x, c))),
         ("  shapes and contiguity", us(lambda: (as_matrices(x, c), native(x, ct), native(c, ct)))),
         ("  workers argument", us(lambda: workers_of(None))),
