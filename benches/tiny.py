@@ -36,7 +36,7 @@ def main():
         ("SciPy vq, whole call", us(lambda: sv.vq(x, c))),
         ("ferrovq vq, whole call", us(lambda: fv.vq(x, c))),
         (
-            "  check_finite of both arrays (numpy)",
+            "  check_finite of both arrays",
             us(lambda: (asarray(x, True), asarray(c, True))),
         ),
         ("  result dtype", us(lambda: np.result_type(x, c))),

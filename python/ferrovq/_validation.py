@@ -14,19 +14,15 @@ from ferrovq import _core
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
-# Fewer values than this are checked by numpy: a call into the thread pool costs tens of
-# microseconds; numpy checks up to about a million values sooner (measured: 2^20 float64
-# values 236 us in numpy, 214 us in the core; 2^17: 23 us against 58 us).
-_SMALL = 1 << 20
-
 
 def asarray(a, check_finite):
-    """``np.asarray`` plus SciPy's finiteness check: in Rust, without a temporary array,
-    for large contiguous native float32/float64 input; with numpy for small input, where
-    handing the work to the thread pool would cost more than the check."""
+    """``np.asarray`` plus SciPy's finiteness check: in Rust, without a temporary array, for
+    contiguous native float32/float64 input (small arrays on the calling thread: measured
+    0.2 us against numpy's 2.9 us for 200 values, 86 us against 264 us for 2^20); with numpy
+    for anything else."""
     a = np.asarray(a)
     if check_finite:
-        if a.dtype in FLOATS and a.flags.c_contiguous and a.size >= _SMALL:
+        if a.dtype in FLOATS and a.flags.c_contiguous:
             finite = _core.all_finite(a)
         else:
             finite = np.all(np.isfinite(a))
