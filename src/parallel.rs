@@ -161,6 +161,26 @@ impl<'a> Exec<'a> {
         a: &mut [A],
         b: &mut [B],
         map: impl Fn(usize, &mut [A], &mut [B]) -> T + Sync,
+        fold: impl FnMut(T),
+    ) -> Result<()>
+    where
+        A: Send,
+        B: Send,
+        T: Send,
+    {
+        self.chunks_of(CHUNK_ROWS, n, a, b, map, fold)
+    }
+
+    /// [`Exec::chunks`] with chunks of `rows` rows: for work whose result does not depend
+    /// on where the chunks end (each row on its own), smaller chunks share the rows out more
+    /// evenly among the threads.
+    pub fn chunks_of<A, B, T>(
+        &self,
+        rows: usize,
+        n: usize,
+        a: &mut [A],
+        b: &mut [B],
+        map: impl Fn(usize, &mut [A], &mut [B]) -> T + Sync,
         mut fold: impl FnMut(T),
     ) -> Result<()>
     where
@@ -168,11 +188,12 @@ impl<'a> Exec<'a> {
         B: Send,
         T: Send,
     {
-        let nchunks = n.div_ceil(CHUNK_ROWS);
-        let mut pieces = split_rows(a, nchunks)
-            .zip(split_rows(b, nchunks))
+        let rows = rows.max(1);
+        let nchunks = n.div_ceil(rows);
+        let mut pieces = split_rows(a, rows, nchunks)
+            .zip(split_rows(b, rows, nchunks))
             .enumerate()
-            .map(|(c, (sa, sb))| (c * CHUNK_ROWS, sa, sb));
+            .map(|(c, (sa, sb))| (c * rows, sa, sb));
         loop {
             let group: Vec<_> = pieces.by_ref().take(GROUP_CHUNKS).collect();
             if group.is_empty() {
@@ -186,10 +207,11 @@ impl<'a> Exec<'a> {
     }
 }
 
-/// `nchunks` per-chunk slices of a per-row output, or `nchunks` empty slices if it is empty.
-fn split_rows<O>(out: &mut [O], nchunks: usize) -> impl Iterator<Item = &mut [O]> {
+/// `nchunks` slices of `rows` rows of a per-row output, or `nchunks` empty slices if it is
+/// empty.
+fn split_rows<O>(out: &mut [O], rows: usize, nchunks: usize) -> impl Iterator<Item = &mut [O]> {
     let wanted = !out.is_empty();
-    let mut chunks = out.chunks_mut(CHUNK_ROWS);
+    let mut chunks = out.chunks_mut(rows);
     (0..nchunks).map(move |_| {
         if wanted {
             chunks.next().unwrap_or_default()

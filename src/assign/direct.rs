@@ -49,7 +49,9 @@ fn transpose<C: Float, const D: usize>(x: &[C], xt: &mut [[C; DIRECT_ROWS]]) {
 fn transpose_any<C: Float>(x: &[C], d: usize, xt: &mut [[C; DIRECT_ROWS]]) {
     for (p, row) in x.chunks_exact(d.max(1)).enumerate() {
         for (col, &v) in xt.iter_mut().zip(row) {
-            col[p] = v;
+            // SAFETY: `p < DIRECT_ROWS` (a block has at most that many rows), so the
+            // pointer is in bounds of `col`. Volatile keeps the stores scalar.
+            unsafe { std::ptr::write_volatile(col.as_mut_ptr().add(p), v) };
         }
     }
 }
