@@ -5,13 +5,14 @@
 #   make test   build, install, then cargo test and pytest against the installed wheel
 #   make lint   cargo fmt/clippy, ruff, stubtest
 #   make bench  the side-by-side benchmark (benches/compare.py)
+#   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~30 min)
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint bench install venv
+.PHONY: demo test lint bench sweep install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +46,7 @@ lint: install
 bench: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/compare.py
+
+sweep: install
+	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
+	$(PY) benches/sweep.py

@@ -10,8 +10,8 @@ minit='++', same seed), ``kmeans`` (from the code book, SciPy's default threshol
 ``whiten``. Each figure is measured in rounds (SciPy then ferrovq, each call repeated until
 it has run for 20 ms); the ratio is the median over the rounds of SciPy's time over
 ferrovq's in the same round, and ferrovq's time is its median. Each measurement starts
-after a 20 ms pause, so that neither library runs while the other's idle threads spin. k-means++ of SciPy is
-O(n k^2 d); it is left out where that exceeds 4e10.
+after a 100 ms pause, so that neither library runs while the other's idle threads spin.
+k-means++ of SciPy is O(n k^2 d); it is left out where that exceeds 4e10.
 
 A last section times the unstructured case of the performance issue (standard normal data,
 n = 100,000, d = 64, k = 256) and reports the full assignment's rate in GFLOP/s (2 n k d per
@@ -40,7 +40,7 @@ ITERS = 5
 # Each timed measurement repeats the call until it has run this long (tiny calls).
 MIN_MEASURE_S = 0.02
 # Pause before each measurement, for the other library's spinning threads to sleep.
-SETTLE_S = 0.02
+SETTLE_S = 0.1
 # SciPy's k-means++ costs about n k^2 d; past this it would dominate the whole sweep.
 MAX_KPP_WORK = 4e10
 FUNCS = ["vq", "kmeans2", "kmeans2 ++", "kmeans", "whiten"]
@@ -48,9 +48,10 @@ FUNCS = ["vq", "kmeans2", "kmeans2 ++", "kmeans", "whiten"]
 
 def per_call(fn):
     """Seconds per call of `fn`, repeating it until MIN_MEASURE_S has passed. It starts
-    after a pause: OpenBLAS's threads spin for milliseconds after a call, and a call of the
-    other library in that time would be slowed by them (measured: ferrovq's vq of 10,000 x
-    64 against 16 codes right after SciPy's took 1.5-7 ms, 5 ms later 2.2 ms)."""
+    after a pause: OpenBLAS's idle threads spin for tens of milliseconds after a call, and a
+    call of the other library in that time shares the cores with them (measured: ferrovq's
+    kmeans2 of 10,000 x 64 x 256 float32 right after SciPy's took 29-39 ms, 50 ms later
+    25-32 ms, 100 ms later 14-22 ms, 200 ms later 19-21 ms)."""
     time.sleep(SETTLE_S)
     calls, start = 0, time.perf_counter()
     while True:

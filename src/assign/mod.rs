@@ -67,6 +67,35 @@ pub(crate) fn assign_chunk<F: Promote<C>, C: Float>(
     }
 }
 
+/// [`Codebook::nearest_rows`] of the rows of one chunk (`rows`, `hits.len()` of them),
+/// split into tasks of [`NEAREST_ROWS`] for the executor's threads when `split`: a chunk
+/// of k-means is the unit of its sums' order, so with few chunks the threads would
+/// otherwise idle (10,000 rows are 5 chunks for 2 threads). Each row's hit is the same
+/// either way.
+pub(crate) fn nearest_rows_in<C: Float>(
+    exec: &Exec,
+    cb: &Codebook<C>,
+    rows: &[C],
+    hits: &mut [Hit<C>],
+    acc: &mut [C],
+    exact: bool,
+    split: bool,
+) {
+    if !split || hits.len() <= NEAREST_ROWS {
+        cb.nearest_rows(rows, hits, acc, exact);
+        return;
+    }
+    let d = cb.d.max(1);
+    let tasks = rows
+        .chunks(NEAREST_ROWS * d)
+        .zip(hits.chunks_mut(NEAREST_ROWS))
+        .collect();
+    exec.map(tasks, |(x, h)| {
+        let mut acc = vec![C::ZERO; cb.scratch_len()];
+        cb.nearest_rows(x, h, &mut acc, exact);
+    });
+}
+
 /// Check that a code book of `k` codes of `cb_d` features can label rows of `d` features.
 pub(crate) fn check_code_book(k: usize, cb_d: usize, d: usize) -> Result<()> {
     if cb_d != d {

@@ -13,7 +13,7 @@
 
 use super::bounds::{Motion, RowBounds};
 use super::sums::ClusterSums;
-use crate::assign::{Codebook, Scratch};
+use crate::assign::{nearest_rows_in, Codebook, Scratch};
 use crate::error::Result;
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -32,6 +32,9 @@ fn pruning_pays(n: usize, k: usize, d: usize) -> bool {
     let rows_per_code = 64.max(2048 / d.max(1));
     k >= PRUNE_MIN_CODES && n >= rows_per_code * k
 }
+
+/// Below this many chunks, a chunk's full assignment is split among the threads.
+const SPLIT_BELOW_CHUNKS: usize = 8;
 
 /// How many rows ahead the data of rows whose bounds fail is prefetched.
 const PREFETCH_ROWS: usize = 6;
@@ -134,6 +137,8 @@ impl<F: Float> LloydState<F> {
         let incremental = previous.is_some();
         let mut total = previous.unwrap_or_else(|| ClusterSums::new(k, d, weights.is_some()));
         let (mut scanned, mut changed) = (0, 0);
+        // With few chunks, a chunk's full assignment is shared out among the threads.
+        let split = n < SPLIT_BELOW_CHUNKS * CHUNK_ROWS;
         exec.chunks(
             n,
             &mut self.rows,
@@ -219,7 +224,7 @@ impl<F: Float> LloydState<F> {
                 let hits = &mut scratch.hits[..];
                 if motion.is_none() {
                     todo.extend(0..states.len());
-                    cb.nearest_rows(xc, hits, &mut scratch.acc, want_dists);
+                    nearest_rows_in(exec, cb, xc, hits, &mut scratch.acc, want_dists, split);
                 } else {
                     let mut buf = Vec::with_capacity(todo.len() * d);
                     for &i in &todo {
