@@ -24,7 +24,7 @@ fn kernels(c: &mut Criterion) {
         let x = data(n, d, 1);
         let book = data(k, d, 2);
         c.bench_function(&format!("vq n={n} d={d} k={k}"), |b| {
-            b.iter(|| vq(&exec, black_box(x.view()), book.view()).expect("vq"))
+            b.iter(|| vq(&exec, black_box(x.view()), book.view(), false).expect("vq"))
         });
         c.bench_function(&format!("kmeans2 1 iteration n={n} d={d} k={k}"), |b| {
             b.iter(|| {

@@ -25,6 +25,8 @@ pub enum Error {
     Interrupted,
     /// A worker thread pool could not be built.
     ThreadPool(String),
+    /// Input that was to be checked holds NaN or infinity.
+    NotFinite,
 }
 
 impl fmt::Display for Error {
@@ -45,6 +47,7 @@ impl fmt::Display for Error {
             Error::NotPositiveDefinite => f.write_str("Matrix is not positive definite"),
             Error::Interrupted => f.write_str("interrupted"),
             Error::ThreadPool(msg) => write!(f, "could not start worker threads: {msg}"),
+            Error::NotFinite => f.write_str("array must not contain infs or NaNs"),
         }
     }
 }

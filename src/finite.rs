@@ -14,12 +14,13 @@ pub fn all_finite<F: Float>(exec: &Exec, x: &[F]) -> bool {
         .all(|ok| ok)
 }
 
+/// Whether every value of `block` is finite, on the calling thread.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx2+avx+fma",
     "x86_64+avx2+avx+fma",
     "aarch64+neon"
 ))]
-fn block_finite<F: Float>(block: &[F]) -> bool {
+pub(crate) fn block_finite<F: Float>(block: &[F]) -> bool {
     // A fold rather than `all`, so the loop has no early exit and vectorises.
     block.iter().fold(true, |ok, &v| ok & v.is_finite())
 }

@@ -115,6 +115,9 @@ def test_fork_after_the_pool_was_used():
         "fv.kmeans2(x, 300, iter=100000, minit='++', rng=0)",
         "fv.kmeans2(x, 300, iter=100000, minit='random', rng=0)",
         "[fv.vq(x, x[:300]) for _ in range(100000)]",
+        # Small passes run on the calling thread with the GIL held; the signal is still
+        # checked between them.
+        "fv.kmeans2(x[:500], 4, iter=100_000_000, minit='points', rng=0)",
     ],
 )
 def test_ctrl_c_interrupts_within_a_second(call):

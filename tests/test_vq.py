@@ -265,3 +265,23 @@ def test_whiten_layouts_agree_to_rounding(rng):
     obs = rng.normal(size=(400, 5))
     for variant in (np.asfortranarray(obs), obs[::2], obs.astype(">f8")):
         same_outcome(fv.whiten, sp.whiten, variant, exact=False, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "book",
+    [
+        np.ones((2, 3)),  # features differ
+        np.ones(2),  # ranks differ
+        np.ones((0, 2)),  # empty code book
+        np.array([[1.0, np.inf]]),  # not finite either
+        np.ones((2, 2), dtype=np.complex128),  # not a real type
+        np.ones((2, 2)),  # nothing else wrong
+    ],
+)
+def test_nan_in_obs_is_reported_first_as_scipy_does(dtype, book):
+    # A contiguous float obs is checked by the core while labelling; its error must still
+    # come before every other, as in SciPy, which checks obs first.
+    obs = np.ones((5000, 2), dtype=dtype)
+    obs[4999, 1] = np.nan
+    same_outcome(fv.vq, sp.vq, obs, book)

@@ -50,7 +50,10 @@ def _panic_in_worker() -> None: ...
 
 # SciPy's front-end.
 def vq(
-    obs: npt.NDArray[np.floating], code_book: npt.NDArray[np.floating], workers: int | None = None
+    obs: npt.NDArray[np.floating],
+    code_book: npt.NDArray[np.floating],
+    workers: int | None = None,
+    check_finite: bool = False,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.floating]]: ...
 def whiten(
     obs: npt.NDArray[np.floating], workers: int | None = None

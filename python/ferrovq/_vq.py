@@ -165,9 +165,25 @@ def vq(obs, code_book, check_finite=True, *, workers=None):
     >>> vq(features, code_book)
     (array([1, 1, 0], dtype=int32), array([0.43588989, 0.73484692, 0.83066239]))
     """
-    obs = asarray(obs, check_finite)
-    code_book = asarray(code_book, check_finite)
-    ct = np.result_type(obs, code_book)
+    obs = np.asarray(obs)
+    # SciPy checks obs first. A contiguous float32/float64 obs is checked by the core
+    # instead, chunk by chunk as it labels the rows (one pass over the data, not two);
+    # if anything else is wrong first, obs is checked here before that error is raised.
+    defer = bool(check_finite) and obs.dtype in FLOATS and obs.flags.c_contiguous
+    if not defer:
+        obs = asarray(obs, check_finite)
+    try:
+        code_book = asarray(code_book, check_finite)
+        ct = np.result_type(obs, code_book)
+        if ct in FLOATS:
+            o, c = as_matrices(obs, code_book)
+            return _core.vq(native(o, ct), native(c, ct), workers_of(workers), defer)
+    except Exception:
+        if defer:
+            asarray(obs, True)
+        raise
+    if defer:
+        obs = asarray(obs, True)
     if ct.kind != "f":
         return py_vq(obs, code_book, check_finite=False, workers=workers)
     if ct == np.float16:
@@ -176,10 +192,7 @@ def vq(obs, code_book, check_finite=True, *, workers=None):
             obs.astype(np.float32), code_book.astype(np.float32), False, workers=workers
         )
         return codes, dist.astype(np.float16)
-    if ct not in FLOATS:
-        raise TypeError("type other than float or double not supported")
-    o, c = as_matrices(obs, code_book)
-    return _core.vq(native(o, ct), native(c, ct), workers_of(workers))
+    raise TypeError("type other than float or double not supported")
 
 
 def py_vq(obs, code_book, check_finite=True, *, workers=None):

@@ -18,6 +18,7 @@ pub(crate) use exact::brute;
 pub(crate) use exact::{lane_sq_dists, sq_dist};
 
 use crate::error::{Error, Result};
+use crate::finite::block_finite;
 use crate::float::{Float, Promote};
 use crate::parallel::Exec;
 use ndarray::ArrayView2;
@@ -129,26 +130,50 @@ pub fn nearest<C: Float>(
     obs: ArrayView2<C>,
     code_book: ArrayView2<C>,
 ) -> Result<(Vec<i32>, Vec<C>)> {
+    nearest_checked(exec, obs, code_book, false)
+}
+
+/// [`nearest`], checking first if `check_finite` that both arrays hold no NaN or infinity
+/// (`NotFinite` if they do). The rows are checked chunk by chunk as they are labelled,
+/// while in cache, rather than in a pass of their own over memory.
+pub(crate) fn nearest_checked<C: Float>(
+    exec: &Exec,
+    obs: ArrayView2<C>,
+    code_book: ArrayView2<C>,
+    check_finite: bool,
+) -> Result<(Vec<i32>, Vec<C>)> {
     let (n, d) = obs.dim();
     let (k, cb_d) = code_book.dim();
     check_code_book(k, cb_d, d)?;
     let obs = obs.as_standard_layout();
     let x = crate::contiguous(&obs)?;
     let code_book = code_book.as_standard_layout();
-    let cb = Codebook::new(crate::contiguous(&code_book)?, k, d);
+    let book = crate::contiguous(&code_book)?;
+    if check_finite && !block_finite(book) {
+        return Err(Error::NotFinite);
+    }
+    let cb = Codebook::new(book, k, d);
     let mut labels = vec![0i32; n];
     let mut dists = vec![C::ZERO; n];
+    let mut finite = true;
     exec.chunks_of(
         NEAREST_ROWS,
         n,
         &mut labels,
         &mut dists,
         |first, labels, dists| {
-            let mut scratch = Scratch::new(&cb, labels.len());
             let rows = &x[first * d..(first + labels.len()) * d];
+            if check_finite && !block_finite(rows) {
+                return false;
+            }
+            let mut scratch = Scratch::new(&cb, labels.len());
             assign_chunk::<C, C>(rows, &cb, labels, dists, &mut scratch);
+            true
         },
-        |()| (),
+        |ok| finite &= ok,
     )?;
+    if !finite {
+        return Err(Error::NotFinite);
+    }
     Ok((labels, dists))
 }

@@ -20,9 +20,10 @@ impl From<Error> for PyErr {
             Error::NotPositiveDefinite => LinAlgError::new_err(e.to_string()),
             Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
             Error::ThreadPool(_) => PyRuntimeError::new_err(e.to_string()),
-            Error::FeatureMismatch { .. } | Error::BadShape { .. } | Error::InvalidParameter(_) => {
-                PyValueError::new_err(e.to_string())
-            }
+            Error::FeatureMismatch { .. }
+            | Error::BadShape { .. }
+            | Error::InvalidParameter(_)
+            | Error::NotFinite => PyValueError::new_err(e.to_string()),
         }
     }
 }

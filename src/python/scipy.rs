@@ -13,23 +13,25 @@ use pyo3::types::PyAny;
 type Pair<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 #[pyfunction]
-#[pyo3(signature = (obs, code_book, workers=None))]
+#[pyo3(signature = (obs, code_book, workers=None, check_finite=false))]
 fn vq<'py>(
     py: Python<'py>,
     obs: &Bound<'py, PyAny>,
     code_book: &Bound<'py, PyAny>,
     workers: Option<usize>,
+    check_finite: bool,
 ) -> PyResult<Pair<'py>> {
     fn go<'py, C: Float + Element>(
         py: Python<'py>,
         o: PyReadonlyArray2<'py, C>,
         c: PyReadonlyArray2<'py, C>,
         workers: Option<usize>,
+        check: bool,
     ) -> PyResult<Pair<'py>> {
         let (ov, cv) = (o.as_array(), c.as_array());
         let size = cost(&[ov.nrows(), cv.nrows(), cv.ncols()]);
         let (codes, dists) = run(py, size, workers, None, |exec| {
-            crate::scipy::vq(exec, ov, cv)
+            crate::scipy::vq(exec, ov, cv, check)
         })?;
         Ok((
             codes.into_pyarray(py).into_any(),
@@ -38,8 +40,8 @@ fn vq<'py>(
     }
     // vq compares in one dtype: the Python layer passes both arrays in it.
     match (Floats::of(obs, "obs")?, Floats::of(code_book, "code_book")?) {
-        (Floats::F64(o), Floats::F64(c)) => go(py, o, c, workers),
-        (Floats::F32(o), Floats::F32(c)) => go(py, o, c, workers),
+        (Floats::F64(o), Floats::F64(c)) => go(py, o, c, workers, check_finite),
+        (Floats::F32(o), Floats::F32(c)) => go(py, o, c, workers, check_finite),
         _ => Err(unsupported("code_book (same dtype as obs)", code_book)),
     }
 }
