@@ -44,10 +44,12 @@ impl Control for SignalControl<'_> {
 
 /// Below this many elementary operations per pass over the data (rows x codes x features
 /// for an assignment, rows x features for a scan), work runs on the calling thread with
-/// the GIL held: waking the pool costs tens of microseconds and releasing the GIL may wait
-/// for another Python thread's turn, more than such a pass takes (measured: `vq` of
-/// 100 x 2 against 4 codes took 54 us through the pool, 26 us with one worker).
-const INLINE_COST: usize = 1 << 17;
+/// the GIL held: waking the pool costs 50-90 us on this machine, and releasing the GIL may
+/// wait for another Python thread's turn, more than such a pass gains from a second
+/// thread (measured: `vq` of 1,000 x 64 against 4 codes, 2^18 operations, 50 us on the
+/// calling thread, 140 us through the pool; 1,000 x 64 x 16 in float64, 2^20, 150 us on
+/// the calling thread, 200 us through the pool).
+const INLINE_COST: usize = 1 << 20;
 
 /// The cost of a pass over the data for [`run`]: the product of its dimensions (rows,
 /// codes, features), none counted below one.
