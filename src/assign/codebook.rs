@@ -16,10 +16,10 @@ use super::dot::{dot_scores, two_smallest, LANES, ROWS};
 use super::exact::{lane_sq_dists, sq_dist};
 use super::narrow::narrowable;
 use super::DOT_MIN_FEATURES;
+use crate::float::Float;
 
 /// Up to this many codes, every feature count goes to the direct kernel.
 const DIRECT_MAX_CODES: usize = 16;
-use crate::float::Float;
 
 /// The nearest code of one row.
 #[derive(Debug, Clone, Copy, PartialEq)]
