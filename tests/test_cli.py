@@ -164,3 +164,67 @@ def test_cluster_quiet(blobs_csv):
     path, _ = blobs_csv
     p = run("cluster", str(path), "-k", "3", "--quiet")
     assert p.returncode == 0 and "cluster sizes" in p.stdout and p.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("/dev/full", "cannot write /dev/full: No space left on device"),
+        ("NOWHERE/out.json", "cannot write"),
+    ],
+)
+def test_a_write_that_fails_exits_2_with_one_line(blobs_csv, tmp_path, target, message):
+    path, _ = blobs_csv
+    target = target.replace("NOWHERE", str(tmp_path / "missing-folder"))
+    p = run("cluster", str(path), "-k", "3", "--seed", "1", "--quiet", "--out", target)
+    assert p.returncode == 2
+    assert message in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == [path], "a temporary file was left behind"
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_an_interrupted_write_leaves_the_old_file(tmp_path, failure):
+    from ferrovq._atomic import replace_atomically
+
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    target.chmod(0o640)
+    with pytest.raises(failure):
+        with replace_atomically(target) as f:
+            f.write(b"half of the new")
+            raise failure()
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+    with replace_atomically(target) as f:
+        f.write(b"new")
+    assert target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o640, "the replaced file keeps its permissions"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_sigint_during_a_run_leaves_the_old_output_or_a_whole_new_one(tmp_path):
+    import signal
+    import time
+
+    x = np.random.default_rng(0).normal(size=(400_000, 2))
+    inp = tmp_path / "big.npy"
+    np.save(inp, x)
+    out = tmp_path / "out.json"
+    for delay in (0.5, 1.0, 1.5, 2.0):
+        out.write_text("old")
+        cmd = [sys.executable, "-m", "ferrovq", "cluster", str(inp), "-k", "8", "--quiet"]
+        p = subprocess.Popen(
+            [*cmd, "--seed", "1", "--out", str(out)], stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+        # 130: interrupted in main; -SIGINT: before the interpreter reached it (imports).
+        assert p.returncode in (0, 130, -signal.SIGINT), err
+        text = out.read_text()
+        if p.returncode == 130:
+            assert err.strip() == "ferrovq: interrupted"
+        if text != "old":
+            assert len(json.loads(text)["labels"]) == len(x)
+        assert sorted(f.name for f in tmp_path.iterdir()) == ["big.npy", "out.json"]

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["ferrovq._vq", "ferrovq._engine"]
+MODULES = ["ferrovq._vq", "ferrovq._engine", "ferrovq._atomic"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
 import ferrovq
+from ferrovq._atomic import replace_atomically
 
 
 def _tutorial_data(n_per):
@@ -192,24 +194,35 @@ def _is_number(text):
     return True
 
 
+@contextmanager
+def _output(path):
+    """A file to write `path` into, whole or not at all (see ``_atomic``); a failure to
+    write becomes a one-line UsageError."""
+    try:
+        with replace_atomically(path) as f:
+            yield f
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def _save(path, **arrays):
     """Write results as .npz, .json or .csv (by extension)."""
     import json
     from pathlib import Path
 
     suffix = Path(path).suffix.lower()
-    if suffix == ".json":
-        Path(path).write_text(
-            json.dumps({k: np.asarray(v).tolist() for k, v in arrays.items()}, indent=1)
-        )
-    elif suffix == ".csv":
-        # One table: a row per observation with its label (and distance if known).
-        cols = {k: np.asarray(v) for k, v in arrays.items() if np.ndim(v) == 1}
-        header = ",".join(cols)
-        table = np.column_stack(list(cols.values()))
-        np.savetxt(path, table, delimiter=",", header=header, comments="", fmt="%.17g")
-    else:
-        np.savez(path, **arrays)
+    with _output(path) as f:
+        if suffix == ".json":
+            text = json.dumps({k: np.asarray(v).tolist() for k, v in arrays.items()}, indent=1)
+            f.write(text.encode())
+        elif suffix == ".csv":
+            # One table: a row per observation with its label (and distance if known).
+            cols = {k: np.asarray(v) for k, v in arrays.items() if np.ndim(v) == 1}
+            header = ",".join(cols)
+            table = np.column_stack(list(cols.values()))
+            np.savetxt(f, table, delimiter=",", header=header, comments="", fmt="%.17g")
+        else:
+            np.savez(f, **arrays)
 
 
 def _plot(path, data, labels, centroids, title):
@@ -238,8 +251,13 @@ def _plot(path, data, labels, centroids, title):
     plt.ylabel("Feature 2" if data.shape[1] <= 2 else "PC 2")
     if len(centroids) <= 12:
         plt.legend()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    from pathlib import Path
+
+    try:
+        with _output(path) as f:
+            fig.savefig(f, format=Path(path).suffix[1:].lower() or "png", dpi=80)
+    finally:
+        plt.close(fig)
 
 
 def _cluster(args):
@@ -346,3 +364,7 @@ def main(argv=None):
     except UsageError as e:
         print(f"ferrovq: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Any output being written was left as it was (see _atomic); 130 = 128 + SIGINT.
+        print("ferrovq: interrupted", file=sys.stderr)
+        return 130
