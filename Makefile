@@ -5,14 +5,15 @@
 #   make test   build, install, then cargo test and pytest against the installed wheel
 #   make lint   cargo fmt/clippy, ruff, stubtest
 #   make bench  the side-by-side benchmark (benches/compare.py)
-#   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~30 min)
+#   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~40 min)
+#   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint bench sweep install venv
+.PHONY: demo test lint bench sweep wheel install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +51,13 @@ bench: install
 sweep: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/sweep.py
+
+# zig links against glibc 2.17's symbols, so the wheel installs on RHEL 8, Ubuntu 20.04,
+# Amazon Linux 2 and newer; maturin finds zig through the venv's `python -m ziglang`.
+wheel: $(PY)
+	$(PY) -m pip install -q ziglang auditwheel
+	rm -rf dist
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m maturin build --release --quiet --zig \
+		--compatibility manylinux2014 -o dist
+	$(PY) -m auditwheel show dist/ferrovq-*.whl | tee dist/auditwheel.txt
+	grep -q '"manylinux_2_17_x86_64"' dist/auditwheel.txt
