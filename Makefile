@@ -7,13 +7,14 @@
 #   make bench  the side-by-side benchmark (benches/compare.py)
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~40 min)
 #   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
+#   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint bench sweep wheel install venv
+.PHONY: demo test lint bench sweep wheel sdist install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +62,15 @@ wheel: $(PY)
 		--compatibility manylinux2014 -o dist
 	$(PY) -m auditwheel show dist/ferrovq-*.whl | tee dist/auditwheel.txt
 	grep -q '"manylinux_2_17_x86_64"' dist/auditwheel.txt
+
+# The sdist must build from itself alone (cargo present): install it into a throwaway venv
+# and run a k-means there, outside the source tree.
+sdist: $(PY)
+	rm -rf dist/*.tar.gz target/sdist-venv
+	$(PY) -m maturin sdist -o dist
+	$(PY) -m venv target/sdist-venv
+	target/sdist-venv/bin/pip install -q dist/ferrovq-*.tar.gz
+	cd /tmp && $(abspath target/sdist-venv)/bin/python -c "import numpy as np, ferrovq; \
+		x = np.random.default_rng(0).normal(size=(2000, 3)); \
+		c, l = ferrovq.kmeans2(x, 4, rng=0); assert c.shape == (4, 3) and len(l) == 2000; \
+		print('sdist', ferrovq.__version__, 'builds and runs')"
