@@ -2,7 +2,8 @@
 # only python3 (>= 3.10, with venv), cargo and access to PyPI and crates.io.
 #
 #   make demo   build, install and run the demo (ferrovq beside SciPy)
-#   make test   build, install, then cargo test and pytest against the installed wheel
+#   make test   build, install, then cargo test (also of the portable SIMD path) and pytest
+#               against the installed wheel
 #   make lint   cargo fmt/clippy, ruff, stubtest
 #   make bench  the side-by-side benchmark (benches/compare.py)
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~40 min)
@@ -35,12 +36,14 @@ demo: install
 
 test: install
 	cargo test --quiet
+	cargo test --quiet --features portable
 	cd tests && ../$(PY) -m pytest -c ../pyproject.toml --rootdir=.. -p no:cacheprovider
 
 lint: install
 	cargo fmt --check
 	cargo clippy --quiet --all-targets -- -D warnings
 	cargo clippy --quiet --all-targets --features python -- -D warnings
+	cargo clippy --quiet --all-targets --features portable -- -D warnings
 	$(PY) -m ruff check python tests benches
 	$(PY) -m ruff format --check python tests benches
 	$(PY) -m mypy.stubtest ferrovq._core

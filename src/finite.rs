@@ -2,7 +2,6 @@
 
 use crate::float::Float;
 use crate::parallel::Exec;
-use multiversion::multiversion;
 
 /// Values checked per task; also the granularity of the early exit.
 const BLOCK: usize = 1 << 16;
@@ -14,15 +13,12 @@ pub fn all_finite<F: Float>(exec: &Exec, x: &[F]) -> bool {
         .all(|ok| ok)
 }
 
-/// Whether every value of `block` is finite, on the calling thread.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx2+avx+fma",
-    "x86_64+avx2+avx+fma",
-    "aarch64+neon"
-))]
-pub(crate) fn block_finite<F: Float>(block: &[F]) -> bool {
-    // A fold rather than `all`, so the loop has no early exit and vectorises.
-    block.iter().fold(true, |ok, &v| ok & v.is_finite())
+simd! {
+    /// Whether every value of `block` is finite, on the calling thread.
+    pub(crate) fn block_finite<F: Float>(block: &[F]) -> bool {
+        // A fold rather than `all`, so the loop has no early exit and vectorises.
+        block.iter().fold(true, |ok, &v| ok & v.is_finite())
+    }
 }
 
 #[cfg(test)]

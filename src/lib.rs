@@ -39,6 +39,9 @@
 //! # Ok::<(), ferrovq::Error>(())
 //! ```
 
+#[macro_use]
+mod simd;
+
 pub mod assign;
 mod error;
 mod finite;

@@ -6,7 +6,6 @@
 
 use super::Hit;
 use crate::float::Float;
-use multiversion::multiversion;
 
 /// Rows the direct kernel compares with each code together (the SIMD lanes).
 const DIRECT_ROWS: usize = 64;
@@ -57,64 +56,61 @@ fn transpose_any<C: Float>(x: &[C], d: usize, xt: &mut [[C; DIRECT_ROWS]]) {
     }
 }
 
-/// Direct kernel: every row's squared distance to every code, accumulated feature by
-/// feature in SciPy's order, and ranked as [`rank`] does (the first index on ties). Blocks
-/// of [`DIRECT_ROWS`] rows meet one code at a time, row by row in the SIMD lanes. `book`
-/// holds the `k` codes row-major.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx2+avx+fma",
-    "x86_64+avx2+avx+fma",
-    "aarch64+neon"
-))]
-pub(super) fn direct_nearest<C: Float>(
-    book: &[C],
-    k: usize,
-    d: usize,
-    rows: &[C],
-    hits: &mut [Hit<C>],
-) {
-    // The block transposed: feature `f` of row `p` at `xt[f][p]`.
-    let mut xt = vec![[C::ZERO; DIRECT_ROWS]; d];
-    for (b, out) in hits.chunks_mut(DIRECT_ROWS).enumerate() {
-        let x = &rows[b * DIRECT_ROWS * d..(b * DIRECT_ROWS + out.len()) * d];
-        match d {
-            1 => transpose::<C, 1>(x, &mut xt),
-            2 => transpose::<C, 2>(x, &mut xt),
-            3 => transpose::<C, 3>(x, &mut xt),
-            4 => transpose::<C, 4>(x, &mut xt),
-            _ => transpose_any(x, d, &mut xt),
-        }
-        let mut best = [C::INFINITY; DIRECT_ROWS];
-        let mut second = [C::INFINITY; DIRECT_ROWS];
-        let mut label = [0u32; DIRECT_ROWS];
-        for j in 0..k {
-            let mut acc = [C::ZERO; DIRECT_ROWS];
-            for (&c, xf) in book[j * d..(j + 1) * d].iter().zip(&xt) {
-                for (a, &v) in acc.iter_mut().zip(xf) {
-                    let diff = c - v;
-                    *a += diff * diff;
+simd! {
+    /// Direct kernel: every row's squared distance to every code, accumulated feature by
+    /// feature in SciPy's order, and ranked as [`rank`] does (the first index on ties). Blocks
+    /// of [`DIRECT_ROWS`] rows meet one code at a time, row by row in the SIMD lanes. `book`
+    /// holds the `k` codes row-major.
+    pub(super) fn direct_nearest<C: Float>(
+        book: &[C],
+        k: usize,
+        d: usize,
+        rows: &[C],
+        hits: &mut [Hit<C>],
+    ) {
+        // The block transposed: feature `f` of row `p` at `xt[f][p]`.
+        let mut xt = vec![[C::ZERO; DIRECT_ROWS]; d];
+        for (b, out) in hits.chunks_mut(DIRECT_ROWS).enumerate() {
+            let x = &rows[b * DIRECT_ROWS * d..(b * DIRECT_ROWS + out.len()) * d];
+            match d {
+                1 => transpose::<C, 1>(x, &mut xt),
+                2 => transpose::<C, 2>(x, &mut xt),
+                3 => transpose::<C, 3>(x, &mut xt),
+                4 => transpose::<C, 4>(x, &mut xt),
+                _ => transpose_any(x, d, &mut xt),
+            }
+            let mut best = [C::INFINITY; DIRECT_ROWS];
+            let mut second = [C::INFINITY; DIRECT_ROWS];
+            let mut label = [0u32; DIRECT_ROWS];
+            for j in 0..k {
+                let mut acc = [C::ZERO; DIRECT_ROWS];
+                for (&c, xf) in book[j * d..(j + 1) * d].iter().zip(&xt) {
+                    for (a, &v) in acc.iter_mut().zip(xf) {
+                        let diff = c - v;
+                        *a += diff * diff;
+                    }
+                }
+                // Branch-free, as in `rank`.
+                for p in 0..DIRECT_ROWS {
+                    let v = acc[p];
+                    let lower = v < best[p];
+                    let demoted = if lower { best[p] } else { v };
+                    second[p] = if demoted < second[p] {
+                        demoted
+                    } else {
+                        second[p]
+                    };
+                    best[p] = if lower { v } else { best[p] };
+                    label[p] = if lower { j as u32 } else { label[p] };
                 }
             }
-            // Branch-free, as in `rank`.
-            for p in 0..DIRECT_ROWS {
-                let v = acc[p];
-                let lower = v < best[p];
-                let demoted = if lower { best[p] } else { v };
-                second[p] = if demoted < second[p] {
-                    demoted
-                } else {
-                    second[p]
+            for (p, hit) in out.iter_mut().enumerate() {
+                *hit = Hit {
+                    label: label[p] as i32,
+                    best: best[p],
+                    second: second[p],
                 };
-                best[p] = if lower { v } else { best[p] };
-                label[p] = if lower { j as u32 } else { label[p] };
             }
-        }
-        for (p, hit) in out.iter_mut().enumerate() {
-            *hit = Hit {
-                label: label[p] as i32,
-                best: best[p],
-                second: second[p],
-            };
         }
     }
 }

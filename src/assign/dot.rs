@@ -3,7 +3,6 @@
 //! smallest scores of a row.
 
 use crate::float::Float;
-use multiversion::multiversion;
 
 /// Codes per register tile of the dot-product kernel (four AVX-512 registers of `f64`,
 /// two of `f32`); with five or more features the code book is padded to a multiple of it.
@@ -14,97 +13,91 @@ pub(super) const LANES: usize = 32;
 /// accumulators takes sixteen AVX-512 registers).
 pub(super) const ROWS: usize = 8;
 
-/// Scores `|c|^2 - 2 x.c` of `R` rows (row-major in `x`) against every code, written to
-/// `out` (`R` runs of `kpad`); returns the rows' `|x|^2`. Tiles of `R x LANES`
-/// accumulators stay in registers while the features stream past.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx2+avx+fma",
-    "x86_64+avx2+avx+fma",
-    "aarch64+neon"
-))]
-pub(super) fn dot_scores<C: Float, const R: usize>(
-    cols: &[C],
-    norms: &[C],
-    kpad: usize,
-    d: usize,
-    x: &[C],
-    out: &mut [C],
-) -> [C; R] {
-    let mut x_norms = [C::ZERO; R];
-    for (p, xn) in x_norms.iter_mut().enumerate() {
-        for &v in &x[p * d..(p + 1) * d] {
-            *xn = v.mul_add(v, *xn);
+simd! {
+    /// Scores `|c|^2 - 2 x.c` of `R` rows (row-major in `x`) against every code, written to
+    /// `out` (`R` runs of `kpad`); returns the rows' `|x|^2`. Tiles of `R x LANES`
+    /// accumulators stay in registers while the features stream past.
+    pub(super) fn dot_scores<C: Float, const R: usize>(
+        cols: &[C],
+        norms: &[C],
+        kpad: usize,
+        d: usize,
+        x: &[C],
+        out: &mut [C],
+    ) -> [C; R] {
+        let mut x_norms = [C::ZERO; R];
+        for (p, xn) in x_norms.iter_mut().enumerate() {
+            for &v in &x[p * d..(p + 1) * d] {
+                *xn = v.mul_add(v, *xn);
+            }
         }
-    }
-    let minus_two = C::from_f64(-2.0);
-    for j0 in (0..kpad).step_by(LANES) {
-        let mut acc = [[C::ZERO; LANES]; R];
-        for f in 0..d {
-            let col: &[C; LANES] = cols[f * kpad + j0..f * kpad + j0 + LANES]
-                .try_into()
-                .expect("tiles are LANES wide");
-            for (p, accp) in acc.iter_mut().enumerate() {
-                let xf = x[p * d + f];
-                for (a, &c) in accp.iter_mut().zip(col) {
-                    *a = xf.mul_add(c, *a);
+        let minus_two = C::from_f64(-2.0);
+        for j0 in (0..kpad).step_by(LANES) {
+            let mut acc = [[C::ZERO; LANES]; R];
+            for f in 0..d {
+                let col: &[C; LANES] = cols[f * kpad + j0..f * kpad + j0 + LANES]
+                    .try_into()
+                    .expect("tiles are LANES wide");
+                for (p, accp) in acc.iter_mut().enumerate() {
+                    let xf = x[p * d + f];
+                    for (a, &c) in accp.iter_mut().zip(col) {
+                        *a = xf.mul_add(c, *a);
+                    }
+                }
+            }
+            for (p, accp) in acc.iter().enumerate() {
+                let o = &mut out[p * kpad + j0..p * kpad + j0 + LANES];
+                for ((o, &a), &nn) in o.iter_mut().zip(accp).zip(&norms[j0..j0 + LANES]) {
+                    *o = minus_two.mul_add(a, nn);
                 }
             }
         }
-        for (p, accp) in acc.iter().enumerate() {
-            let o = &mut out[p * kpad + j0..p * kpad + j0 + LANES];
-            for ((o, &a), &nn) in o.iter_mut().zip(accp).zip(&norms[j0..j0 + LANES]) {
-                *o = minus_two.mul_add(a, nn);
-            }
-        }
+        x_norms
     }
-    x_norms
 }
 
-/// The smallest and second smallest of `values` (a multiple of [`LANES`] long; NaNs are
-/// passed over), found lane by lane with branch-free selects and then merged, and the
-/// first index of the smallest.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx2+avx+fma",
-    "x86_64+avx2+avx+fma",
-    "aarch64+neon"
-))]
-pub(super) fn two_smallest<C: Float>(values: &[C]) -> (C, C, usize) {
-    let mut m1 = [C::INFINITY; LANES];
-    let mut m2 = [C::INFINITY; LANES];
-    for chunk in values.chunks_exact(LANES) {
-        for t in 0..LANES {
-            let v = chunk[t];
-            let lower = v < m1[t];
-            let demoted = if lower { m1[t] } else { v };
-            m2[t] = if demoted < m2[t] { demoted } else { m2[t] };
-            m1[t] = if lower { v } else { m1[t] };
+simd! {
+    /// The smallest and second smallest of `values` (a multiple of [`LANES`] long; NaNs are
+    /// passed over), found lane by lane with branch-free selects and then merged, and the
+    /// first index of the smallest.
+    pub(super) fn two_smallest<C: Float>(values: &[C]) -> (C, C, usize) {
+        let mut m1 = [C::INFINITY; LANES];
+        let mut m2 = [C::INFINITY; LANES];
+        for chunk in values.chunks_exact(LANES) {
+            for t in 0..LANES {
+                let v = chunk[t];
+                let lower = v < m1[t];
+                let demoted = if lower { m1[t] } else { v };
+                m2[t] = if demoted < m2[t] { demoted } else { m2[t] };
+                m1[t] = if lower { v } else { m1[t] };
+            }
         }
-    }
-    // Merge the lanes pairwise, halving the width each time (branch-free as well).
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for t in 0..width {
-            let (a1, a2, b1, b2) = (m1[t], m2[t], m1[t + width], m2[t + width]);
-            let b_lower = b1 < a1;
-            let hi = if b_lower { a1 } else { b1 };
-            let seconds = if b2 < a2 { b2 } else { a2 };
-            m1[t] = if b_lower { b1 } else { a1 };
-            m2[t] = if hi < seconds { hi } else { seconds };
+        // Merge the lanes pairwise, halving the width each time (branch-free as well).
+        let mut width = LANES;
+        while width > 1 {
+            width /= 2;
+            for t in 0..width {
+                let (a1, a2, b1, b2) = (m1[t], m2[t], m1[t + width], m2[t + width]);
+                let b_lower = b1 < a1;
+                let hi = if b_lower { a1 } else { b1 };
+                let seconds = if b2 < a2 { b2 } else { a2 };
+                m1[t] = if b_lower { b1 } else { a1 };
+                m2[t] = if hi < seconds { hi } else { seconds };
+            }
         }
+        let (best, second) = (m1[0], m2[0]);
+        // The first code holding `best`: find its block with an OR over each block's lanes
+        // (vectorised), then the lane. NaN or infinite bests go to the exact comparison.
+        let index = values
+            .chunks_exact(LANES)
+            .position(|chunk| chunk.iter().fold(false, |found, &v| found | (v == best)))
+            .map_or(0, |block| {
+                let lane = values[block * LANES..]
+                    .iter()
+                    .position(|&v| v == best)
+                    .unwrap_or(0);
+                block * LANES + lane
+            });
+        (best, second, index)
     }
-    let (best, second) = (m1[0], m2[0]);
-    // The first code holding `best`: find its block with an OR over each block's lanes
-    // (vectorised), then the lane. NaN or infinite bests go to the exact comparison.
-    let index = values
-        .chunks_exact(LANES)
-        .position(|chunk| chunk.iter().fold(false, |found, &v| found | (v == best)))
-        .map_or(0, |block| {
-            let lane = values[block * LANES..]
-                .iter()
-                .position(|&v| v == best)
-                .unwrap_or(0);
-            block * LANES + lane
-        });
-    (best, second, index)
 }

@@ -2,7 +2,6 @@
 //! within its rounding (for bounds, where the bits do not matter).
 
 use crate::float::Float;
-use multiversion::multiversion;
 
 /// Squared distance between two vectors in SciPy's order: `sum((c - x)**2)` over features.
 pub(crate) fn sq_dist<C: Float>(x: &[C], c: &[C]) -> C {
@@ -17,40 +16,37 @@ pub(crate) fn sq_dist<C: Float>(x: &[C], c: &[C]) -> C {
 /// Accumulators of [`lane_sq_dists`].
 const SUM_LANES: usize = 16;
 
-/// Squared distances of `x` to the rows numbered in `codes` of `rows` (row-major, rows as
-/// long as `x`), into `out`: `sum((c - x)**2)` accumulated in [`SUM_LANES`] lanes and then
-/// added pairwise, so each is the direct formula's value to within its rounding.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx2+avx+fma",
-    "x86_64+avx2+avx+fma",
-    "aarch64+neon"
-))]
-pub(crate) fn lane_sq_dists<C: Float>(x: &[C], rows: &[C], codes: &[u32], out: &mut [C]) {
-    let d = x.len();
-    let split = d - d % SUM_LANES;
-    for (&j, o) in codes.iter().zip(out.iter_mut()) {
-        let c = &rows[j as usize * d..(j as usize + 1) * d];
-        let mut acc = [C::ZERO; SUM_LANES];
-        for (xs, cs) in x[..split]
-            .chunks_exact(SUM_LANES)
-            .zip(c[..split].chunks_exact(SUM_LANES))
-        {
-            for t in 0..SUM_LANES {
-                let diff = cs[t] - xs[t];
-                acc[t] = diff.mul_add(diff, acc[t]);
+simd! {
+    /// Squared distances of `x` to the rows numbered in `codes` of `rows` (row-major, rows as
+    /// long as `x`), into `out`: `sum((c - x)**2)` accumulated in [`SUM_LANES`] lanes and then
+    /// added pairwise, so each is the direct formula's value to within its rounding.
+    pub(crate) fn lane_sq_dists<C: Float>(x: &[C], rows: &[C], codes: &[u32], out: &mut [C]) {
+        let d = x.len();
+        let split = d - d % SUM_LANES;
+        for (&j, o) in codes.iter().zip(out.iter_mut()) {
+            let c = &rows[j as usize * d..(j as usize + 1) * d];
+            let mut acc = [C::ZERO; SUM_LANES];
+            for (xs, cs) in x[..split]
+                .chunks_exact(SUM_LANES)
+                .zip(c[..split].chunks_exact(SUM_LANES))
+            {
+                for t in 0..SUM_LANES {
+                    let diff = cs[t] - xs[t];
+                    acc[t] = diff.mul_add(diff, acc[t]);
+                }
             }
-        }
-        let mut width = SUM_LANES;
-        while width > 1 {
-            width /= 2;
-            for t in 0..width {
-                acc[t] += acc[t + width];
+            let mut width = SUM_LANES;
+            while width > 1 {
+                width /= 2;
+                for t in 0..width {
+                    acc[t] += acc[t + width];
+                }
             }
+            *o = x[split..]
+                .iter()
+                .zip(&c[split..])
+                .fold(acc[0], |s, (&a, &b)| (b - a).mul_add(b - a, s));
         }
-        *o = x[split..]
-            .iter()
-            .zip(&c[split..])
-            .fold(acc[0], |s, (&a, &b)| (b - a).mul_add(b - a, s));
     }
 }
 

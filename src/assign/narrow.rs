@@ -7,7 +7,6 @@ use super::bound::{hit, settle};
 use super::dot::two_smallest;
 use super::{Codebook, Hit};
 use crate::float::Float;
-use multiversion::multiversion;
 
 impl<C: Float> Codebook<C> {
     /// Rank the [`ROWS`] rows of `x` against the codes rounded to `f32` (`narrow`) and write
@@ -51,14 +50,11 @@ pub(super) fn narrowable<C: Float>(v: C) -> bool {
     (a == 0.0) | (LOW..=HIGH).contains(&a)
 }
 
-/// `x` rounded to `f32` into `out`, and whether every value is [`narrowable`].
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx2+avx+fma",
-    "x86_64+avx2+avx+fma",
-    "aarch64+neon"
-))]
-fn narrow_rows<C: Float>(x: &[C], out: &mut Vec<f32>) -> bool {
-    out.clear();
-    out.extend(x.iter().map(|&v| v.to_f64() as f32));
-    x.iter().fold(true, |ok, &v| ok & narrowable(v))
+simd! {
+    /// `x` rounded to `f32` into `out`, and whether every value is [`narrowable`].
+    fn narrow_rows<C: Float>(x: &[C], out: &mut Vec<f32>) -> bool {
+        out.clear();
+        out.extend(x.iter().map(|&v| v.to_f64() as f32));
+        x.iter().fold(true, |ok, &v| ok & narrowable(v))
+    }
 }

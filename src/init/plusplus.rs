@@ -6,7 +6,6 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::Exec;
 use crate::sum::pairwise_sum;
-use multiversion::multiversion;
 use ndarray::{Array2, ArrayView2};
 
 /// The result of [`kmeans_plusplus`].
@@ -120,41 +119,38 @@ pub fn kmeans_plusplus<F: Float>(
 /// Rows handled together when lowering `D2` (a vector register of `f64`).
 const D2_BLOCK: usize = 8;
 
-/// Lower each row's `d2` to its squared distance to `newest` if that is smaller. The rows
-/// of a block are processed side by side, each summed over its features in order, so the
-/// values are those of [`sq_dist`] while the arithmetic is vectorised across rows.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx2+avx+fma",
-    "x86_64+avx2+avx+fma",
-    "aarch64+neon"
-))]
-fn lower_d2(newest: &[f64], rows: &[f64], d: usize, d2: &mut [f64]) {
-    if d == 0 {
-        d2.iter_mut().for_each(|v| *v = v.min(0.0));
-        return;
-    }
-    let mut blocks = rows.chunks_exact(d * D2_BLOCK);
-    let mut out = d2.chunks_exact_mut(D2_BLOCK);
-    for (block, o) in blocks.by_ref().zip(out.by_ref()) {
-        let mut acc = [0.0f64; D2_BLOCK];
-        for (f, &c) in newest.iter().enumerate() {
-            // Gather feature f of the block's rows, then work on all of them at once.
-            let col: [f64; D2_BLOCK] = std::array::from_fn(|r| block[r * d + f]);
-            for (a, &v) in acc.iter_mut().zip(&col) {
-                let diff = v - c;
-                *a += diff * diff;
+simd! {
+    /// Lower each row's `d2` to its squared distance to `newest` if that is smaller. The rows
+    /// of a block are processed side by side, each summed over its features in order, so the
+    /// values are those of [`sq_dist`] while the arithmetic is vectorised across rows.
+    fn lower_d2(newest: &[f64], rows: &[f64], d: usize, d2: &mut [f64]) {
+        if d == 0 {
+            d2.iter_mut().for_each(|v| *v = v.min(0.0));
+            return;
+        }
+        let mut blocks = rows.chunks_exact(d * D2_BLOCK);
+        let mut out = d2.chunks_exact_mut(D2_BLOCK);
+        for (block, o) in blocks.by_ref().zip(out.by_ref()) {
+            let mut acc = [0.0f64; D2_BLOCK];
+            for (f, &c) in newest.iter().enumerate() {
+                // Gather feature f of the block's rows, then work on all of them at once.
+                let col: [f64; D2_BLOCK] = std::array::from_fn(|r| block[r * d + f]);
+                for (a, &v) in acc.iter_mut().zip(&col) {
+                    let diff = v - c;
+                    *a += diff * diff;
+                }
+            }
+            for (v, &s) in o.iter_mut().zip(&acc) {
+                if s < *v {
+                    *v = s;
+                }
             }
         }
-        for (v, &s) in o.iter_mut().zip(&acc) {
+        for (row, v) in blocks.remainder().chunks_exact(d).zip(out.into_remainder()) {
+            let s = sq_dist(newest, row);
             if s < *v {
                 *v = s;
             }
-        }
-    }
-    for (row, v) in blocks.remainder().chunks_exact(d).zip(out.into_remainder()) {
-        let s = sq_dist(newest, row);
-        if s < *v {
-            *v = s;
         }
     }
 }
