@@ -9,13 +9,14 @@
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~40 min)
 #   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
+#   make matrix the portable wheel's tests on the oldest and newest Python and numpy
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint bench sweep wheel sdist install venv
+.PHONY: demo test lint bench sweep wheel sdist matrix install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -77,3 +78,24 @@ sdist: $(PY)
 		x = np.random.default_rng(0).normal(size=(2000, 3)); \
 		c, l = ferrovq.kmeans2(x, 4, rng=0); assert c.shape == (4, 3) and len(l) == 2000; \
 		print('sdist', ferrovq.__version__, 'builds and runs')"
+
+# The two ends of what pyproject.toml allows, each in a fresh venv holding the portable
+# wheel alone (Python from pyenv). Newest: Python 3.13 with the newest numpy runs the whole
+# suite. Oldest: Python 3.10 with numpy 1.25 runs the modules that need no oracle; SciPy
+# 1.17 and scikit-learn 1.9, the oracles of the others, do not install on Python 3.10.
+PY_NEW ?= $(shell pyenv prefix 3.13 2>/dev/null)/bin/python
+PY_OLD ?= $(shell pyenv prefix 3.10 2>/dev/null)/bin/python
+OLD_SUITE := test_docstrings.py test_robustness.py test_cli.py
+
+matrix: wheel
+	rm -rf target/matrix && mkdir -p target/matrix
+	$(PY_NEW) -m venv target/matrix/new
+	target/matrix/new/bin/pip install -q "$$(ls dist/ferrovq-*.whl)[test,plot]"
+	cd tests && ../target/matrix/new/bin/python -m pytest -c ../pyproject.toml --rootdir=.. \
+		-p no:cacheprovider -q
+	$(PY_OLD) -m venv target/matrix/old
+	target/matrix/old/bin/pip install -q "numpy==1.25.*" pytest hypothesis "matplotlib>=3.7" \
+		"$$(ls dist/ferrovq-*.whl)"
+	target/matrix/old/bin/python -c "import numpy; assert numpy.__version__.startswith('1.25')"
+	cd tests && ../target/matrix/old/bin/python -m pytest -c ../pyproject.toml --rootdir=.. \
+		-p no:cacheprovider -q $(OLD_SUITE)

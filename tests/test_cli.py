@@ -38,6 +38,8 @@ def test_console_script_is_installed():
 
 
 def test_demo_prints_the_tutorial_numbers_and_writes_a_plot(tmp_path):
+    # The demo compares with SciPy; the oldest end of `make matrix` (Python 3.10) has none.
+    pytest.importorskip("scipy")
     png = tmp_path / "demo.png"
     p = run("demo", "--plot", str(png))
     assert p.returncode == 0, p.stderr
@@ -68,8 +70,9 @@ def test_cluster_writes_results(blobs_csv, tmp_path, ext):
         40,
     ]
     if ext == ".npz":
-        z = np.load(out)
-        from scipy.cluster.vq import kmeans2
+        kmeans2 = pytest.importorskip("scipy.cluster.vq").kmeans2
+        with np.load(out) as npz:
+            z = dict(npz)
 
         ref_c, ref_l = kmeans2(x, 3, minit="++", seed=1)
         np.testing.assert_array_equal(z["labels"], ref_l)

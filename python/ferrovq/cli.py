@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
 from contextlib import contextmanager
@@ -222,7 +223,11 @@ def _save(path, **arrays):
             table = np.column_stack(list(cols.values()))
             np.savetxt(f, table, delimiter=",", header=header, comments="", fmt="%.17g")
         else:
-            np.savez(f, **arrays)
+            # Zipped in memory first: a zip archive left open on a file that failed to write
+            # (a full disk) reports its own error again when collected (numpy 1.25).
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            f.write(buffer.getbuffer())
 
 
 def _plot(path, data, labels, centroids, title):
