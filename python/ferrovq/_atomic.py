@@ -55,6 +55,7 @@ def replace_atomically(path):
 
 
 def _umask():
+    """The process's umask (reading it means setting it; it is set back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
