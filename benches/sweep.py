@@ -74,7 +74,7 @@ def side_by_side(scipy_fn, ferrovq_fn, rounds):
     return median(ratios), median(ours)
 
 
-def calls(n, d, k, dtype, x, init):
+def calls(n, d, k, x, init):
     """The (SciPy, ferrovq) pair of zero-argument calls of each function."""
     import numpy as np
     from scipy.cluster import vq as sv
@@ -138,7 +138,7 @@ def unstructured(rounds):
     for dtype in DTYPES:
         x = np.random.default_rng(0).standard_normal((n, d)).astype(dtype)
         init = x[np.random.default_rng(1).choice(n, k, replace=False)].copy()
-        pairs = calls(n, d, k, dtype, x, init)
+        pairs = calls(n, d, k, x, init)
         vr, vt = side_by_side(*pairs["vq"], rounds)
         kr, kt = side_by_side(*pairs["kmeans2"], rounds)
         gflops = 2 * n * k * d / vt / 1e9
@@ -180,7 +180,7 @@ def main():
             for k in (c for c in CODES if c <= n):
                 for dtype in DTYPES:
                     x, init = make_data(n, d, k, dtype)
-                    pairs = calls(n, d, k, dtype, x, init)
+                    pairs = calls(n, d, k, x, init)
                     cells = []
                     for name in funcs:
                         if name not in pairs:

@@ -76,16 +76,17 @@ pub(super) fn run<T: Send>(
         raised: Mutex::new(None),
         callback,
     };
+    let inline = cost < INLINE_COST;
     let guarded = || {
         catch_unwind(AssertUnwindSafe(|| {
-            if cost < INLINE_COST {
+            if inline {
                 work(&Exec::on_caller(&control))
             } else {
                 work(&Exec::new(workers, &control)?)
             }
         }))
     };
-    let outcome = if cost < INLINE_COST {
+    let outcome = if inline {
         guarded()
     } else {
         py.detach(guarded)
