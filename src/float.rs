@@ -25,6 +25,8 @@ pub trait Float:
 {
     /// Additive identity.
     const ZERO: Self;
+    /// Multiplicative identity.
+    const ONE: Self;
     /// `true` for `f64`.
     const WIDE: bool;
     /// Positive infinity.
@@ -49,6 +51,7 @@ macro_rules! impl_float {
     ($t:ty) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
             const WIDE: bool = std::mem::size_of::<$t>() == 8;
             const INFINITY: Self = <$t>::INFINITY;
             const EPSILON: Self = <$t>::EPSILON;

@@ -48,8 +48,10 @@ mod finite;
 mod float;
 pub mod init;
 pub mod lloyd;
+mod measure;
 pub mod parallel;
 pub mod scipy;
+pub mod sparse;
 mod sum;
 
 #[cfg(feature = "python")]
@@ -58,6 +60,7 @@ mod python;
 pub use error::{Error, Result};
 pub use finite::all_finite;
 pub use float::{Float, Promote};
+pub use measure::{distances, inertia};
 pub use parallel::{Control, Exec, NoControl};
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};

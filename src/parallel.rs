@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use rayon::prelude::*;
 use rayon::ThreadPool;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Rows per chunk: the unit of parallel work and of reduction order.
@@ -46,14 +47,38 @@ pub struct Exec<'a> {
     control: &'a dyn Control,
 }
 
-/// The thread count used when the caller does not give one: `RAYON_NUM_THREADS` if set to
-/// a positive integer, otherwise every available core.
+/// A thread count set at run time (threadpoolctl's `threadpool_limits`); 0 for none.
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Set (`Some`) or clear (`None`) the run-time limit [`default_threads`] obeys first.
+pub fn set_thread_limit(limit: Option<usize>) {
+    LIMIT.store(limit.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// The thread count used when the caller does not give one: the run-time limit if set
+/// ([`set_thread_limit`]), else `RAYON_NUM_THREADS`, else `OMP_NUM_THREADS` (its first
+/// level: what joblib's and Dask's worker processes set to keep nested pools from
+/// oversubscribing the cores), each if a positive integer, else every available core.
 pub fn default_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&t| t > 0)
+    let limit = LIMIT.load(Ordering::Relaxed);
+    if limit > 0 {
+        return limit;
+    }
+    env_threads("RAYON_NUM_THREADS")
+        .or_else(|| env_threads("OMP_NUM_THREADS"))
         .unwrap_or_else(cores)
+}
+
+/// A positive thread count from the environment variable `name` (a list such as
+/// `OMP_NUM_THREADS=4,2` gives its first entry).
+fn env_threads(name: &str) -> Option<usize> {
+    let v = std::env::var(name).ok()?;
+    v.split(',')
+        .next()?
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&t| t > 0)
 }
 
 /// The cores this process may use, read once: `available_parallelism` reads the cgroup

@@ -5,7 +5,10 @@
 //! drawing from the same numpy stream as SciPy or scikit-learn picks their centroids.
 
 mod gaussian;
+mod greedy;
 mod plusplus;
 
 pub use gaussian::{gaussian_init, gaussian_init_1d};
+pub(crate) use greedy::{greedy, Points};
+pub use greedy::{greedy_plusplus, Greedy};
 pub use plusplus::{kmeans_plusplus, PlusPlus};

@@ -19,6 +19,7 @@ mod rules;
 mod step;
 mod sums;
 
+pub(crate) use rules::farthest;
 pub use rules::{Distortion, Empty, Stop};
 pub(crate) use sums::check_weights;
 pub use sums::{block_stats, BlockStats, ClusterSums};

@@ -101,18 +101,25 @@ pub(super) fn relocate_to_farthest<F: Promote<C>, C: Float>(
         },
         |()| (),
     )?;
+    for (&j, &i) in empty.iter().zip(&farthest(&far, empty.len())) {
+        let w = weights.map_or(F::from_f64(1.0), |w| w[i]);
+        sums.relocate(&x[i * d..(i + 1) * d], w, labels[i] as usize, j);
+    }
+    Ok(())
+}
+
+/// The `take` rows of largest `far` (their distance to their own code), farthest first,
+/// ties to the lowest row: the rows that refill empty codes under [`Empty::Farthest`].
+pub(crate) fn farthest(far: &[f64], take: usize) -> Vec<usize> {
+    let n = far.len();
     let mut order: Vec<usize> = (0..n).collect();
-    let take = empty.len().min(n);
+    let take = take.min(n);
     if take < n {
         order.select_nth_unstable_by(take, |&a, &b| far[b].total_cmp(&far[a]).then(a.cmp(&b)));
     }
     order.truncate(take);
     order.sort_unstable_by(|&a, &b| far[b].total_cmp(&far[a]).then(a.cmp(&b)));
-    for (&j, &i) in empty.iter().zip(&order) {
-        let w = weights.map_or(F::from_f64(1.0), |w| w[i]);
-        sums.relocate(&x[i * d..(i + 1) * d], w, labels[i] as usize, j);
-    }
-    Ok(())
+    order
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyAny;
 
 /// Row weights as a slice of the data's type, if given.
-fn weights_of<'py, F: Element>(
+pub(super) fn weights_of<'py, F: Element>(
     weights: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Option<PyReadonlyArray1<'py, F>>> {
     weights.map(|w| w.extract()).transpose().map_err(|_| {
@@ -145,6 +145,42 @@ fn kmeans_plusplus<'py>(
     with_float!(data, "data", |x| go(py, x, (k, first, u), weights, workers))
 }
 
+type GreedyOut<'py> = Bound<'py, PyArray1<usize>>;
+
+#[pyfunction]
+#[pyo3(signature = (data, k, trials, first, uniforms, weights=None, workers=None))]
+#[allow(clippy::too_many_arguments)]
+fn greedy_plusplus<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    k: usize,
+    trials: usize,
+    first: usize,
+    uniforms: PyReadonlyArray1<'py, f64>,
+    weights: Option<&Bound<'py, PyAny>>,
+    workers: Option<usize>,
+) -> PyResult<GreedyOut<'py>> {
+    fn go<'py, F: Promote<f64> + Element>(
+        py: Python<'py>,
+        x: numpy::PyReadonlyArray2<'py, F>,
+        (k, trials, first, u): (usize, usize, usize, &[f64]),
+        weights: Option<&Bound<'py, PyAny>>,
+        workers: Option<usize>,
+    ) -> PyResult<GreedyOut<'py>> {
+        let w = weights_of::<F>(weights)?;
+        let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
+        let xv = x.as_array();
+        let size = cost(&[xv.nrows(), trials, xv.ncols()]);
+        let g = run(py, size, workers, None, |exec| {
+            crate::init::greedy_plusplus(exec, xv, (k, trials), first, u, w)
+        })?;
+        Ok(g.indices.into_pyarray(py))
+    }
+    let u = uniforms.as_slice()?;
+    let args = (k, trials, first, u);
+    with_float!(data, "data", |x| go(py, x, args, weights, workers))
+}
+
 /// Whether every value of a C-contiguous float32/float64 array is finite (SciPy's
 /// `check_finite`), computed in parallel with the GIL released.
 #[pyfunction]
@@ -187,6 +223,7 @@ fn _panic_in_worker(py: Python<'_>) -> PyResult<()> {
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lloyd, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
+    m.add_function(wrap_pyfunction!(greedy_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(all_finite, m)?)?;
     m.add_function(wrap_pyfunction!(default_workers, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_worker, m)?)?;

@@ -7,8 +7,11 @@
 mod arrays;
 mod engine;
 mod errors;
+mod measures;
 mod running;
 mod scipy;
+mod sparse;
+mod threads;
 
 use pyo3::prelude::*;
 
@@ -18,5 +21,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ClusterError", m.py().get_type::<errors::ClusterError>())?;
     engine::register(m)?;
     scipy::register(m)?;
+    measures::register(m)?;
+    sparse::register(m)?;
     Ok(())
 }

@@ -1,0 +1,68 @@
+"""The estimator's kernels on dense or sparse rows: each function takes a C-contiguous
+float32/float64 array or a CSR matrix (passed to the Rust core as its parts, never
+densified) and centres of the same dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ferrovq import _core
+
+__all__ = ["distances", "greedy_plusplus", "inertia", "labels", "lloyd"]
+
+
+def _parts(X):
+    """A CSR matrix as the core takes it: ``(indptr, indices, data, n_features)``."""
+    return (
+        np.ascontiguousarray(X.indptr, dtype=np.int32),
+        np.ascontiguousarray(X.indices, dtype=np.int32),
+        np.ascontiguousarray(X.data),
+        X.shape[1],
+    )
+
+
+def greedy_plusplus(X, k, trials, first, uniforms, weights=None, workers=None):
+    """The rows greedy k-means++ picks (see ``ferrovq.init::greedy_plusplus``): `first`,
+    then for each further centre the best of `trials` candidates drawn by `uniforms`."""
+    if sp.issparse(X):
+        return _core.sparse_greedy_plusplus(
+            _parts(X), k, trials, int(first), uniforms, weights, workers
+        )
+    return _core.greedy_plusplus(X, k, trials, int(first), uniforms, weights, workers)
+
+
+def lloyd(X, centers, tol, max_iter, weights=None, workers=None):
+    """Lloyd iterations from `centers`, empty clusters refilled from the farthest rows:
+    with `tol`, scikit-learn's centre-shift rule (at most `max_iter` iterations, labels
+    against the final centres); with None, exactly `max_iter` iterations (labels from the
+    last assignment). Returns ``(centers, labels, n_iter)``."""
+    if sp.issparse(X):
+        return _core.sparse_lloyd(_parts(X), centers, tol, max_iter, weights, workers)
+    stop = "iterations" if tol is None else "center_shift"
+    centers, labels, n_iter, _ = _core.lloyd(
+        X, centers, stop, 0.0 if tol is None else float(tol), max_iter, "farthest",
+        weights, workers,
+    )
+    return centers, labels, n_iter
+
+
+def labels(X, centers, workers=None):
+    """Each row's nearest centre (int32; ties to the lowest)."""
+    if sp.issparse(X):
+        return _core.sparse_nearest(_parts(X), centers, workers)
+    return _core.vq(X, centers, workers)[0]
+
+
+def inertia(X, centers, labels, weights=None, workers=None):
+    """The sum of ``w * |x - centers[label]|**2`` over the rows, in float64."""
+    if sp.issparse(X):
+        return _core.sparse_inertia(_parts(X), centers, labels, weights, workers)
+    return _core.inertia(X, centers, labels, weights, workers)
+
+
+def distances(X, centers, workers=None):
+    """Every row's Euclidean distance to every centre, dense ``n x k``."""
+    if sp.issparse(X):
+        return _core.sparse_distances(_parts(X), centers, workers)
+    return _core.distances(X, centers, workers)

@@ -1,0 +1,557 @@
+"""scikit-learn's ``KMeans`` and ``kmeans_plusplus`` on the ferrovq engine.
+
+The rules are scikit-learn 1.9's, and every random number is drawn from the same numpy
+stream in the same order, so the same ``random_state`` gives scikit-learn's result; the
+distance work runs in Rust. Needs the ``ferrovq[sklearn]`` extra.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _is_arraylike_not_scalar,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
+
+from ferrovq import _kernels, _threads
+
+__all__ = ["KMeans", "kmeans_plusplus"]
+
+_threads.register()
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "sample_weight": ["array-like", None],
+        "x_squared_norms": ["array-like", None],
+        "random_state": ["random_state"],
+        "n_local_trials": [Interval(Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def kmeans_plusplus(
+    X,
+    n_clusters,
+    *,
+    sample_weight=None,
+    x_squared_norms=None,
+    random_state=None,
+    n_local_trials=None,
+):
+    """Initial centres by greedy k-means++, as ``sklearn.cluster.kmeans_plusplus``.
+
+    The same arguments, checks and random draws as scikit-learn's; the distances are
+    computed exactly in Rust (so `x_squared_norms` is checked but not needed).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The data to pick seeds from.
+    n_clusters : int
+        The number of centroids to initialise.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The weight of each observation (None: all equal).
+    x_squared_norms : array-like of shape (n_samples,), default=None
+        Squared Euclidean norm of each data point; only its length is checked.
+    random_state : int, RandomState instance or None, default=None
+        The random number generator, as in scikit-learn.
+    n_local_trials : int, default=None
+        Candidates drawn for each centre after the first (None: ``2 + int(log(k))``); the
+        one that lowers the potential most is kept.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+        The initial centres, in the data's dtype.
+    indices : ndarray of shape (n_clusters,)
+        The row of each centre in `X`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrovq import kmeans_plusplus
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> centers, indices = kmeans_plusplus(X, n_clusters=2, random_state=0)
+    >>> centers
+    array([[10,  2],
+           [ 1,  0]])
+    >>> indices
+    array([3, 2])
+    """
+    data = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
+    sample_weight = _check_sample_weight(sample_weight, data, dtype=data.dtype)
+    if data.shape[0] < n_clusters:
+        raise ValueError(f"n_samples={data.shape[0]} should be >= n_clusters={n_clusters}.")
+    if x_squared_norms is not None:
+        x_squared_norms = check_array(x_squared_norms, dtype=data.dtype, ensure_2d=False)
+        if x_squared_norms.shape[0] != data.shape[0]:
+            raise ValueError(
+                f"The length of x_squared_norms {x_squared_norms.shape[0]} should "
+                f"be equal to the length of n_samples {data.shape[0]}."
+            )
+    random_state = check_random_state(random_state)
+    indices = _greedy_plusplus(data, n_clusters, sample_weight, random_state, n_local_trials)
+    if sp.issparse(X):
+        return X[indices].toarray(), indices
+    return np.asarray(X)[indices], indices
+
+
+def _greedy_plusplus(X, n_clusters, sample_weight, random_state, n_local_trials=None,
+                     workers=None):
+    """scikit-learn's ``_kmeans_plusplus`` on validated data, its draws in its order: the
+    indices of the chosen rows."""
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    first = random_state.choice(X.shape[0], p=sample_weight / sample_weight.sum())
+    uniforms = random_state.uniform(size=(n_clusters - 1) * n_local_trials)
+    weights = _weights_or_none(sample_weight)
+    return _kernels.greedy_plusplus(
+        X, n_clusters, n_local_trials, first, uniforms, weights, workers
+    ).astype(int)
+
+
+def _weights_or_none(sample_weight):
+    """None for unit weights (the engine's unweighted sums are the same bits, and faster)."""
+    return None if np.all(sample_weight == 1) else np.ascontiguousarray(sample_weight)
+
+
+def _tolerance(X, tol):
+    """scikit-learn's tolerance: `tol` times the mean per-feature variance of `X`."""
+    if tol == 0:
+        return 0
+    if sp.issparse(X):
+        return np.mean(mean_variance_axis(X, axis=0)[1]) * tol
+    return np.mean(np.var(X, axis=0)) * tol
+
+
+def _is_same_clustering(labels1, labels2, n_clusters):
+    """Whether two labellings are the same up to a permutation of the labels."""
+    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
+    return len(np.unique(pairs // n_clusters)) == len(pairs)
+
+
+def _common(X, centers):
+    """`X` and `centers` in their common dtype (scikit-learn's Cython helpers would refuse
+    a float64 model on float32 data or the reverse; here they are compared in float64)."""
+    dtype = np.promote_types(X.dtype, centers.dtype)
+    if sp.issparse(X):
+        return X.astype(dtype, copy=False), centers.astype(dtype, copy=False)
+    return np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(centers, dtype=dtype)
+
+
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """K-Means clustering, a drop-in for ``sklearn.cluster.KMeans``.
+
+    The parameters, defaults, attributes, methods, warnings and exceptions of
+    scikit-learn 1.9's ``KMeans``; for the same `random_state`, its labels and `n_iter_`,
+    and its centres and inertia to rounding (except where a rounding tie decides). The
+    seeding, Lloyd iterations (exact, pruned by distance bounds), prediction and
+    transform run in Rust, in parallel, with the GIL released.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        The number of clusters.
+    init : {'k-means++', 'random'}, callable or array-like of shape \
+            (n_clusters, n_features), default='k-means++'
+        Greedy k-means++, `n_clusters` rows drawn at random (weighted), a callable
+        ``init(X, n_clusters, random_state=...)`` returning the centres, or the centres.
+    n_init : 'auto' or int, default='auto'
+        Runs from different seeds; the one with the lowest inertia is kept. 'auto': 1
+        for 'k-means++' and arrays, 10 for 'random' and callables.
+    max_iter : int, default=300
+        The most Lloyd iterations of one run.
+    tol : float, default=1e-4
+        Convergence when the summed squared move of the centres is at most `tol` times
+        the mean per-feature variance of the data.
+    verbose : int, default=0
+        Print scikit-learn's progress lines.
+    random_state : int, RandomState instance or None, default=None
+        The random number generator of the seeding.
+    copy_x : bool, default=True
+        Whether to centre a copy of the data (False: centre it in place and restore it).
+    algorithm : {'lloyd', 'elkan'}, default='lloyd'
+        Both run ferrovq's exact pruned Lloyd iterations, with the same result.
+    workers : int, default=None
+        Threads (None: a threadpoolctl limit, else ``RAYON_NUM_THREADS``, else
+        ``OMP_NUM_THREADS``, else every core). The result does not depend on it.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        The centres, in the data's dtype.
+    labels_ : ndarray of shape (n_samples,)
+        Each training row's cluster (int32), against the final centres.
+    inertia_ : float
+        Sum of the (weighted) squared distances of the rows to their centre.
+    n_iter_ : int
+        Iterations of the kept run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit (only when they are all strings).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrovq import KMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> kmeans = KMeans(n_clusters=2, random_state=0, n_init="auto").fit(X)
+    >>> kmeans.labels_
+    array([1, 1, 1, 0, 0, 0], dtype=int32)
+    >>> kmeans.predict([[0, 0], [12, 3]])
+    array([1, 0], dtype=int32)
+    >>> kmeans.cluster_centers_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    """
+
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "copy_x": ["boolean"],
+        "algorithm": [StrOptions({"lloyd", "elkan"})],
+        "workers": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        init="k-means++",
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        verbose=0,
+        random_state=None,
+        copy_x=True,
+        algorithm="lloyd",
+        workers=None,
+    ):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+        self.workers = workers
+
+    def _check_params_vs_input(self, X):
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(
+                f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}."
+            )
+        self._tol = _tolerance(X, self.tol)
+        if self.n_init == "auto":
+            explicit = _is_arraylike_not_scalar(self.init) or (
+                isinstance(self.init, str) and self.init == "k-means++"
+            )
+            self._n_init = 1 if explicit else 10
+        else:
+            self._n_init = self.n_init
+        if _is_arraylike_not_scalar(self.init) and self._n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only"
+                f" one init in {self.__class__.__name__} instead of "
+                f"n_init={self._n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._n_init = 1
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single "
+                "cluster. Using 'lloyd' instead.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def _validate_center_shape(self, X, centers):
+        if centers.shape[0] != self.n_clusters:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not "
+                f"match the number of clusters {self.n_clusters}."
+            )
+        if centers.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not "
+                f"match the number of features of the data {X.shape[1]}."
+            )
+
+    def _check_test_data(self, X):
+        return validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            reset=False,
+            dtype=[np.float64, np.float32],
+            order="C",
+            accept_large_sparse=False,
+        )
+
+    def _init_centroids(self, X, init, random_state, sample_weight):
+        if isinstance(init, str) and init == "k-means++":
+            indices = _greedy_plusplus(
+                X, self.n_clusters, sample_weight, random_state, workers=self.workers
+            )
+            centers = X[indices]
+        elif isinstance(init, str) and init == "random":
+            seeds = random_state.choice(
+                X.shape[0],
+                size=self.n_clusters,
+                replace=False,
+                p=sample_weight / sample_weight.sum(),
+            )
+            centers = X[seeds]
+        elif _is_arraylike_not_scalar(self.init):
+            centers = init
+        else:
+            centers = init(X, self.n_clusters, random_state=random_state)
+            centers = check_array(centers, dtype=X.dtype, copy=False, order="C")
+            self._validate_center_shape(X, centers)
+        if sp.issparse(centers):
+            centers = centers.toarray()
+        return np.ascontiguousarray(centers, dtype=X.dtype)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows (converted to C order; a sparse matrix to CSR).
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each row (None: all equal); not used by a callable or array
+            `init`.
+
+        Returns
+        -------
+        self : KMeans
+            The fitted estimator.
+        """
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            copy=self.copy_x,
+            accept_large_sparse=False,
+        )
+        self._check_params_vs_input(X)
+        random_state = check_random_state(self.random_state)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        weights = _weights_or_none(sample_weight)
+        init = self.init
+        init_is_array_like = _is_arraylike_not_scalar(init)
+        if init_is_array_like:
+            init = check_array(init, dtype=X.dtype, copy=True, order="C")
+            self._validate_center_shape(X, init)
+        dense = not sp.issparse(X)
+        if dense:
+            X_mean = X.mean(axis=0)
+            X -= X_mean
+            if init_is_array_like:
+                init -= X_mean
+        best = None
+        for _ in range(self._n_init):
+            centers = self._init_centroids(X, init, random_state, sample_weight)
+            if self.verbose:
+                print("Initialization complete")
+            run = self._lloyd(X, centers, weights)
+            if best is None or (
+                run[2] < best[2] and not _is_same_clustering(run[1], best[1], self.n_clusters)
+            ):
+                best = run
+        centers, labels, inertia, n_iter = best
+        if dense:
+            if not self.copy_x:
+                X += X_mean
+            centers += X_mean
+        distinct_clusters = len(np.unique(labels))
+        if distinct_clusters < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct_clusters}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.cluster_centers_ = centers
+        self._n_features_out = centers.shape[0]
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.n_iter_ = n_iter
+        return self
+
+    def _lloyd(self, X, centers, weights):
+        """One run from `centers`: (centres, labels, inertia, iterations)."""
+        if self.verbose:
+            centers, labels, n_iter = self._lloyd_verbose(X, centers, weights)
+        else:
+            centers, labels, n_iter = _kernels.lloyd(
+                X, centers, self._tol, self.max_iter, weights, self.workers
+            )
+        return centers, labels, _kernels.inertia(X, centers, labels, weights, self.workers), n_iter
+
+    def _lloyd_verbose(self, X, centers, weights):
+        """The run one iteration per engine call, printing scikit-learn's progress lines
+        (the inertia after each iteration costs a pass over the data)."""
+        labels_old = None
+        for i in range(self.max_iter):
+            new, labels, _ = _kernels.lloyd(X, centers, None, 1, weights, self.workers)
+            inertia = _kernels.inertia(X, new, labels, weights, self.workers)
+            print(f"Iteration {i}, inertia {inertia}.")
+            shift = ((new.astype(np.float64) - centers) ** 2).sum()
+            centers = new
+            if labels_old is not None and np.array_equal(labels, labels_old):
+                print(f"Converged at iteration {i}: strict convergence.")
+                return centers, labels, i + 1
+            if shift <= self._tol:
+                print(
+                    f"Converged at iteration {i}: center shift {shift} within "
+                    f"tolerance {self._tol}."
+                )
+                break
+            labels_old = labels
+        return centers, _kernels.labels(X, centers, self.workers), i + 1
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Compute cluster centres and each row's cluster: ``fit(X).labels_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Each row's cluster.
+        """
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def predict(self, X):
+        """The closest cluster of each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to label (any float dtype: a float32 model labels float64 rows too).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Each row's cluster (int32).
+        """
+        check_is_fitted(self)
+        X, centers = _common(self._check_test_data(X), self.cluster_centers_)
+        return _kernels.labels(X, centers, self.workers)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Compute clustering and each row's distance to every centre.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each row.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_clusters)
+            Distances to the centres.
+        """
+        return self.fit(X, sample_weight=sample_weight)._transform(self._check_test_data(X))
+
+    def transform(self, X):
+        """Each row's Euclidean distance to every centre.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to transform.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_clusters)
+            Distances to the centres (dense, even for sparse input).
+        """
+        check_is_fitted(self)
+        return self._transform(self._check_test_data(X))
+
+    def _transform(self, X):
+        X, centers = _common(X, self.cluster_centers_)
+        return _kernels.distances(X, centers, self.workers)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the value of `X` on the k-means objective.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weight of each row.
+
+        Returns
+        -------
+        score : float
+            Minus the (weighted) sum of squared distances to the closest centres.
+        """
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        X, centers = _common(X, self.cluster_centers_)
+        labels = _kernels.labels(X, centers, self.workers)
+        weights = _weights_or_none(sample_weight.astype(X.dtype, copy=False))
+        return -_kernels.inertia(X, centers, labels, weights, self.workers)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+KMeans.__module__ = "ferrovq"
+kmeans_plusplus.__module__ = "ferrovq"

@@ -1,0 +1,278 @@
+//! Greedy k-means++ seeding (scikit-learn's): at each step several candidates are drawn
+//! and the one that lowers the potential most is kept, from the caller's draws.
+
+use super::plusplus::lower_d2;
+use crate::error::{Error, Result};
+use crate::float::{Float, Promote};
+use crate::parallel::{Exec, CHUNK_ROWS};
+use ndarray::{Array2, ArrayView2};
+
+/// The result of [`greedy_plusplus`].
+#[derive(Debug, Clone)]
+pub struct Greedy<F> {
+    /// `k x d` chosen centroids: rows of the data, in its type.
+    pub centroids: Array2<F>,
+    /// The row index of the data chosen for each centroid.
+    pub indices: Vec<usize>,
+}
+
+/// Greedy k-means++ seeding as scikit-learn 1.9's `_kmeans_plusplus` makes it, in
+/// O(n·k·trials·d) without an n x trials matrix.
+///
+/// The first centroid is row `first`. With `D2` each row's squared distance to its nearest
+/// chosen centroid (held in the data's type `F`, as scikit-learn holds it) and `w` the row
+/// weights (ones if `None`), step `c` takes the next `trials` of `uniforms`, scales each by
+/// the current potential `sum(w * D2)`, and finds for each the first row whose running
+/// sum of `w * D2` (summed in order, in `F`, as numpy's `cumsum`) reaches it (numpy's
+/// `searchsorted`, clipped to the last row). Of these candidates the first one whose
+/// potential `sum(w * min(D2, d2(candidate)))` is lowest becomes the centroid. Fed the
+/// draws scikit-learn makes, it picks scikit-learn's centroids wherever the two roundings
+/// of a distance or sum do not decide (distances here are exact differences summed in
+/// `f64`; scikit-learn's come from dot products).
+///
+/// The potentials are summed per chunk of rows and the chunks in order, so the result
+/// does not depend on the thread count.
+///
+/// # Errors
+/// `InvalidParameter` for empty data, `k == 0`, `trials == 0`, `first` out of range or
+/// fewer than `(k - 1) * trials` uniforms, `BadShape` for weights that are not one per
+/// row, and whatever the executor's control hook returns (it is asked between steps).
+pub fn greedy_plusplus<F: Float + Promote<f64>>(
+    exec: &Exec,
+    data: ArrayView2<F>,
+    (k, trials): (usize, usize),
+    first: usize,
+    uniforms: &[f64],
+    weights: Option<&[F]>,
+) -> Result<Greedy<F>> {
+    let (n, d) = data.dim();
+    let data = data.as_standard_layout();
+    let x = crate::contiguous(&data)?;
+    let rows = DenseRows { x, d };
+    let indices = greedy(exec, &rows, n, (k, trials), first, uniforms, weights)?;
+    let mut centroids = Array2::from_elem((k, d), F::ZERO);
+    for (mut row, &i) in centroids.rows_mut().into_iter().zip(&indices) {
+        row.iter_mut()
+            .zip(&x[i * d..(i + 1) * d])
+            .for_each(|(c, &v)| *c = v);
+    }
+    Ok(Greedy { centroids, indices })
+}
+
+/// Rows the seeding measures distances between, dense or sparse.
+pub(crate) trait Points: Sync {
+    /// Row `i` as `f64` values (all `d` of them).
+    fn row(&self, i: usize) -> Vec<f64>;
+    /// Lower `out[r]` to the squared distance of row `first + r` to `centre` where smaller.
+    fn lower(&self, first: usize, centre: &[f64], out: &mut [f64]);
+}
+
+/// Row-major dense rows.
+struct DenseRows<'a, F> {
+    x: &'a [F],
+    d: usize,
+}
+
+impl<F: Float + Promote<f64>> Points for DenseRows<'_, F> {
+    fn row(&self, i: usize) -> Vec<f64> {
+        let d = self.d;
+        let mut buf = Vec::new();
+        F::promote(&self.x[i * d..(i + 1) * d], &mut buf).to_vec()
+    }
+
+    fn lower(&self, first: usize, centre: &[f64], out: &mut [f64]) {
+        let d = self.d;
+        let mut buf = Vec::new();
+        let rows = &self.x[first * d..(first + out.len()) * d];
+        lower_d2(centre, F::promote(rows, &mut buf), d, out);
+    }
+}
+
+/// [`greedy_plusplus`] over any [`Points`]: the indices of the chosen rows.
+pub(crate) fn greedy<F: Float, P: Points>(
+    exec: &Exec,
+    rows: &P,
+    n: usize,
+    (k, trials): (usize, usize),
+    first: usize,
+    uniforms: &[f64],
+    weights: Option<&[F]>,
+) -> Result<Vec<usize>> {
+    if n == 0 || k == 0 || trials == 0 {
+        return Err(Error::InvalidParameter(
+            "greedy k-means++ needs at least one row, one centroid and one trial".into(),
+        ));
+    }
+    if first >= n {
+        return Err(Error::InvalidParameter(format!(
+            "first index {first} is out of range for {n} rows"
+        )));
+    }
+    if uniforms.len() < (k - 1) * trials {
+        return Err(Error::InvalidParameter(format!(
+            "greedy k-means++ needs {} uniform draws, got {}",
+            (k - 1) * trials,
+            uniforms.len()
+        )));
+    }
+    crate::lloyd::check_weights(weights, n)?;
+    let seeding = Seeding {
+        exec,
+        rows,
+        weights,
+    };
+    let mut indices = vec![first];
+    let mut d2 = vec![f64::INFINITY; n];
+    seeding.lower(&mut d2, first);
+    let mut pot = F::from_f64(seeding.potentials(&d2, &[])?[0]);
+    for draws in uniforms.chunks_exact(trials).take(k - 1) {
+        exec.check()?;
+        let candidates = seeding.search(&d2, pot, draws);
+        let pots = seeding.potentials(&d2, &candidates)?;
+        let best = (0..pots.len()).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
+        pot = F::from_f64(pots[best]);
+        seeding.lower(&mut d2, candidates[best]);
+        indices.push(candidates[best]);
+    }
+    Ok(indices)
+}
+
+/// The data of one seeding.
+struct Seeding<'a, F, P> {
+    exec: &'a Exec<'a>,
+    rows: &'a P,
+    weights: Option<&'a [F]>,
+}
+
+impl<F: Float, P: Points> Seeding<'_, F, P> {
+    /// Row `i`'s weight.
+    fn weight(&self, i: usize) -> F {
+        self.weights.map_or(F::ONE, |w| w[i])
+    }
+
+    /// Lower `d2` to each row's squared distance to row `c` (rounded to `F`) where smaller.
+    fn lower(&self, d2: &mut [f64], c: usize) {
+        let centre = self.rows.row(c);
+        let blocks = d2.chunks_mut(CHUNK_ROWS).enumerate().collect();
+        self.exec.map(blocks, |(b, dd)| {
+            self.rows.lower(b * CHUNK_ROWS, &centre, dd);
+            dd.iter_mut().for_each(|v| *v = F::from_f64(*v).to_f64());
+        });
+    }
+
+    /// For each draw `u`, the first row whose running sum of `w * D2` in `F` reaches
+    /// `u * pot`, or the last row.
+    fn search(&self, d2: &[f64], pot: F, draws: &[f64]) -> Vec<usize> {
+        let targets: Vec<f64> = draws.iter().map(|&u| u * pot.to_f64()).collect();
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        order.sort_by(|&a, &b| targets[a].total_cmp(&targets[b]));
+        let last = d2.len() - 1;
+        let mut found = vec![last; targets.len()];
+        let mut next = order.iter().peekable();
+        let mut cum = F::ZERO;
+        for (i, &v) in d2.iter().enumerate() {
+            cum += self.weight(i) * F::from_f64(v);
+            while let Some(&&t) = next.peek() {
+                if cum.to_f64() < targets[t] {
+                    break;
+                }
+                found[t] = i;
+                next.next();
+            }
+            if next.peek().is_none() {
+                break;
+            }
+        }
+        found
+    }
+
+    /// The potential `sum(w * min(D2, d2(c)))` for each candidate row `c`, or the current
+    /// potential `sum(w * D2)` if there are none; summed in `f64` per chunk, chunks in order.
+    fn potentials(&self, d2: &[f64], candidates: &[usize]) -> Result<Vec<f64>> {
+        let centres: Vec<Vec<f64>> = candidates.iter().map(|&c| self.rows.row(c)).collect();
+        let mut totals = vec![0.0; candidates.len().max(1)];
+        self.exec.chunks(
+            d2.len(),
+            &mut [] as &mut [u8],
+            &mut [] as &mut [u8],
+            |first, _, _| {
+                let own = &d2[first..d2.len().min(first + CHUNK_ROWS)];
+                let weighted = |v: &[f64]| -> f64 {
+                    v.iter()
+                        .enumerate()
+                        .map(|(i, &v)| (self.weight(first + i) * F::from_f64(v)).to_f64())
+                        .sum()
+                };
+                if centres.is_empty() {
+                    return vec![weighted(own)];
+                }
+                let mut low = vec![0.0; own.len()];
+                centres
+                    .iter()
+                    .map(|c| {
+                        low.copy_from_slice(own);
+                        self.rows.lower(first, c, &mut low);
+                        low.iter_mut().for_each(|v| *v = F::from_f64(*v).to_f64());
+                        weighted(&low)
+                    })
+                    .collect()
+            },
+            |part: Vec<f64>| totals.iter_mut().zip(part).for_each(|(t, p)| *t += p),
+        )?;
+        Ok(totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn the_candidate_that_lowers_the_potential_most_wins() {
+        let exec = Exec::with_threads(2).unwrap();
+        let data = array![[0.0f64], [1.0], [5.0], [10.0]];
+        // D2 from row 0 = [0, 1, 25, 100], potential 126, running sums [0, 1, 26, 126].
+        // Draws 0.1 -> 12.6 -> row 2; 0.5 -> 63 -> row 3. Potentials with row 2:
+        // [0, 1, 0, 25] = 26; with row 3: [0, 1, 25, 0] = 26: a tie, the first wins.
+        let g = greedy_plusplus(&exec, data.view(), (2, 2), 0, &[0.1, 0.5], None).unwrap();
+        assert_eq!(g.indices, vec![0, 2]);
+        // Draws 0.005 -> 0.63 -> row 1 (potential 125) and 0.5 -> row 3 (26): row 3.
+        let g = greedy_plusplus(&exec, data.view(), (2, 2), 0, &[0.005, 0.5], None).unwrap();
+        assert_eq!(g.indices, vec![0, 3]);
+        assert_eq!(g.centroids, array![[0.0], [10.0]]);
+        // Weights [1, 200, 1, 1]: w * D2 = [0, 200, 25, 100], running sums [0, 200, 225,
+        // 325]; 0.9 -> 292.5 -> row 3; 0.1 -> 32.5 -> row 1, potential [0, 0, 16, 81] = 97
+        // against row 3's [0, 200, 25, 0] = 225: row 1.
+        let w = [1.0, 200.0, 1.0, 1.0];
+        let g = greedy_plusplus(&exec, data.view(), (2, 2), 0, &[0.9, 0.1], Some(&w)).unwrap();
+        assert_eq!(g.indices, vec![0, 1]);
+        // A draw beyond every running sum (rounding) takes the last row.
+        let g = greedy_plusplus(&exec, data.view(), (2, 1), 0, &[1.5], None).unwrap();
+        assert_eq!(g.indices, vec![0, 3]);
+        // Too few draws is an error.
+        assert!(greedy_plusplus(&exec, data.view(), (3, 2), 0, &[0.5; 3], None).is_err());
+    }
+
+    #[test]
+    fn greedy_seeding_is_thread_count_independent() {
+        let n = 3 * CHUNK_ROWS + 11;
+        let data = Array2::from_shape_fn((n, 3), |(i, j)| ((i * 31 + j * 17) % 97) as f32);
+        let mut rnd = crate::test_uniforms(3);
+        let draws: Vec<f64> = (0..19 * 4).map(|_| rnd() + 0.5).collect();
+        let run = |t| {
+            greedy_plusplus(
+                &Exec::with_threads(t).unwrap(),
+                data.view(),
+                (20, 4),
+                5,
+                &draws,
+                None,
+            )
+            .unwrap()
+            .indices
+        };
+        assert_eq!(run(1), run(2));
+        assert_eq!(run(1), run(3));
+    }
+}

@@ -1,0 +1,117 @@
+//! What a code book's fit to data measures: the (weighted) sum of squared distances of the
+//! rows to their codes, and every row's distance to every code.
+
+use crate::assign::{check_code_book, lane_sq_dists, sq_dist};
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::parallel::{Exec, CHUNK_ROWS};
+use ndarray::{Array2, ArrayView2};
+
+/// The sum over rows of `w * |x - c[label]|^2` (`w` one if `weights` is `None`): the
+/// k-means objective, scikit-learn's inertia. Summed in `f64` per chunk of rows, chunks in
+/// order, so the value does not depend on the thread count.
+///
+/// # Errors
+/// `FeatureMismatch` for a code book of another width, `InvalidParameter` for an empty code
+/// book or a label out of range, `BadShape` for labels or weights that are not one per row.
+///
+/// # Examples
+/// ```
+/// use ferrovq::{inertia, Exec};
+/// use ndarray::array;
+///
+/// let data = array![[0.0, 0.0], [0.0, 2.0], [5.0, 5.0]];
+/// let codes = array![[0.0, 1.0], [5.0, 5.0]];
+/// let exec = Exec::with_threads(2)?;
+/// assert_eq!(inertia(&exec, data.view(), codes.view(), &[0, 0, 1], None)?, 2.0);
+/// assert_eq!(inertia(&exec, data.view(), codes.view(), &[0, 0, 1], Some(&[3.0, 1.0, 1.0]))?, 4.0);
+/// # Ok::<(), ferrovq::Error>(())
+/// ```
+pub fn inertia<F: Float>(
+    exec: &Exec,
+    data: ArrayView2<F>,
+    codes: ArrayView2<F>,
+    labels: &[i32],
+    weights: Option<&[F]>,
+) -> Result<f64> {
+    let (n, d) = data.dim();
+    let (k, cd) = codes.dim();
+    check_code_book(k, cd, d)?;
+    crate::lloyd::check_weights(weights, n)?;
+    if labels.len() != n {
+        return Err(Error::BadShape {
+            what: "labels",
+            len: labels.len(),
+            rows: n,
+            cols: 1,
+        });
+    }
+    if labels.iter().any(|&l| l < 0 || l as usize >= k) {
+        return Err(Error::InvalidParameter(format!(
+            "labels must lie in [0, {k})"
+        )));
+    }
+    let (data, codes) = (data.as_standard_layout(), codes.as_standard_layout());
+    let (x, c) = (crate::contiguous(&data)?, crate::contiguous(&codes)?);
+    let mut total = 0.0;
+    exec.chunks(
+        n,
+        &mut [] as &mut [u8],
+        &mut [] as &mut [u8],
+        |first, _, _| {
+            (first..n.min(first + CHUNK_ROWS))
+                .map(|i| {
+                    let j = labels[i] as usize;
+                    let s = sq_dist(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
+                    (weights.map_or(F::ONE, |w| w[i]) * s).to_f64()
+                })
+                .sum::<f64>()
+        },
+        |part| total += part,
+    )?;
+    Ok(total)
+}
+
+/// Every row's Euclidean distance to every code (`n x k`), each summed over the features
+/// in SIMD lanes: the direct formula's value to within its rounding.
+///
+/// # Errors
+/// `FeatureMismatch` for a code book of another width, `InvalidParameter` for an empty code
+/// book, and whatever the executor's control hook returns.
+///
+/// # Examples
+/// ```
+/// use ferrovq::{distances, Exec};
+/// use ndarray::array;
+///
+/// let data = array![[0.0, 0.0], [3.0, 4.0]];
+/// let codes = array![[0.0, 0.0], [6.0, 8.0]];
+/// let exec = Exec::with_threads(2)?;
+/// assert_eq!(distances(&exec, data.view(), codes.view())?, array![[0.0, 10.0], [5.0, 5.0]]);
+/// # Ok::<(), ferrovq::Error>(())
+/// ```
+pub fn distances<F: Float>(
+    exec: &Exec,
+    data: ArrayView2<F>,
+    codes: ArrayView2<F>,
+) -> Result<Array2<F>> {
+    let (n, d) = data.dim();
+    let (k, cd) = codes.dim();
+    check_code_book(k, cd, d)?;
+    let (data, codes) = (data.as_standard_layout(), codes.as_standard_layout());
+    let (x, c) = (crate::contiguous(&data)?, crate::contiguous(&codes)?);
+    let all: Vec<u32> = (0..k as u32).collect();
+    let mut out = vec![F::ZERO; n * k];
+    let blocks = out
+        .chunks_mut(CHUNK_ROWS * k)
+        .zip(x.chunks(CHUNK_ROWS * d.max(1)))
+        .collect();
+    exec.check()?;
+    exec.map(blocks, |(o, rows)| {
+        for (i, o) in o.chunks_exact_mut(k).enumerate() {
+            lane_sq_dists(&rows[i * d..(i + 1) * d], c, &all, o);
+            o.iter_mut().for_each(|v| *v = v.sqrt());
+        }
+    });
+    crate::matrix(out, n, k)
+}

@@ -1,0 +1,82 @@
+//! What a code book's fit measures, for the estimator front-ends: the inertia of given
+//! labels and every row's distance to every code.
+
+use super::arrays::with_float;
+use super::engine::weights_of;
+use super::running::{cost, run};
+use crate::float::Float;
+use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+
+/// The code book `codes` as an array of the data's type `F`.
+fn codes_like<'py, F: Element>(codes: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray2<'py, F>> {
+    codes
+        .extract()
+        .map_err(|_| PyTypeError::new_err("codes: expected a 2-D array of the data's dtype"))
+}
+
+/// The sum over rows of `w * |x - codes[label]|^2` (the k-means objective), in float64.
+#[pyfunction]
+#[pyo3(signature = (data, codes, labels, weights=None, workers=None))]
+fn inertia<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    codes: &Bound<'py, PyAny>,
+    labels: PyReadonlyArray1<'py, i32>,
+    weights: Option<&Bound<'py, PyAny>>,
+    workers: Option<usize>,
+) -> PyResult<f64> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, F>,
+        codes: &Bound<'py, PyAny>,
+        labels: &[i32],
+        weights: Option<&Bound<'py, PyAny>>,
+        workers: Option<usize>,
+    ) -> PyResult<f64> {
+        let c = codes_like::<F>(codes)?;
+        let w = weights_of::<F>(weights)?;
+        let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
+        let (xv, cv) = (x.as_array(), c.as_array());
+        run(py, cost(&[xv.nrows(), xv.ncols()]), workers, None, |exec| {
+            crate::inertia(exec, xv, cv, labels, w)
+        })
+    }
+    let labels = labels.as_slice()?;
+    with_float!(data, "data", |x| go(py, x, codes, labels, weights, workers))
+}
+
+/// Every row's Euclidean distance to every code, `n x k` in the data's dtype.
+#[pyfunction]
+#[pyo3(signature = (data, codes, workers=None))]
+fn distances<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    codes: &Bound<'py, PyAny>,
+    workers: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, F>,
+        codes: &Bound<'py, PyAny>,
+        workers: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = codes_like::<F>(codes)?;
+        let (xv, cv) = (x.as_array(), c.as_array());
+        let size = cost(&[xv.nrows(), cv.nrows(), xv.ncols()]);
+        let out = run(py, size, workers, None, |exec| {
+            crate::distances(exec, xv, cv)
+        })?;
+        Ok(out.into_pyarray(py).into_any())
+    }
+    with_float!(data, "data", |x| go(py, x, codes, workers))
+}
+
+/// Add this front-end's functions to the module.
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(inertia, m)?)?;
+    m.add_function(wrap_pyfunction!(distances, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Sparse rows (CSR, as `scipy.sparse` holds them) against dense codes, for the estimator
+//! front-ends: nearest codes, the inertia, all distances, and the Lloyd iterations
+//! ([`lloyd`]), in O(nnz + k·d) memory.
+//!
+//! A row's squared distance to a code `c` is `|c|^2 + sum over the row's stored values of
+//! ((x - c)^2 - c^2)`, in `f64`: the dense formula's value to within rounding, from the
+//! stored values alone.
+
+mod lloyd;
+
+pub use lloyd::{lloyd, SparseRun};
+
+use crate::assign::check_code_book;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::init::Points;
+use crate::parallel::{Exec, CHUNK_ROWS};
+use ndarray::{Array2, ArrayView2};
+
+/// A CSR matrix: row `i`'s values are `data[indptr[i]..indptr[i + 1]]` in the columns
+/// `indices[...]` (scipy.sparse's layout with 32-bit indices).
+#[derive(Debug, Clone, Copy)]
+pub struct Csr<'a, F> {
+    indptr: &'a [i32],
+    indices: &'a [i32],
+    data: &'a [F],
+    d: usize,
+}
+
+impl<'a, F: Float> Csr<'a, F> {
+    /// The matrix of `indptr.len() - 1` rows and `d` columns, checked.
+    ///
+    /// # Errors
+    /// `InvalidParameter` if `indptr` is empty, does not start at 0, decreases or does not
+    /// end at the number of values, or if `indices` and `data` differ in length or a
+    /// column index is out of range.
+    pub fn new(indptr: &'a [i32], indices: &'a [i32], data: &'a [F], d: usize) -> Result<Self> {
+        let bad = |what: &str| Err(Error::InvalidParameter(format!("CSR matrix: {what}")));
+        if indptr.first() != Some(&0) {
+            return bad("indptr must start at 0");
+        }
+        if indptr.windows(2).any(|w| w[1] < w[0]) {
+            return bad("indptr must not decrease");
+        }
+        if indices.len() != data.len() || indptr.last().map(|&e| e as usize) != Some(data.len()) {
+            return bad("indptr, indices and data do not match");
+        }
+        if indices.iter().any(|&j| j < 0 || j as usize >= d) {
+            return bad("column index out of range");
+        }
+        Ok(Csr {
+            indptr,
+            indices,
+            data,
+            d,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.indptr.len() - 1
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.d
+    }
+
+    /// Row `i`'s stored (column, value) pairs.
+    fn row_values(&self, i: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let (a, b) = (self.indptr[i] as usize, self.indptr[i + 1] as usize);
+        self.indices[a..b]
+            .iter()
+            .zip(&self.data[a..b])
+            .map(|(&j, &v)| (j as usize, v.to_f64()))
+    }
+
+    /// Row `i`'s squared distance to `code`, whose squared norm is `norm`.
+    fn sq_dist(&self, i: usize, code: &[f64], norm: f64) -> f64 {
+        let s = self.row_values(i).fold(norm, |s, (j, v)| {
+            let c = code[j];
+            s + ((v - c) * (v - c) - c * c)
+        });
+        s.max(0.0)
+    }
+
+    /// Add `w` times row `i` to `sums` (a dense row).
+    fn add_to(&self, i: usize, w: f64, sums: &mut [f64]) {
+        self.row_values(i).for_each(|(j, v)| sums[j] += w * v);
+    }
+}
+
+impl<F: Float> Points for Csr<'_, F> {
+    fn row(&self, i: usize) -> Vec<f64> {
+        let mut r = vec![0.0; self.d];
+        self.row_values(i).for_each(|(j, v)| r[j] = v);
+        r
+    }
+
+    fn lower(&self, first: usize, centre: &[f64], out: &mut [f64]) {
+        let norm = centre.iter().map(|c| c * c).sum();
+        for (r, o) in out.iter_mut().enumerate() {
+            *o = o.min(self.sq_dist(first + r, centre, norm));
+        }
+    }
+}
+
+/// Dense codes in `f64` with their squared norms.
+struct Codes {
+    rows: Vec<f64>,
+    norms: Vec<f64>,
+    d: usize,
+}
+
+impl Codes {
+    fn new<F: Float>(codes: &[F], d: usize) -> Codes {
+        let rows: Vec<f64> = codes.iter().map(|v| v.to_f64()).collect();
+        let norms = rows
+            .chunks_exact(d.max(1))
+            .map(|c| c.iter().map(|v| v * v).sum())
+            .collect();
+        Codes { rows, norms, d }
+    }
+
+    fn k(&self) -> usize {
+        self.norms.len()
+    }
+
+    fn code(&self, j: usize) -> &[f64] {
+        &self.rows[j * self.d..(j + 1) * self.d]
+    }
+
+    /// Row `i`'s nearest code (ties: the lowest) and its squared distance.
+    fn nearest<F: Float>(&self, x: &Csr<F>, i: usize) -> (i32, f64) {
+        (0..self.k()).fold((0, f64::INFINITY), |best, j| {
+            let s = x.sq_dist(i, self.code(j), self.norms[j]);
+            if s < best.1 {
+                (j as i32, s)
+            } else {
+                best
+            }
+        })
+    }
+
+    /// Every row's nearest code and squared distance, in parallel.
+    fn assign<F: Float>(&self, exec: &Exec, x: &Csr<F>) -> Result<(Vec<i32>, Vec<f64>)> {
+        let n = x.rows();
+        let mut labels = vec![0i32; n];
+        let mut dists = vec![0.0; n];
+        exec.chunks_of(
+            512,
+            n,
+            &mut labels,
+            &mut dists,
+            |first, l, s| {
+                for (r, (l, s)) in l.iter_mut().zip(s.iter_mut()).enumerate() {
+                    (*l, *s) = self.nearest(x, first + r);
+                }
+            },
+            |()| (),
+        )?;
+        Ok((labels, dists))
+    }
+}
+
+/// The codes of a code book, checked against `x`'s width.
+fn codes_for<F: Float>(x: &Csr<F>, codes: ArrayView2<F>) -> Result<Codes> {
+    let (k, cd) = codes.dim();
+    check_code_book(k, cd, x.cols())?;
+    Ok(Codes::new(&codes.iter().copied().collect::<Vec<F>>(), cd))
+}
+
+/// Each row's nearest code (ties: the lowest).
+///
+/// # Errors
+/// `FeatureMismatch` or `InvalidParameter` for a code book that is not `k x d` with
+/// `k >= 1`, and whatever the executor's control hook returns.
+pub fn nearest<F: Float>(exec: &Exec, x: &Csr<F>, codes: ArrayView2<F>) -> Result<Vec<i32>> {
+    Ok(codes_for(x, codes)?.assign(exec, x)?.0)
+}
+
+/// The sum over rows of `w * |x - codes[label]|^2` (see [`crate::inertia`]).
+///
+/// # Errors
+/// As [`nearest`], and `InvalidParameter` or `BadShape` for labels or weights that are
+/// not one per row in range.
+pub fn inertia<F: Float>(
+    exec: &Exec,
+    x: &Csr<F>,
+    codes: ArrayView2<F>,
+    labels: &[i32],
+    weights: Option<&[F]>,
+) -> Result<f64> {
+    let c = codes_for(x, codes)?;
+    let n = x.rows();
+    crate::lloyd::check_weights(weights, n)?;
+    if labels.len() != n || labels.iter().any(|&l| l < 0 || l as usize >= c.k()) {
+        return Err(Error::InvalidParameter(format!(
+            "labels must be one per row, in [0, {})",
+            c.k()
+        )));
+    }
+    let mut total = 0.0;
+    exec.chunks(
+        n,
+        &mut [] as &mut [u8],
+        &mut [] as &mut [u8],
+        |first, _, _| {
+            (first..n.min(first + CHUNK_ROWS))
+                .map(|i| {
+                    let j = labels[i] as usize;
+                    let w = weights.map_or(1.0, |w| w[i].to_f64());
+                    w * x.sq_dist(i, c.code(j), c.norms[j])
+                })
+                .sum::<f64>()
+        },
+        |part| total += part,
+    )?;
+    Ok(total)
+}
+
+/// Every row's Euclidean distance to every code, `n x k` in `F`.
+///
+/// # Errors
+/// As [`nearest`].
+pub fn distances<F: Float>(exec: &Exec, x: &Csr<F>, codes: ArrayView2<F>) -> Result<Array2<F>> {
+    let c = codes_for(x, codes)?;
+    let (n, k) = (x.rows(), c.k());
+    let mut out = vec![F::ZERO; n * k];
+    let blocks = out.chunks_mut(CHUNK_ROWS * k).enumerate().collect();
+    exec.check()?;
+    exec.map(blocks, |(b, o)| {
+        for (r, o) in o.chunks_exact_mut(k).enumerate() {
+            let i = b * CHUNK_ROWS + r;
+            for (j, o) in o.iter_mut().enumerate() {
+                *o = F::from_f64(x.sq_dist(i, c.code(j), c.norms[j]).sqrt());
+            }
+        }
+    });
+    crate::matrix(out, n, k)
+}
+
+/// Greedy k-means++ on sparse rows: the row indices [`crate::init::greedy_plusplus`] picks
+/// for the same rows held dense.
+///
+/// # Errors
+/// As [`crate::init::greedy_plusplus`].
+pub fn greedy_plusplus<F: Float>(
+    exec: &Exec,
+    x: &Csr<F>,
+    k_trials: (usize, usize),
+    first: usize,
+    uniforms: &[f64],
+    weights: Option<&[F]>,
+) -> Result<Vec<usize>> {
+    crate::init::greedy(exec, x, x.rows(), k_trials, first, uniforms, weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [[0, 2, 0], [1, 0, 3], [0, 0, 0]].
+    fn sample() -> (Vec<i32>, Vec<i32>, Vec<f64>) {
+        (vec![0, 1, 3, 3], vec![1, 0, 2], vec![2.0, 1.0, 3.0])
+    }
+
+    #[test]
+    fn sparse_rows_measure_what_dense_rows_do() {
+        let (p, i, v) = sample();
+        let x = Csr::new(&p, &i, &v, 3).unwrap();
+        let dense = ndarray::array![[0.0, 2.0, 0.0], [1.0, 0.0, 3.0], [0.0, 0.0, 0.0]];
+        let codes = ndarray::array![[1.0, 1.0, 1.0], [0.0, 2.0, 0.5], [1.0, 0.0, 2.5]];
+        let flat = codes.view();
+        let exec = Exec::with_threads(2).unwrap();
+        let labels = nearest(&exec, &x, flat).unwrap();
+        let (want, _) = crate::assign::nearest(&exec, dense.view(), codes.view()).unwrap();
+        assert_eq!(labels, want);
+        let d = distances(&exec, &x, flat).unwrap();
+        let dd = crate::distances(&exec, dense.view(), codes.view()).unwrap();
+        assert!(d.iter().zip(&dd).all(|(a, b)| (a - b).abs() < 1e-12));
+        let w = [2.0, 1.0, 0.5];
+        let a = inertia(&exec, &x, flat, &labels, Some(&w)).unwrap();
+        let b = crate::inertia(&exec, dense.view(), codes.view(), &labels, Some(&w)).unwrap();
+        assert!((a - b).abs() < 1e-12);
+        let u = [0.3, 0.9, 0.1, 0.6];
+        let picked = greedy_plusplus(&exec, &x, (3, 2), 1, &u, Some(&w)).unwrap();
+        let g = crate::init::greedy_plusplus(&exec, dense.view(), (3, 2), 1, &u, Some(&w));
+        assert_eq!(picked, g.unwrap().indices);
+    }
+
+    #[test]
+    fn malformed_csr_is_an_error() {
+        let (p, i, v) = sample();
+        assert!(Csr::new(&p, &i, &v, 2).is_err());
+        assert!(Csr::new(&[0, 2, 1, 3], &i, &v, 3).is_err());
+        assert!(Csr::new(&[1, 1, 3, 3], &i, &v, 3).is_err());
+        assert!(Csr::new(&p, &i[..2], &v, 3).is_err());
+    }
+}
