@@ -41,8 +41,14 @@ def lloyd(X, centers, tol, max_iter, weights=None, workers=None):
         return _core.sparse_lloyd(_parts(X), centers, tol, max_iter, weights, workers)
     stop = "iterations" if tol is None else "center_shift"
     centers, labels, n_iter, _ = _core.lloyd(
-        X, centers, stop, 0.0 if tol is None else float(tol), max_iter, "farthest",
-        weights, workers,
+        X,
+        centers,
+        stop,
+        0.0 if tol is None else float(tol),
+        max_iter,
+        "farthest",
+        weights,
+        workers,
     )
     return centers, labels, n_iter
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -116,8 +117,9 @@ def kmeans_plusplus(
     return np.asarray(X)[indices], indices
 
 
-def _greedy_plusplus(X, n_clusters, sample_weight, random_state, n_local_trials=None,
-                     workers=None):
+def _greedy_plusplus(
+    X, n_clusters, sample_weight, random_state, n_local_trials=None, workers=None
+):
     """scikit-learn's ``_kmeans_plusplus`` on validated data, its draws in its order: the
     indices of the chosen rows."""
     if n_local_trials is None:
@@ -226,7 +228,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
            [ 1.,  2.]])
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -266,9 +268,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     def _check_params_vs_input(self, X):
         if X.shape[0] < self.n_clusters:
-            raise ValueError(
-                f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}."
-            )
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
         self._tol = _tolerance(X, self.tol)
         if self.n_init == "auto":
             explicit = _is_arraylike_not_scalar(self.init) or (
@@ -431,7 +431,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         labels_old = None
         for i in range(self.max_iter):
             new, labels, _ = _kernels.lloyd(X, centers, None, 1, weights, self.workers)
-            inertia = _kernels.inertia(X, new, labels, weights, self.workers)
+            inertia = _kernels.inertia(X, centers, labels, weights, self.workers)
             print(f"Iteration {i}, inertia {inertia}.")
             shift = ((new.astype(np.float64) - centers) ** 2).sum()
             centers = new

@@ -1,0 +1,403 @@
+"""ferrovq.KMeans and ferrovq.kmeans_plusplus against scikit-learn 1.9 as the oracle."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn
+import sklearn.cluster as skc
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import ferrovq
+from ferrovq import KMeans, kmeans_plusplus
+
+pytestmark = pytest.mark.skipif(
+    not sklearn.__version__.startswith("1.9."), reason="the oracle is scikit-learn 1.9"
+)
+
+
+def blobs(n, d, k, dtype=np.float64, seed=0, spread=1.0):
+    """`n` rows around `k` centres, shifted away from the origin (so centring matters)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=6.0, size=(k, d)) + 40.0
+    x = centres[rng.integers(0, k, size=n)] + rng.normal(scale=spread, size=(n, d))
+    return x.astype(dtype)
+
+
+def close(a, b, dtype):
+    """Centres or inertia equal to rounding: 1e-10 relative in float64, 1e-4 in float32."""
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    scale = max(1.0, float(np.max(np.abs(b))))
+    return np.allclose(a, b, rtol=rtol, atol=rtol * scale)
+
+
+def fit_both(X, sample_weight=None, **params):
+    ours = KMeans(**params).fit(X, sample_weight=sample_weight)
+    theirs = skc.KMeans(**params).fit(X, sample_weight=sample_weight)
+    return ours, theirs
+
+
+def agree(ours, theirs, dtype):
+    return (
+        np.array_equal(ours.labels_, theirs.labels_)
+        and ours.n_iter_ == theirs.n_iter_
+        and close(ours.cluster_centers_, theirs.cluster_centers_, dtype)
+        and close(ours.inertia_, theirs.inertia_, dtype)
+    )
+
+
+# --- the same answer for the same random_state ------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_matches_sklearn(dtype, init, weighted):
+    X = blobs(1500, 6, 5, dtype, seed=3)
+    w = np.random.default_rng(1).uniform(0.0, 3.0, size=len(X)) if weighted else None
+    ours, theirs = fit_both(X, w, n_clusters=7, init=init, random_state=11)
+    assert ours.labels_.dtype == theirs.labels_.dtype == np.int32
+    assert ours.cluster_centers_.dtype == theirs.cluster_centers_.dtype == dtype
+    assert np.array_equal(ours.labels_, theirs.labels_)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert close(ours.cluster_centers_, theirs.cluster_centers_, dtype)
+    assert close(ours.inertia_, theirs.inertia_, dtype)
+    Y = blobs(300, 6, 5, dtype, seed=4)
+    assert np.array_equal(ours.predict(Y), theirs.predict(Y))
+    assert close(ours.transform(Y), theirs.transform(Y), dtype)
+    assert close(ours.score(Y), theirs.score(Y), dtype)
+    assert np.array_equal(ours.fit_predict(X, sample_weight=w), theirs.labels_)
+
+
+def test_agreement_over_random_configurations():
+    """The agreement rate over 200 random configurations (sizes, dtypes, inits, weights,
+    n_init, tol, sparse input): labels and n_iter identical, centres and inertia to
+    rounding. Disagreement is allowed only where a rounding tie decides."""
+    rng = np.random.default_rng(2026)
+    agreed = 0
+    total = 200
+    for c in range(total):
+        n = int(rng.integers(30, 1500))
+        d = int(rng.integers(1, 24))
+        k = int(rng.integers(1, min(n, 20) + 1))
+        dtype = [np.float64, np.float32][c % 2]
+        X = blobs(n, d, max(1, k // 2 + 1), dtype, seed=c, spread=float(rng.uniform(0.3, 3)))
+        if c % 7 == 0:
+            X[rng.random(X.shape) < 0.7] = 0
+            X = sp.csr_matrix(X)
+        w = None
+        if c % 3 == 1:
+            w = rng.uniform(0, 2, size=n)
+            w[rng.random(n) < 0.1] = 0
+        params = dict(
+            n_clusters=k,
+            init=["k-means++", "random"][int(rng.integers(0, 2))],
+            n_init=["auto", 2][int(rng.integers(0, 2))],
+            tol=[1e-4, 0.0, 1e-2][int(rng.integers(0, 3))],
+            max_iter=int(rng.integers(1, 300)),
+            random_state=int(rng.integers(0, 2**31)),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ours, theirs = fit_both(X, w, **params)
+        agreed += agree(ours, theirs, dtype)
+    rate = agreed / total
+    print(f"agreement with scikit-learn: {agreed}/{total}")
+    assert rate >= 0.97
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("trials", [None, 1, 5])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_plusplus_matches_sklearn(dtype, trials, weighted):
+    X = blobs(2000, 4, 9, dtype, seed=7)
+    w = np.random.default_rng(5).uniform(0.1, 4.0, size=len(X)) if weighted else None
+    for seed in range(4):
+        ours = kmeans_plusplus(X, 12, sample_weight=w, random_state=seed, n_local_trials=trials)
+        theirs = skc.kmeans_plusplus(
+            X, 12, sample_weight=w, random_state=seed, n_local_trials=trials
+        )
+        assert np.array_equal(ours[1], theirs[1])
+        assert np.array_equal(ours[0], theirs[0])
+        assert ours[0].dtype == theirs[0].dtype
+
+
+def test_kmeans_plusplus_inputs_as_sklearn():
+    X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    for f in (kmeans_plusplus, skc.kmeans_plusplus):
+        centers, indices = f(X, n_clusters=2, random_state=0)
+        assert centers.dtype == X.dtype
+        assert indices.tolist() == [3, 2]
+    S = sp.csr_matrix(blobs(400, 5, 4, seed=2))
+    assert np.array_equal(
+        kmeans_plusplus(S, 5, random_state=3)[1], skc.kmeans_plusplus(S, 5, random_state=3)[1]
+    )
+    for bad in (
+        dict(n_clusters=7),
+        dict(n_clusters=2, x_squared_norms=np.ones(5)),
+        dict(n_clusters=0),
+        dict(n_clusters=2, n_local_trials=0),
+    ):
+        with pytest.raises((ValueError, TypeError)) as theirs:
+            skc.kmeans_plusplus(X.astype(float), **bad)
+        with pytest.raises(theirs.type) as ours:
+            kmeans_plusplus(X.astype(float), **bad)
+        assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_matches_sklearn_and_dense(fmt):
+    dense = blobs(1200, 30, 6, seed=9)
+    dense[np.random.default_rng(0).random(dense.shape) < 0.8] = 0
+    X = sp.csr_matrix(dense).asformat(fmt)
+    for init in ("k-means++", "random"):
+        ours, theirs = fit_both(X, n_clusters=6, init=init, random_state=4)
+        assert agree(ours, theirs, np.float64)
+        assert np.array_equal(ours.predict(X), ours.predict(dense))
+        assert np.allclose(ours.transform(X), ours.transform(dense), rtol=1e-12, atol=1e-9)
+        assert np.isclose(ours.score(X), ours.score(dense), rtol=1e-12)
+    # The same rows held dense give the same labels (the dense fit centres its copy).
+    assert np.array_equal(ours.labels_, KMeans(6, init="random", random_state=4).fit(dense).labels_)
+
+
+def test_n_init_keeps_the_lowest_inertia_and_explicit_inits():
+    X = blobs(800, 3, 6, seed=1, spread=3.0)
+    ours, theirs = fit_both(X, n_clusters=6, init="random", n_init=5, random_state=0)
+    assert agree(ours, theirs, np.float64)
+    init = X[:6] + 0.5
+    ours, theirs = fit_both(X, n_clusters=6, init=init)
+    assert agree(ours, theirs, np.float64)
+    seen = {}
+
+    def callable_init(X, n_clusters, random_state):
+        seen["mean"] = X.mean(axis=0)
+        return X[random_state.choice(len(X), n_clusters, replace=False)]
+
+    ours, theirs = fit_both(X, n_clusters=6, init=callable_init, random_state=3)
+    assert agree(ours, theirs, np.float64)
+    # scikit-learn passes the centred data to a callable init.
+    assert np.allclose(seen["mean"], 0.0, atol=1e-9)
+
+
+def test_tolerance_and_max_iter_as_sklearn():
+    X = np.random.default_rng(3).uniform(size=(3000, 4))  # no clusters: tol ends the run
+    for tol, max_iter in [(1e-4, 300), (1e-2, 300), (0.0, 7), (0.0, 300)]:
+        ours, theirs = fit_both(X, n_clusters=9, tol=tol, max_iter=max_iter, random_state=2)
+        assert agree(ours, theirs, np.float64), (tol, max_iter)
+
+
+def test_copy_x_false_restores_the_data():
+    X = blobs(500, 3, 3, seed=5)
+    before = X.copy()
+    ours = KMeans(3, copy_x=False, random_state=0).fit(X)
+    theirs = skc.KMeans(3, random_state=0).fit(before)
+    assert np.allclose(X, before, rtol=0, atol=1e-12)
+    assert np.array_equal(ours.labels_, theirs.labels_)
+
+
+def test_float64_rows_on_a_float32_model():
+    X = blobs(600, 5, 4, np.float32, seed=2)
+    model = KMeans(4, random_state=0).fit(X)
+    Y = blobs(200, 5, 4, np.float64, seed=3)
+    centres = model.cluster_centers_.astype(np.float64)
+    d = ((Y[:, None, :] - centres[None]) ** 2).sum(-1)
+    assert np.array_equal(model.predict(Y), d.argmin(1))
+    assert np.allclose(model.transform(Y), np.sqrt(d))
+    assert np.isclose(model.score(Y), -d.min(1).sum())
+
+
+# --- warnings and errors, as scikit-learn raises them ------------------------------------
+
+
+def test_warnings_as_sklearn():
+    X = np.repeat(np.arange(3.0)[:, None], 10, axis=0)
+    for M in (KMeans, skc.KMeans):
+        with pytest.warns(ConvergenceWarning, match=r"Number of distinct clusters \(3\)"):
+            M(5, random_state=0).fit(X)
+        with pytest.warns(RuntimeWarning, match="performing only one init in"):
+            M(2, init=X[:2], n_init=3).fit(X + np.arange(30)[:, None])
+        with pytest.warns(RuntimeWarning, match="algorithm='elkan' doesn't make sense"):
+            M(1, algorithm="elkan").fit(X)
+
+
+@pytest.mark.parametrize(
+    "params, fit_kwargs",
+    [
+        (dict(n_clusters=50), {}),
+        (dict(n_clusters=0), {}),
+        (dict(n_clusters=2, init=np.zeros((3, 2))), {}),
+        (dict(n_clusters=2, init=np.zeros((2, 5))), {}),
+        (dict(n_clusters=2, init="kmeans"), {}),
+        (dict(n_clusters=2, tol=-1.0), {}),
+        (dict(n_clusters=2, algorithm="full"), {}),
+        (dict(n_clusters=2), dict(sample_weight=np.ones(3))),
+        (dict(n_clusters=2), dict(sample_weight=np.zeros(40))),
+    ],
+)
+def test_errors_as_sklearn(params, fit_kwargs):
+    X = blobs(40, 2, 2, seed=1)
+    with pytest.raises(Exception) as theirs:
+        skc.KMeans(**params).fit(X, **fit_kwargs)
+    with pytest.raises(theirs.type) as ours:
+        KMeans(**params).fit(X, **fit_kwargs)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_bad_values_in_input():
+    X = blobs(40, 2, 2, seed=1)
+    X[3, 1] = np.nan
+    for M in (KMeans, skc.KMeans):
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            M(2).fit(X)
+    with pytest.raises(ValueError, match="X has 3 features, but KMeans is expecting 2"):
+        KMeans(2).fit(blobs(40, 2, 2)).predict(np.ones((2, 3)))
+
+
+def test_verbose_prints_what_sklearn_prints(capsys):
+    X = blobs(500, 3, 4, seed=8)
+    KMeans(4, random_state=1, verbose=1).fit(X)
+    ours = capsys.readouterr().out.splitlines()
+    skc.KMeans(4, random_state=1, verbose=1).fit(X)
+    theirs = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0].split(":")[0] for line in ours] == [
+        line.split(",")[0].split(":")[0] for line in theirs
+    ]
+    assert ours[0] == "Initialization complete"
+    assert ours[-1] == theirs[-1] or ours[-1].split(":")[1] == theirs[-1].split(":")[1]
+    for a, b in zip(ours[1:-1], theirs[1:-1]):
+        assert np.isclose(float(a.split()[-1][:-1]), float(b.split()[-1][:-1]), rtol=1e-9)
+
+
+# --- scikit-learn's conventions ----------------------------------------------------------
+
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": "not equivalent to repeating rows",
+    "check_sample_weight_equivalence_on_sparse_data": "not equivalent to repeating rows",
+}
+
+
+@parametrize_with_checks(
+    [KMeans(n_init=2, n_clusters=2, max_iter=5)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_parameter_validation_and_names():
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation("KMeans", KMeans())
+    X = blobs(60, 3, 3)
+    model = KMeans(3, random_state=0).fit(X)
+    assert model.get_feature_names_out().tolist() == ["kmeans0", "kmeans1", "kmeans2"]
+    assert sorted(model.get_params()) == sorted([*skc.KMeans().get_params(), "workers"])
+
+
+def test_dataframe_in_and_out():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(blobs(80, 3, 2, seed=4), columns=["a", "b", "c"])
+    model = KMeans(2, random_state=0).set_output(transform="pandas").fit(df)
+    assert model.feature_names_in_.tolist() == ["a", "b", "c"]
+    out = model.transform(df)
+    assert isinstance(out, pd.DataFrame)
+    assert out.columns.tolist() == ["kmeans0", "kmeans1"]
+    with pytest.raises(ValueError, match="feature names"):
+        model.transform(df.rename(columns={"a": "z"}))
+    w = pd.Series(np.ones(80))
+    assert np.array_equal(KMeans(2, random_state=0).fit(df, sample_weight=w).labels_, model.labels_)
+
+
+def test_pipeline_grid_search_clone_pickle(tmp_path):
+    X = blobs(300, 4, 3, seed=6)
+    pipe = make_pipeline(StandardScaler(), KMeans(3, random_state=0))
+    ref = make_pipeline(StandardScaler(), skc.KMeans(3, random_state=0))
+    assert np.array_equal(pipe.fit_predict(X), ref.fit_predict(X))
+    grid = GridSearchCV(KMeans(random_state=0), {"n_clusters": [2, 3, 4]}, cv=3, n_jobs=2)
+    sk_grid = GridSearchCV(skc.KMeans(random_state=0), {"n_clusters": [2, 3, 4]}, cv=3)
+    assert grid.fit(X).best_params_ == sk_grid.fit(X).best_params_
+    assert np.allclose(grid.cv_results_["mean_test_score"], sk_grid.cv_results_["mean_test_score"])
+    model = KMeans(3, random_state=0).fit(X)
+    assert clone(model).get_params() == model.get_params()
+    state = model.__getstate__()
+    assert all(
+        isinstance(v, (np.ndarray, int, float, str, bool, type(None)))
+        for v in state.values()
+    ), state
+    again = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(again.predict(X), model.labels_)
+    joblib.dump(model, tmp_path / "m.joblib")
+    mapped = joblib.load(tmp_path / "m.joblib", mmap_mode="r")
+    assert np.array_equal(mapped.predict(X), model.labels_)
+    np.save(tmp_path / "x.npy", X)
+    readonly = np.load(tmp_path / "x.npy", mmap_mode="r")
+    assert np.array_equal(KMeans(3, random_state=0).fit(readonly).labels_, model.labels_)
+
+
+# --- threads -----------------------------------------------------------------------------
+
+
+def test_threadpoolctl_limits_ferrovq():
+    from ferrovq import _core
+
+    libs = [lib for lib in threadpool_info() if lib["internal_api"] == "ferrovq"]
+    assert len(libs) == 1 and libs[0]["user_api"] == "openmp"
+    with threadpool_limits(1):
+        assert _core.default_workers() == 1
+    with threadpool_limits(limits={"openmp": 1}):
+        assert _core.default_workers() == 1
+    with threadpool_limits(limits={"blas": 1}):
+        assert _core.default_workers() == libs[0]["num_threads"]
+
+
+def test_omp_num_threads_is_honoured_when_rayon_is_unset():
+    code = "from ferrovq import _core; print(_core.default_workers())"
+    env = {"PATH": "", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "1", out.stderr
+    env["RAYON_NUM_THREADS"] = "3"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "3", out.stderr
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    X = blobs(30000, 8, 12, np.float32, seed=3, spread=4.0)
+    one = KMeans(12, random_state=0, workers=1).fit(X)
+    two = KMeans(12, random_state=0, workers=2).fit(X)
+    assert np.array_equal(one.labels_, two.labels_)
+    assert np.array_equal(one.cluster_centers_, two.cluster_centers_)
+    assert one.inertia_ == two.inertia_
+
+
+# --- the optional extra ------------------------------------------------------------------
+
+
+def test_import_ferrovq_never_imports_sklearn():
+    code = "import sys, ferrovq; print('sklearn' in sys.modules, 'threadpoolctl' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_missing_sklearn_names_the_extra():
+    code = (
+        "import sys; sys.modules['sklearn'] = None\n"
+        "import ferrovq\n"
+        "try:\n    ferrovq.KMeans\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "pip install 'ferrovq[sklearn]'" in out.stdout, out.stderr
+    with pytest.raises(AttributeError):
+        ferrovq.not_a_name  # noqa: B018
