@@ -123,7 +123,7 @@ simd! {
     /// Lower each row's `d2` to its squared distance to `newest` if that is smaller. The rows
     /// of a block are processed side by side, each summed over its features in order, so the
     /// values are those of [`sq_dist`] while the arithmetic is vectorised across rows.
-    pub(super) fn lower_d2(newest: &[f64], rows: &[f64], d: usize, d2: &mut [f64]) {
+    fn lower_d2(newest: &[f64], rows: &[f64], d: usize, d2: &mut [f64]) {
         if d == 0 {
             d2.iter_mut().for_each(|v| *v = v.min(0.0));
             return;

@@ -97,10 +97,21 @@ impl<F: Float> Points for Csr<'_, F> {
         r
     }
 
-    fn lower(&self, first: usize, centre: &[f64], out: &mut [f64]) {
-        let norm = centre.iter().map(|c| c * c).sum();
-        for (r, o) in out.iter_mut().enumerate() {
-            *o = o.min(self.sq_dist(first + r, centre, norm));
+    fn sq_dists(&self, first: usize, centres: &[f64], t: usize, out: &mut [f64]) {
+        let d = self.d.max(1);
+        let norms: Vec<f64> = centres
+            .chunks_exact(d)
+            .map(|c| c.iter().map(|v| v * v).sum())
+            .collect();
+        let rows = out.len() / t;
+        for ((o, c), &norm) in out
+            .chunks_exact_mut(rows.max(1))
+            .zip(centres.chunks_exact(d))
+            .zip(&norms)
+        {
+            for (r, o) in o.iter_mut().enumerate() {
+                *o = self.sq_dist(first + r, c, norm);
+            }
         }
     }
 }
