@@ -53,6 +53,10 @@ bench: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/compare.py
 
+bench-sklearn: install
+	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
+	$(PY) benches/sklearn_compare.py
+
 sweep: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/sweep.py

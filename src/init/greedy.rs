@@ -47,7 +47,7 @@ pub fn greedy_plusplus<F: Float + Promote<f64>>(
     let (n, d) = data.dim();
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
-    let rows = DenseRows { x, d };
+    let rows = DenseRows::new(x, d);
     let indices = greedy(exec, &rows, n, (k, trials), first, uniforms, weights)?;
     let mut centroids = Array2::from_elem((k, d), F::ZERO);
     for (mut row, &i) in centroids.rows_mut().into_iter().zip(&indices) {
@@ -67,11 +67,34 @@ pub(crate) trait Points: Sync {
     fn sq_dists(&self, first: usize, centres: &[f64], t: usize, out: &mut [f64]);
 }
 
-/// Row-major dense rows.
+/// Dense rows, row-major and also feature-major (a copy made once for the whole seeding:
+/// the candidates' distances are computed with the rows in the SIMD lanes, and making the
+/// copy block by block at every step cost more than the distances).
 struct DenseRows<'a, F> {
     x: &'a [F],
     d: usize,
+    /// `d` runs of `n` values: each feature of every row.
+    cols: Vec<F>,
 }
+
+impl<'a, F: Float> DenseRows<'a, F> {
+    fn new(x: &'a [F], d: usize) -> Self {
+        let n = x.len() / d.max(1);
+        let mut cols = vec![F::ZERO; x.len()];
+        // Eight rows at a time, so that each feature's stores fill a cache line.
+        for (t, tile) in x.chunks(TILE_ROWS * d.max(1)).enumerate() {
+            for (r, row) in tile.chunks_exact(d).enumerate() {
+                for (f, &v) in row.iter().enumerate() {
+                    cols[f * n + t * TILE_ROWS + r] = v;
+                }
+            }
+        }
+        DenseRows { x, d, cols }
+    }
+}
+
+/// Rows transposed together by [`DenseRows::new`].
+const TILE_ROWS: usize = 8;
 
 impl<F: Float + Promote<f64>> Points for DenseRows<'_, F> {
     fn row(&self, i: usize) -> Vec<f64> {
@@ -81,54 +104,58 @@ impl<F: Float + Promote<f64>> Points for DenseRows<'_, F> {
     }
 
     fn sq_dists(&self, first: usize, centres: &[f64], t: usize, out: &mut [f64]) {
-        let d = self.d;
-        let rows = out.len() / t;
-        let x = &self.x[first * d..(first + rows) * d];
-        let mut cols = vec![0.0; COL_STRIDE * d];
-        for (b0, block) in x.chunks(BLOCK_ROWS * d.max(1)).enumerate() {
-            let b0 = b0 * BLOCK_ROWS;
-            let b = block.len() / d.max(1);
-            // Feature-major, widened: each feature's values of the block side by side.
-            for (r, row) in block.chunks_exact(d.max(1)).enumerate() {
-                for (f, &v) in row.iter().enumerate() {
-                    cols[f * COL_STRIDE + r] = v.to_f64();
-                }
-            }
+        let (d, rows) = (self.d, out.len() / t);
+        let n = self.x.len() / d.max(1);
+        for b0 in (0..rows).step_by(BLOCK_ROWS) {
+            let b = BLOCK_ROWS.min(rows - b0);
+            let cols = &self.cols[(first + b0).min(self.cols.len())..];
             for (c, o) in centres
                 .chunks_exact(d.max(1))
                 .zip(out.chunks_exact_mut(rows))
             {
-                block_sq_dists(&cols, c, &mut o[b0..b0 + b]);
+                block_sq_dists(cols, n, &c[..d], &mut o[b0..b0 + b]);
             }
-        }
-        if d == 0 {
-            out.fill(0.0);
         }
     }
 }
 
-/// Rows of a dense block compared with the candidates together.
+/// Rows of a block compared with each candidate in turn (their features stay in L1).
 const BLOCK_ROWS: usize = 256;
 
-/// The distance between two features' runs in a feature-major block: a little more than
-/// [`BLOCK_ROWS`], so that the runs do not all fall in the same cache sets (at 2 KiB
-/// apart, the transposition's stores missed L1 all the time: 45% of the seeding).
-const COL_STRIDE: usize = BLOCK_ROWS + 8;
-
 simd! {
-    /// `acc[r]` = the squared distance of row `r` of a block held feature-major in `cols`
-    /// (one run per feature, [`COL_STRIDE`] apart) to `centre`: `sum((x - c)**2)` in
-    /// feature order, the bits of the direct formula, with the rows in the SIMD lanes.
-    fn block_sq_dists(cols: &[f64], centre: &[f64], acc: &mut [f64]) {
-        acc.fill(0.0);
-        for (col, &c) in cols.chunks_exact(COL_STRIDE).zip(centre) {
-            for (a, &v) in acc.iter_mut().zip(col) {
-                let diff = v - c;
+    /// `acc[r]` = the squared distance of row `r` of a block to `centre`, the block's
+    /// features held feature-major in `cols` (feature `f` of row `r` at `cols[f * stride +
+    /// r]`): `sum((x - c)**2)` in `f64` in feature order, the bits of the direct formula,
+    /// with the rows in the SIMD lanes.
+    fn block_sq_dists<F: Float>(cols: &[F], stride: usize, centre: &[f64], acc: &mut [f64]) {
+        let mut groups = acc.chunks_exact_mut(GROUP_ROWS);
+        for (g, out) in groups.by_ref().enumerate() {
+            // A group's sums stay in registers across all the features.
+            let mut sums = [0.0f64; GROUP_ROWS];
+            for (f, &c) in centre.iter().enumerate() {
+                let col = &cols[f * stride + g * GROUP_ROWS..][..GROUP_ROWS];
+                for (a, &v) in sums.iter_mut().zip(col) {
+                    let diff = v.to_f64() - c;
+                    *a += diff * diff;
+                }
+            }
+            out.copy_from_slice(&sums);
+        }
+        let start = acc.len() - acc.len() % GROUP_ROWS;
+        let rest = &mut acc[start..];
+        rest.fill(0.0);
+        for (f, &c) in centre.iter().enumerate() {
+            let col = &cols[f * stride + start..][..rest.len()];
+            for (a, &v) in rest.iter_mut().zip(col) {
+                let diff = v.to_f64() - c;
                 *a += diff * diff;
             }
         }
     }
 }
+
+/// Rows whose sums [`block_sq_dists`] keeps in registers: four 512-bit vectors of `f64`.
+const GROUP_ROWS: usize = 32;
 
 /// [`greedy_plusplus`] over any [`Points`]: the indices of the chosen rows.
 pub(crate) fn greedy<F: Float, P: Points>(
@@ -300,7 +327,7 @@ mod tests {
         for d in [1usize, 3, 17] {
             let n = BLOCK_ROWS + 37;
             let x: Vec<f32> = (0..n * d).map(|i| ((i * 37) % 101) as f32 / 9.7).collect();
-            let rows = DenseRows { x: &x, d };
+            let rows = DenseRows::new(&x, d);
             let centres: Vec<f64> = (0..3 * d).map(|f| f as f64 * 0.31 - 2.0).collect();
             let mut out = vec![0.0; (n - 5) * 3];
             rows.sq_dists(5, &centres, 3, &mut out);
