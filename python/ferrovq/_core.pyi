@@ -11,12 +11,20 @@ __all__ = [
     "_panic_in_worker",
     "all_finite",
     "default_workers",
+    "distances",
     "gaussian_init",
     "gaussian_init_1d",
+    "greedy_plusplus",
+    "inertia",
     "kmeans2_lloyd",
     "kmeans_plusplus",
     "kmeans_single",
     "lloyd",
+    "sparse_distances",
+    "sparse_greedy_plusplus",
+    "sparse_inertia",
+    "sparse_lloyd",
+    "sparse_nearest",
     "vq",
     "whiten",
 ]
@@ -44,6 +52,15 @@ def kmeans_plusplus(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uintp], int]: ...
+def greedy_plusplus(
+    data: npt.NDArray[np.floating],
+    k: int,
+    trials: int,
+    first: int,
+    uniforms: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+) -> npt.NDArray[np.uintp]: ...
 def all_finite(a: npt.NDArray[np.floating], workers: int | None = None) -> bool: ...
 def default_workers() -> int: ...
 def _panic_in_worker() -> None: ...
@@ -81,3 +98,51 @@ def gaussian_init(
 def gaussian_init_1d(
     data: npt.NDArray[np.floating], z: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]: ...
+
+# What a code book's fit measures.
+def inertia(
+    data: npt.NDArray[np.floating],
+    codes: npt.NDArray[np.floating],
+    labels: npt.NDArray[np.int32],
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+) -> float: ...
+def distances(
+    data: npt.NDArray[np.floating],
+    codes: npt.NDArray[np.floating],
+    workers: int | None = None,
+) -> npt.NDArray[np.floating]: ...
+
+# Sparse rows: (indptr, indices, data, n_features) of a CSR matrix with int32 indices.
+_Csr = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.floating], int]
+
+def sparse_greedy_plusplus(
+    parts: _Csr,
+    k: int,
+    trials: int,
+    first: int,
+    uniforms: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+) -> npt.NDArray[np.uintp]: ...
+def sparse_lloyd(
+    parts: _Csr,
+    init: npt.NDArray[np.floating],
+    tol: float | None,
+    max_iter: int,
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int]: ...
+def sparse_nearest(
+    parts: _Csr, codes: npt.NDArray[np.floating], workers: int | None = None
+) -> npt.NDArray[np.int32]: ...
+def sparse_inertia(
+    parts: _Csr,
+    codes: npt.NDArray[np.floating],
+    labels: npt.NDArray[np.int32],
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+) -> float: ...
+def sparse_distances(
+    parts: _Csr, codes: npt.NDArray[np.floating], workers: int | None = None
+) -> npt.NDArray[np.floating]: ...
