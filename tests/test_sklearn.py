@@ -170,7 +170,9 @@ def test_sparse_input_matches_sklearn_and_dense(fmt):
         assert np.allclose(ours.transform(X), ours.transform(dense), rtol=1e-12, atol=1e-9)
         assert np.isclose(ours.score(X), ours.score(dense), rtol=1e-12)
     # The same rows held dense give the same labels (the dense fit centres its copy).
-    assert np.array_equal(ours.labels_, KMeans(6, init="random", random_state=4).fit(dense).labels_)
+    assert np.array_equal(
+        ours.labels_, KMeans(6, init="random", random_state=4).fit(dense).labels_
+    )
 
 
 def test_n_init_keeps_the_lowest_inertia_and_explicit_inits():
@@ -277,7 +279,7 @@ def test_verbose_prints_what_sklearn_prints(capsys):
     ]
     assert ours[0] == "Initialization complete"
     assert ours[-1] == theirs[-1] or ours[-1].split(":")[1] == theirs[-1].split(":")[1]
-    for a, b in zip(ours[1:-1], theirs[1:-1]):
+    for a, b in zip(ours[1:-1], theirs[1:-1], strict=True):
         assert np.isclose(float(a.split()[-1][:-1]), float(b.split()[-1][:-1]), rtol=1e-9)
 
 
@@ -318,7 +320,9 @@ def test_dataframe_in_and_out():
     with pytest.raises(ValueError, match="feature names"):
         model.transform(df.rename(columns={"a": "z"}))
     w = pd.Series(np.ones(80))
-    assert np.array_equal(KMeans(2, random_state=0).fit(df, sample_weight=w).labels_, model.labels_)
+    assert np.array_equal(
+        KMeans(2, random_state=0).fit(df, sample_weight=w).labels_, model.labels_
+    )
 
 
 def test_pipeline_grid_search_clone_pickle(tmp_path):
@@ -334,8 +338,7 @@ def test_pipeline_grid_search_clone_pickle(tmp_path):
     assert clone(model).get_params() == model.get_params()
     state = model.__getstate__()
     assert all(
-        isinstance(v, (np.ndarray, int, float, str, bool, type(None)))
-        for v in state.values()
+        isinstance(v, (np.ndarray, int, float, str, bool, type(None))) for v in state.values()
     ), state
     again = pickle.loads(pickle.dumps(model))
     assert np.array_equal(again.predict(X), model.labels_)

@@ -11,6 +11,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+__all__ = ["replace_atomically"]
+
 
 @contextmanager
 def replace_atomically(path):

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
+use crate::sum::pairwise_sum;
 use ndarray::{Array2, ArrayView2};
 
 /// The result of [`greedy_plusplus`].
@@ -47,7 +48,7 @@ pub fn greedy_plusplus<F: Float + Promote<f64>>(
     let (n, d) = data.dim();
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
-    let rows = DenseRows::new(x, d);
+    let rows = DenseRows::new(exec, x, d);
     let indices = greedy(exec, &rows, n, (k, trials), first, uniforms, weights)?;
     let mut centroids = Array2::from_elem((k, d), F::ZERO);
     for (mut row, &i) in centroids.rows_mut().into_iter().zip(&indices) {
@@ -74,28 +75,35 @@ pub(crate) trait Points: Sync {
 struct DenseRows<'a, F> {
     x: &'a [F],
     d: usize,
-    /// `d` runs of `n` values: each feature of every row.
+    /// Chunk by chunk of [`CHUNK_ROWS`] rows, `d` runs of [`RUN`] values: each feature of
+    /// every row of the chunk.
     cols: Vec<F>,
 }
 
 impl<'a, F: Float> DenseRows<'a, F> {
-    fn new(x: &'a [F], d: usize) -> Self {
+    fn new(exec: &Exec, x: &'a [F], d: usize) -> Self {
         let n = x.len() / d.max(1);
-        let mut cols = vec![F::ZERO; x.len()];
-        // Eight rows at a time, so that each feature's stores fill a cache line.
-        for (t, tile) in x.chunks(TILE_ROWS * d.max(1)).enumerate() {
-            for (r, row) in tile.chunks_exact(d).enumerate() {
+        let mut cols = vec![F::ZERO; n.div_ceil(CHUNK_ROWS) * d * RUN];
+        let tasks = cols
+            .chunks_mut((d * RUN).max(1))
+            .zip(x.chunks(CHUNK_ROWS * d.max(1)))
+            .collect();
+        exec.map(tasks, |(cols, rows)| {
+            for (r, row) in rows.chunks_exact(d.max(1)).enumerate() {
                 for (f, &v) in row.iter().enumerate() {
-                    cols[f * n + t * TILE_ROWS + r] = v;
+                    cols[f * RUN + r] = v;
                 }
             }
-        }
+        });
         DenseRows { x, d, cols }
     }
 }
 
-/// Rows transposed together by [`DenseRows::new`].
-const TILE_ROWS: usize = 8;
+/// The distance between two features' runs in [`DenseRows::cols`]: a chunk's rows and a
+/// little more. At exactly 2,048 rows the runs were a multiple of 4 KiB apart, so all of a
+/// row group's features fell in the same L1 cache sets and evicted each other (the
+/// kernel waited on its loads most of the time).
+const RUN: usize = CHUNK_ROWS + 16;
 
 impl<F: Float + Promote<f64>> Points for DenseRows<'_, F> {
     fn row(&self, i: usize) -> Vec<f64> {
@@ -104,19 +112,22 @@ impl<F: Float + Promote<f64>> Points for DenseRows<'_, F> {
         F::promote(&self.x[i * d..(i + 1) * d], &mut buf).to_vec()
     }
 
+    /// `first` must start a chunk of [`CHUNK_ROWS`] rows and the rows stay within it (the
+    /// seeding asks chunk by chunk).
     fn sq_dists(&self, first: usize, centres: &[f64], t: usize, out: &mut [f64]) {
         let (d, rows) = (self.d, out.len() / t);
-        let n = self.x.len() / d.max(1);
+        debug_assert!(first % CHUNK_ROWS == 0 && rows <= CHUNK_ROWS);
+        if d == 0 {
+            out.fill(0.0);
+            return;
+        }
+        let chunk = &self.cols[first / CHUNK_ROWS * d * RUN..];
         // The centres are rows of the data: exact in `F`.
         let centres: Vec<F> = centres.iter().map(|&v| F::from_f64(v)).collect();
         for b0 in (0..rows).step_by(BLOCK_ROWS) {
             let b = BLOCK_ROWS.min(rows - b0);
-            let cols = &self.cols[(first + b0).min(self.cols.len())..];
-            for (c, o) in centres
-                .chunks_exact(d.max(1))
-                .zip(out.chunks_exact_mut(rows))
-            {
-                block_sq_dists(cols, n, &c[..d], &mut o[b0..b0 + b]);
+            for (c, o) in centres.chunks_exact(d).zip(out.chunks_exact_mut(rows)) {
+                block_sq_dists(&chunk[b0..], RUN, c, &mut o[b0..b0 + b]);
             }
         }
     }
@@ -257,8 +268,8 @@ impl<F: Float, P: Points> Seeding<'_, F, P> {
         found
     }
 
-    /// For each candidate row `c`, the potential `sum(w * min(D2, d2(c)))` (summed in `f64`
-    /// per chunk, chunks in order) and, per chunk of [`CHUNK_ROWS`] rows, the lowered
+    /// For each candidate row `c`, the potential `sum(w * min(D2, d2(c)))` (summed in `f64`,
+    /// pairwise within a chunk, chunks in order) and, per chunk of [`CHUNK_ROWS`] rows, the lowered
     /// `min(D2, d2(c))` of its rows in `F`, candidate after candidate.
     fn potentials(&self, d2: &[f64], candidates: &[usize]) -> Result<(Vec<f64>, Vec<Vec<F>>)> {
         let t = candidates.len();
@@ -274,19 +285,30 @@ impl<F: Float, P: Points> Seeding<'_, F, P> {
                 let rows = own.len();
                 let mut s = vec![0.0; rows * t];
                 self.rows.sq_dists(first, &centres, t, &mut s);
-                let low: Vec<F> = s
-                    .chunks_exact(rows.max(1))
-                    .flat_map(|s| own.iter().zip(s).map(|(&v, &s)| F::from_f64(v.min(s))))
-                    .collect();
+                // Branch-free selects and pairwise sums, so that these passes vectorise (the
+                // rows hold no NaN: scikit-learn refuses them).
+                let mut low = vec![F::ZERO; s.len()];
+                for (low, s) in low
+                    .chunks_exact_mut(rows.max(1))
+                    .zip(s.chunks_exact(rows.max(1)))
+                {
+                    for ((l, &v), &s) in low.iter_mut().zip(own).zip(s) {
+                        *l = F::from_f64(if s < v { s } else { v });
+                    }
+                }
+                let mut mass = vec![0.0; rows];
                 let part: Vec<f64> = low
                     .chunks_exact(rows.max(1))
-                    .map(|low| match self.weights {
-                        Some(w) => low
-                            .iter()
-                            .zip(&w[first..first + rows])
-                            .map(|(&m, &w)| (w * m).to_f64())
-                            .sum::<f64>(),
-                        None => low.iter().map(|&m| m.to_f64()).sum(),
+                    .map(|low| {
+                        match self.weights {
+                            Some(w) => mass
+                                .iter_mut()
+                                .zip(low)
+                                .zip(&w[first..])
+                                .for_each(|((m, &l), &w)| *m = (w * l).to_f64()),
+                            None => mass.iter_mut().zip(low).for_each(|(m, &l)| *m = l.to_f64()),
+                        }
+                        pairwise_sum(&mass)
                     })
                     .collect();
                 (part, low)
@@ -335,19 +357,21 @@ mod tests {
     #[test]
     fn block_distances_are_the_direct_formula_in_the_data_type_bit_for_bit() {
         for d in [1usize, 3, 17] {
-            let n = BLOCK_ROWS + 37;
+            let n = CHUNK_ROWS + BLOCK_ROWS + 37;
             let x: Vec<f32> = (0..n * d).map(|i| ((i * 37) % 101) as f32 / 9.7).collect();
-            let rows = DenseRows::new(&x, d);
+            let rows = DenseRows::new(&Exec::with_threads(2).unwrap(), &x, d);
             // Centres are rows of the data.
             let picks = [3usize, 100, n - 1];
             let centres: Vec<f64> = picks.iter().flat_map(|&i| rows.row(i)).collect();
-            let mut out = vec![0.0; (n - 5) * 3];
-            rows.sq_dists(5, &centres, 3, &mut out);
-            for (&c, o) in picks.iter().zip(out.chunks_exact(n - 5)) {
-                for (r, &v) in o.iter().enumerate() {
-                    let i = 5 + r;
-                    let want = sq_dist(&x[i * d..(i + 1) * d], &x[c * d..(c + 1) * d]);
-                    assert_eq!(v.to_bits(), f64::from(want).to_bits());
+            for (first, len) in [(0, CHUNK_ROWS), (CHUNK_ROWS, n - CHUNK_ROWS), (0, 40)] {
+                let mut out = vec![0.0; len * 3];
+                rows.sq_dists(first, &centres, 3, &mut out);
+                for (&c, o) in picks.iter().zip(out.chunks_exact(len)) {
+                    for (r, &v) in o.iter().enumerate() {
+                        let i = first + r;
+                        let want = sq_dist(&x[i * d..(i + 1) * d], &x[c * d..(c + 1) * d]);
+                        assert_eq!(v.to_bits(), f64::from(want).to_bits());
+                    }
                 }
             }
         }
