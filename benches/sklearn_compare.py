@@ -64,7 +64,7 @@ def estimator(lib, k):
 
         return Faiss()
     module = {"ferrovq": "ferrovq", "sklearn": "sklearn.cluster", "sklearnex": "sklearnex.cluster"}
-    KMeans = getattr(__import__(module[lib], fromlist=["KMeans"]), "KMeans")
+    KMeans = __import__(module[lib], fromlist=["KMeans"]).KMeans
     return KMeans(n_clusters=k, random_state=0)
 
 

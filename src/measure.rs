@@ -1,10 +1,12 @@
 //! What a code book's fit to data measures: the (weighted) sum of squared distances of the
-//! rows to their codes, and every row's distance to every code.
+//! rows to their codes, and every row's distance to every code; and the spread of the data
+//! itself (scikit-learn scales its tolerance by it).
 
 use crate::assign::{check_code_book, lane_sq_dists, sq_dist};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::{Exec, CHUNK_ROWS};
+use crate::sum::{column_mean, column_means_of};
 use ndarray::{Array2, ArrayView2};
 
 /// The sum over rows of `w * |x - c[label]|^2` (`w` one if `weights` is `None`): the
@@ -114,4 +116,23 @@ pub fn distances<F: Float>(
         }
     });
     crate::matrix(out, n, k)
+}
+
+/// Each column's variance, `numpy.var(data, axis=0)` bit for bit (numpy's order of
+/// summation, in the data's type), without numpy's `n x d` temporary.
+///
+/// # Examples
+/// ```
+/// use ferrovq::column_variances;
+/// use ndarray::array;
+///
+/// let data = array![[1.0f32, 0.0], [3.0, 0.0], [5.0, 3.0]];
+/// assert_eq!(column_variances(data.view()), vec![8.0 / 3.0, 2.0]);
+/// ```
+pub fn column_variances<F: Float>(data: ArrayView2<F>) -> Vec<F> {
+    let (n, d) = data.dim();
+    let data = data.as_standard_layout();
+    let x = data.as_slice().expect("standard layout");
+    let mean = column_mean(x, n, d);
+    column_means_of(x, n, d, |j, v| (v - mean[j]) * (v - mean[j]))
 }

@@ -404,3 +404,17 @@ def test_missing_sklearn_names_the_extra():
     assert "pip install 'ferrovq[sklearn]'" in out.stdout, out.stderr
     with pytest.raises(AttributeError):
         ferrovq.not_a_name  # noqa: B018
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tolerance_is_sklearns_bit_for_bit(dtype):
+    from sklearn.cluster._kmeans import _tolerance as theirs
+
+    from ferrovq._sklearn import _tolerance as ours
+
+    for d in (1, 3, 17):
+        X = blobs(5001, d, 3, dtype, seed=d)
+        assert ours(X, 1e-4) == theirs(X, 1e-4)
+        S = sp.csr_matrix(np.where(X > 40, X, 0))
+        assert ours(S, 1e-4) == theirs(S, 1e-4)
+    assert ours(X, 0) == theirs(X, 0) == 0

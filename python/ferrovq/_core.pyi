@@ -8,6 +8,7 @@ import numpy.typing as npt
 __all__ = [
     "ClusterError",
     "__version__",
+    "column_variances",
     "_panic_in_worker",
     "all_finite",
     "default_workers",
@@ -107,6 +108,7 @@ def inertia(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> float: ...
+def column_variances(data: npt.NDArray[np.floating]) -> list[float]: ...
 def distances(
     data: npt.NDArray[np.floating],
     codes: npt.NDArray[np.floating],

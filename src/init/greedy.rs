@@ -212,16 +212,22 @@ pub(crate) fn greedy<F: Float, P: Points>(
         weights,
     };
     let mut indices = Vec::with_capacity(k);
-    let mut d2 = vec![f64::INFINITY; n];
+    // Each row's squared distance to its nearest chosen centre, in `F` as scikit-learn
+    // holds it, and, chunk by chunk, what each candidate would lower it to (allocated once:
+    // fresh pages at every step cost more than the search).
+    let mut d2 = vec![F::INFINITY; n];
+    let mut lowered = vec![F::ZERO; n * trials.max(1)];
     let mut candidates = vec![first];
     let mut draws = uniforms.chunks_exact(trials).take(k - 1);
     loop {
-        let (pots, lowered) = seeding.potentials(&d2, &candidates)?;
+        let pots = seeding.potentials(&d2, &candidates, &mut lowered)?;
         let best = (0..pots.len()).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
         indices.push(candidates[best]);
-        for (dd, low) in d2.chunks_mut(CHUNK_ROWS).zip(&lowered) {
-            let low = &low[best * dd.len()..(best + 1) * dd.len()];
-            dd.iter_mut().zip(low).for_each(|(v, &l)| *v = l.to_f64());
+        for (dd, low) in d2
+            .chunks_mut(CHUNK_ROWS)
+            .zip(lowered.chunks(CHUNK_ROWS * trials.max(1)))
+        {
+            dd.copy_from_slice(&low[best * dd.len()..(best + 1) * dd.len()]);
         }
         let Some(u) = draws.next() else { break };
         exec.check()?;
@@ -238,88 +244,95 @@ struct Seeding<'a, F, P> {
 }
 
 impl<F: Float, P: Points> Seeding<'_, F, P> {
-    /// Row `i`'s weight.
-    fn weight(&self, i: usize) -> F {
-        self.weights.map_or(F::ONE, |w| w[i])
-    }
-
     /// For each draw `u`, the first row whose running sum of `w * D2` in `F` reaches
     /// `u * pot`, or the last row.
-    fn search(&self, d2: &[f64], pot: F, draws: &[f64]) -> Vec<usize> {
+    fn search(&self, d2: &[F], pot: F, draws: &[f64]) -> Vec<usize> {
         let targets: Vec<f64> = draws.iter().map(|&u| u * pot.to_f64()).collect();
         let mut order: Vec<usize> = (0..targets.len()).collect();
         order.sort_by(|&a, &b| targets[a].total_cmp(&targets[b]));
-        let last = d2.len() - 1;
-        let mut found = vec![last; targets.len()];
-        let mut next = order.iter().peekable();
+        let mut found = vec![d2.len() - 1; targets.len()];
+        let mut next = order.into_iter().peekable();
         let mut cum = F::ZERO;
-        for (i, &v) in d2.iter().enumerate() {
-            cum += self.weight(i) * F::from_f64(v);
-            while let Some(&&t) = next.peek() {
+        let mut reached = |i: usize, cum: F| {
+            while let Some(&t) = next.peek() {
                 if cum.to_f64() < targets[t] {
                     break;
                 }
                 found[t] = i;
                 next.next();
             }
-            if next.peek().is_none() {
-                break;
+            next.peek().is_none()
+        };
+        match self.weights {
+            Some(w) => {
+                for (i, (&v, &w)) in d2.iter().zip(w).enumerate() {
+                    cum += w * v;
+                    if reached(i, cum) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for (i, &v) in d2.iter().enumerate() {
+                    cum += v;
+                    if reached(i, cum) {
+                        break;
+                    }
+                }
             }
         }
         found
     }
 
     /// For each candidate row `c`, the potential `sum(w * min(D2, d2(c)))` (summed in `f64`,
-    /// pairwise within a chunk, chunks in order) and, per chunk of [`CHUNK_ROWS`] rows, the lowered
-    /// `min(D2, d2(c))` of its rows in `F`, candidate after candidate.
-    fn potentials(&self, d2: &[f64], candidates: &[usize]) -> Result<(Vec<f64>, Vec<Vec<F>>)> {
+    /// pairwise within a chunk of [`CHUNK_ROWS`] rows, chunks in order); `lowered` receives,
+    /// chunk by chunk (each `CHUNK_ROWS * trials` long), the `min(D2, d2(c))` of the chunk's
+    /// rows, candidate after candidate.
+    fn potentials(&self, d2: &[F], candidates: &[usize], lowered: &mut [F]) -> Result<Vec<f64>> {
         let t = candidates.len();
         let centres: Vec<f64> = candidates.iter().flat_map(|&c| self.rows.row(c)).collect();
-        let mut totals = vec![0.0; t];
-        let mut lowered = Vec::with_capacity(d2.len().div_ceil(CHUNK_ROWS));
-        self.exec.chunks(
-            d2.len(),
-            &mut [] as &mut [u8],
-            &mut [] as &mut [u8],
-            |first, _, _| {
-                let own = &d2[first..d2.len().min(first + CHUNK_ROWS)];
-                let rows = own.len();
-                let mut s = vec![0.0; rows * t];
-                self.rows.sq_dists(first, &centres, t, &mut s);
-                // Branch-free selects and pairwise sums, so that these passes vectorise (the
-                // rows hold no NaN: scikit-learn refuses them).
-                let mut low = vec![F::ZERO; s.len()];
-                for (low, s) in low
-                    .chunks_exact_mut(rows.max(1))
-                    .zip(s.chunks_exact(rows.max(1)))
-                {
-                    for ((l, &v), &s) in low.iter_mut().zip(own).zip(s) {
-                        *l = F::from_f64(if s < v { s } else { v });
-                    }
+        let room = lowered.len() / d2.len().max(1) * CHUNK_ROWS;
+        let tasks = d2
+            .chunks(CHUNK_ROWS)
+            .zip(lowered.chunks_mut(room))
+            .enumerate()
+            .collect();
+        self.exec.check()?;
+        let parts = self.exec.map(tasks, |(c, (own, low))| {
+            let (first, rows) = (c * CHUNK_ROWS, own.len());
+            let mut s = vec![0.0; rows * t];
+            self.rows.sq_dists(first, &centres, t, &mut s);
+            // Branch-free selects and pairwise sums, so that these passes vectorise (the
+            // rows hold no NaN: scikit-learn refuses them).
+            let low = &mut low[..rows * t];
+            for (low, s) in low
+                .chunks_exact_mut(rows.max(1))
+                .zip(s.chunks_exact(rows.max(1)))
+            {
+                for ((l, &v), &s) in low.iter_mut().zip(own).zip(s) {
+                    *l = if s < v.to_f64() { F::from_f64(s) } else { v };
                 }
-                let mut mass = vec![0.0; rows];
-                let part: Vec<f64> = low
-                    .chunks_exact(rows.max(1))
-                    .map(|low| {
-                        match self.weights {
-                            Some(w) => mass
-                                .iter_mut()
-                                .zip(low)
-                                .zip(&w[first..])
-                                .for_each(|((m, &l), &w)| *m = (w * l).to_f64()),
-                            None => mass.iter_mut().zip(low).for_each(|(m, &l)| *m = l.to_f64()),
-                        }
-                        pairwise_sum(&mass)
-                    })
-                    .collect();
-                (part, low)
-            },
-            |(part, low)| {
-                totals.iter_mut().zip(part).for_each(|(t, p)| *t += p);
-                lowered.push(low);
-            },
-        )?;
-        Ok((totals, lowered))
+            }
+            let mut mass = vec![0.0; rows];
+            low.chunks_exact(rows.max(1))
+                .map(|low| {
+                    match self.weights {
+                        Some(w) => mass
+                            .iter_mut()
+                            .zip(low)
+                            .zip(&w[first..])
+                            .for_each(|((m, &l), &w)| *m = (w * l).to_f64()),
+                        None => mass.iter_mut().zip(low).for_each(|(m, &l)| *m = l.to_f64()),
+                    }
+                    pairwise_sum(&mass)
+                })
+                .collect::<Vec<f64>>()
+        });
+        let mut totals = vec![0.0; t];
+        for part in parts {
+            totals.iter_mut().zip(part).for_each(|(t, p)| *t += p);
+        }
+        Ok(totals)
     }
 }
 

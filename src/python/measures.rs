@@ -74,9 +74,23 @@ fn distances<'py>(
     with_float!(data, "data", |x| go(py, x, codes, workers))
 }
 
+/// Each column's variance, `numpy.var(data, axis=0)` bit for bit, as float64.
+#[pyfunction]
+fn column_variances<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Vec<f64>> {
+    fn go<F: Float + Element>(py: Python<'_>, x: PyReadonlyArray2<'_, F>) -> PyResult<Vec<f64>> {
+        let xv = x.as_array();
+        let var = run(py, cost(&[xv.nrows(), xv.ncols()]), Some(1), None, |_| {
+            Ok(crate::column_variances(xv))
+        })?;
+        Ok(var.into_iter().map(|v| v.to_f64()).collect())
+    }
+    with_float!(data, "data", |x| go(py, x))
+}
+
 /// Add this front-end's functions to the module.
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inertia, m)?)?;
     m.add_function(wrap_pyfunction!(distances, m)?)?;
+    m.add_function(wrap_pyfunction!(column_variances, m)?)?;
     Ok(())
 }
