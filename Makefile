@@ -6,6 +6,7 @@
 #               against the installed wheel
 #   make lint   cargo fmt/clippy, ruff, stubtest
 #   make bench  the side-by-side benchmark (benches/compare.py)
+#   make bench-sklearn  KMeans against scikit-learn, intelex and faiss (sklearn_compare.py)
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~40 min)
 #   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
@@ -16,7 +17,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint bench sweep wheel sdist matrix install venv
+.PHONY: demo test lint bench bench-sklearn sweep wheel sdist matrix install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -113,26 +113,34 @@ def repeats_for(n):
     return 7 if n <= 10_000 else 3 if n <= 100_000 else 1
 
 
-def _import_estimator():
+def _import_estimators():
+    import sklearn.cluster
+
     from ferrovq import KMeans
 
-    return KMeans.__name__
+    return KMeans.__name__ + sklearn.cluster.KMeans.__name__
 
 
-def grid_search(n_jobs, workers=None):
-    """GridSearchCV over n_clusters with ferrovq.KMeans (threads per fit: `workers`, None
-    for the default, which in joblib's worker processes follows their thread limits):
-    seconds, the worker processes already started."""
+def grid_search(n_jobs, workers=None, lib="ferrovq"):
+    """GridSearchCV over n_clusters with `lib`'s KMeans (ferrovq's with `workers` threads
+    per fit, None for the default, which in joblib's worker processes follows their thread
+    limits): seconds, the worker processes already started."""
     from joblib import Parallel, delayed
+    from sklearn.cluster import KMeans as SKLearnKMeans
     from sklearn.model_selection import GridSearchCV
 
     from ferrovq import KMeans
 
     # Start the worker processes and import there what the fits import.
-    Parallel(n_jobs=n_jobs)(delayed(_import_estimator)() for _ in range(4 * n_jobs))
+    Parallel(n_jobs=n_jobs)(delayed(_import_estimators)() for _ in range(4 * n_jobs))
     X = make_data(200_000, 16, 16, "float32")
+    estimator = (
+        KMeans(random_state=0, workers=workers)
+        if lib == "ferrovq"
+        else SKLearnKMeans(random_state=0)
+    )
     grid = GridSearchCV(
-        KMeans(random_state=0, workers=workers),
+        estimator,
         {"n_clusters": [8, 12, 16, 20]},
         cv=3,
         n_jobs=n_jobs,
@@ -189,10 +197,12 @@ def main():
     print()
     print(f"scikit-learn's BLAS: {', '.join(blas or [])}")
     one, two, over = grid_search(1), grid_search(2), grid_search(2, workers=2)
+    sk_one, sk_two = grid_search(1, lib="sklearn"), grid_search(2, lib="sklearn")
     print(
-        f"GridSearchCV(ferrovq.KMeans, 4 candidates x 3 folds, 200,000 x 16): "
-        f"n_jobs=1 {one:.2f} s, n_jobs=2 {two:.2f} s; n_jobs=2 with workers=2 forced "
-        f"(4 threads on {os.cpu_count()} cores) {over:.2f} s"
+        f"GridSearchCV(KMeans, 4 candidates x 3 folds, 200,000 x 16): ferrovq n_jobs=1 "
+        f"{one:.2f} s, n_jobs=2 {two:.2f} s, n_jobs=2 with workers=2 forced (4 threads on "
+        f"{os.cpu_count()} cores) {over:.2f} s; scikit-learn n_jobs=1 {sk_one:.2f} s, "
+        f"n_jobs=2 {sk_two:.2f} s"
     )
 
 

@@ -8,9 +8,9 @@ import numpy.typing as npt
 __all__ = [
     "ClusterError",
     "__version__",
-    "column_variances",
     "_panic_in_worker",
     "all_finite",
+    "column_variances",
     "default_workers",
     "distances",
     "gaussian_init",
