@@ -7,7 +7,8 @@ import pytest
 
 MODULES = ["ferrovq._vq", "ferrovq._engine", "ferrovq._atomic"]
 # The scikit-learn front-end and the threadpoolctl controller need the [sklearn] extra
-# (scikit-learn 1.9 does not install on Python 3.10, the oldest end of `make matrix`).
+# (scikit-learn 1.9 does not install on Python 3.10, the oldest end of `make matrix`), the
+# Dask mode the [dask] extra (not installed there).
 SKLEARN_MODULES = ["ferrovq._sklearn", "ferrovq._threads"]
 
 
@@ -34,3 +35,8 @@ def test_docstring_examples(name):
 def test_sklearn_docstring_examples(name):
     pytest.importorskip("sklearn", minversion="1.9")
     run_examples(name)
+
+
+def test_dask_docstring_examples():
+    pytest.importorskip("dask.array")
+    run_examples("ferrovq.dask")

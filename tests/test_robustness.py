@@ -224,3 +224,22 @@ def test_check_finite_finds_one_bad_value_in_a_large_array(bad, dtype):
         for arr in (y, np.asfortranarray(y)):
             with pytest.raises(ValueError, match="must not contain infs or NaNs"):
                 fv.vq(arr, book)
+
+
+def test_misaligned_arrays_are_accepted():
+    """An array at an odd address (``frombuffer`` with an offset, or a buffer unpickled on a
+    Dask worker) works as its aligned copy does; the core itself needs alignment."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3000, 3))
+    raw = bytearray(x.nbytes + 1)
+    raw[1:] = x.tobytes()
+    odd = np.frombuffer(raw, dtype=np.float64, offset=1).reshape(x.shape)
+    assert not odd.flags.aligned
+    book = x[:4].copy()
+    for got, want in [
+        (fv.vq(odd, book), fv.vq(x, book)),
+        (fv.kmeans2(odd, book, minit="matrix"), fv.kmeans2(x, book, minit="matrix")),
+        ((fv.whiten(odd),), (fv.whiten(x),)),
+    ]:
+        for a, b in zip(got, want, strict=True):
+            assert np.array_equal(a, b)

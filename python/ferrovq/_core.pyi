@@ -10,6 +10,7 @@ __all__ = [
     "__version__",
     "_panic_in_worker",
     "all_finite",
+    "block_stats",
     "column_variances",
     "default_workers",
     "distances",
@@ -62,6 +63,19 @@ def greedy_plusplus(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> npt.NDArray[np.uintp]: ...
+def block_stats(
+    block: npt.NDArray[np.floating],
+    code_book: npt.NDArray[np.floating],
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+) -> tuple[
+    npt.NDArray[np.int32],
+    npt.NDArray[np.floating],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.floating] | None,
+    float,
+    float,
+]: ...
 def all_finite(a: npt.NDArray[np.floating], workers: int | None = None) -> bool: ...
 def default_workers() -> int: ...
 def _panic_in_worker() -> None: ...

@@ -22,7 +22,7 @@ def asarray(a, check_finite):
     for anything else."""
     a = np.asarray(a)
     if check_finite:
-        if a.dtype in FLOATS and a.flags.c_contiguous:
+        if a.dtype in FLOATS and a.flags.c_contiguous and a.flags.aligned:
             finite = _core.all_finite(a)
         else:
             finite = np.all(np.isfinite(a))
@@ -32,8 +32,9 @@ def asarray(a, check_finite):
 
 
 def native(a, dtype):
-    """``a`` as a C-contiguous, native-endian array of ``dtype``; no copy when it is one."""
-    return np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("="))
+    """``a`` as a C-contiguous, aligned, native-endian array of ``dtype``; no copy when it
+    is one (an unpickled or ``frombuffer`` array may be misaligned, which the core refuses)."""
+    return np.require(a, dtype=np.dtype(dtype).newbyteorder("="), requirements=["C", "A"])
 
 
 def workers_of(workers):

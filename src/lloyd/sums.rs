@@ -208,14 +208,17 @@ impl<F: Float> ClusterSums<F> {
 }
 
 /// The statistics of one block of rows against one code book: the per-code sums, counts
-/// and weight totals, and the inertia (the sum of each row's weight times its squared
-/// distance to its code).
+/// and weight totals, the inertia (the sum of each row's weight times its squared
+/// distance to its code) and the sum of the (unweighted) distances, SciPy's distortion
+/// times the row count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockStats<F> {
     /// Per-code sums of the block's rows.
     pub sums: ClusterSums<F>,
     /// The block's inertia, accumulated in `f64` in row order within a chunk.
     pub inertia: f64,
+    /// The sum of the rows' distances to their codes, accumulated as `inertia`.
+    pub distances: f64,
 }
 
 impl<F: Float> BlockStats<F> {
@@ -224,6 +227,7 @@ impl<F: Float> BlockStats<F> {
     pub fn merge(&mut self, other: &BlockStats<F>) {
         self.sums.merge(&other.sums);
         self.inertia += other.inertia;
+        self.distances += other.distances;
     }
 }
 
@@ -254,6 +258,7 @@ pub fn block_stats<F: Float>(
     let mut total = BlockStats {
         sums: ClusterSums::new(k, d, weights.is_some()),
         inertia: 0.0,
+        distances: 0.0,
     };
     exec.chunks(
         n,
@@ -267,11 +272,13 @@ pub fn block_stats<F: Float>(
             let mut part = BlockStats {
                 sums: ClusterSums::new(k, d, w.is_some()),
                 inertia: 0.0,
+                distances: 0.0,
             };
             for (i, (l, h)) in labels.iter_mut().zip(&scratch.hits).enumerate() {
                 *l = h.label;
                 let wi = w.map_or(1.0, |w| w[i].to_f64());
                 part.inertia += wi * h.best.to_f64();
+                part.distances += h.best.to_f64().sqrt();
             }
             part.sums.add_rows(rows, labels.iter().copied(), w);
             part
@@ -404,6 +411,15 @@ mod tests {
                 .sum();
             assert!((merged.inertia - expect).abs() <= 1e-9 * expect);
             assert!((one.inertia - expect).abs() <= 1e-9 * expect);
+            // The distances are summed unweighted.
+            let dist: f64 = (0..n)
+                .map(|i| {
+                    let c = book.row(labels[i] as usize);
+                    let sq: f64 = x.row(i).iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum();
+                    sq.sqrt()
+                })
+                .sum();
+            assert!((merged.distances - dist).abs() <= 1e-9 * dist);
         }
     }
 

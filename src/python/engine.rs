@@ -181,6 +181,64 @@ fn greedy_plusplus<'py>(
     with_float!(data, "data", |x| go(py, x, args, weights, workers))
 }
 
+type BlockOut<'py> = (
+    Bound<'py, PyArray1<i32>>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<i64>>,
+    Option<Bound<'py, PyAny>>,
+    f64,
+    f64,
+);
+
+/// One block's labels and statistics against a code book of its dtype (see
+/// `ferrovq::lloyd::block_stats`): labels, per-code sums (`k x d`), counts, weight totals
+/// (None without weights), inertia and the sum of the distances.
+#[pyfunction]
+#[pyo3(signature = (block, code_book, weights=None, workers=None))]
+fn block_stats<'py>(
+    py: Python<'py>,
+    block: &Bound<'py, PyAny>,
+    code_book: &Bound<'py, PyAny>,
+    weights: Option<&Bound<'py, PyAny>>,
+    workers: Option<usize>,
+) -> PyResult<BlockOut<'py>> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        x: numpy::PyReadonlyArray2<'py, F>,
+        code_book: &Bound<'py, PyAny>,
+        weights: Option<&Bound<'py, PyAny>>,
+        workers: Option<usize>,
+    ) -> PyResult<BlockOut<'py>> {
+        let c: numpy::PyReadonlyArray2<'py, F> = code_book.extract().map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err(
+                "code_book: expected a 2-D array of the block's dtype",
+            )
+        })?;
+        let w = weights_of::<F>(weights)?;
+        let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
+        let (xv, cv) = (x.as_array(), c.as_array());
+        let size = cost(&[xv.nrows(), cv.nrows(), cv.ncols()]);
+        let (labels, stats) = run(py, size, workers, None, |exec| {
+            crate::lloyd::block_stats(exec, xv, cv, w)
+        })?;
+        let (k, d) = cv.dim();
+        let sums = numpy::ndarray::Array2::from_shape_vec((k, d), stats.sums.sums().to_vec())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok((
+            labels.into_pyarray(py),
+            sums.into_pyarray(py).into_any(),
+            stats.sums.counts().to_vec().into_pyarray(py),
+            stats
+                .sums
+                .weights()
+                .map(|t| t.to_vec().into_pyarray(py).into_any()),
+            stats.inertia,
+            stats.distances,
+        ))
+    }
+    with_float!(block, "block", |x| go(py, x, code_book, weights, workers))
+}
+
 /// Whether every value of a C-contiguous float32/float64 array is finite (SciPy's
 /// `check_finite`), computed in parallel with the GIL released.
 #[pyfunction]
@@ -224,6 +282,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lloyd, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(greedy_plusplus, m)?)?;
+    m.add_function(wrap_pyfunction!(block_stats, m)?)?;
     m.add_function(wrap_pyfunction!(all_finite, m)?)?;
     m.add_function(wrap_pyfunction!(default_workers, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_worker, m)?)?;
