@@ -7,6 +7,7 @@
 #   make lint   cargo fmt/clippy, ruff, stubtest
 #   make bench  the side-by-side benchmark (benches/compare.py)
 #   make bench-sklearn  KMeans against scikit-learn, intelex and faiss (sklearn_compare.py)
+#   make bench-dask  ferrovq.dask against dask-ml and in-memory ferrovq (dask_compare.py)
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~40 min)
 #   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
@@ -17,7 +18,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint bench bench-sklearn sweep wheel sdist matrix install venv
+.PHONY: demo test lint bench bench-sklearn bench-dask sweep wheel sdist matrix install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +58,10 @@ bench: install
 bench-sklearn: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/sklearn_compare.py
+
+bench-dask: install
+	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
+	$(PY) benches/dask_compare.py
 
 sweep: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"

@@ -3,8 +3,8 @@ larger than one machine's memory (extra ``ferrovq[dask]``).
 
 Each Lloyd iteration sends the code book to every block of rows; each block returns its
 per-code sums, counts, inertia and summed distances (``ferrovq._core.block_stats``, O(k·d)),
-and these partials are merged in block order by a fixed binary tree on the workers, so the
-client holds O(k·d) and the result depends only on the data, its row chunks and the random
+and the client merges these partials in block order, so it holds O(k·d) per block, never
+anything per row, and the result depends only on the data, its row chunks and the random
 state: not on the scheduler, the number of workers or which worker ran which block. Every
 random draw is made on the client from the given random state, or from generators keyed
 by (seed, round, block index).
@@ -77,27 +77,25 @@ def _merge(a, b):
     return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
-def _in_block_order(parts, merge):
-    """Combine delayed `parts` pairwise, in order, by a tree fixed by their number."""
-    while len(parts) > 1:
-        pairs = range(0, len(parts) - 1, 2)
-        merged = [dask.delayed(merge, pure=True)(parts[i], parts[i + 1]) for i in pairs]
-        parts = merged + parts[len(parts) - len(parts) % 2 :]
-    return parts[0]
-
-
 def _blocks(data):
     return list(data.to_delayed()[:, 0])
 
 
 def _statistics(data, book, workers, check_finite=False):
-    """The statistics of all rows against `book`, merged in block order on the workers."""
+    """The statistics of all rows against `book`: each block's O(k·d) partials, merged on
+    the client in block order (merging them in a tree of tasks on the workers cost more
+    scheduling round trips than it saved)."""
     book = np.ascontiguousarray(book, dtype=data.dtype)
-    parts = [
-        dask.delayed(_block_stats, pure=True)(b, book, workers, check_finite)
-        for b in _blocks(data)
-    ]
-    return _in_block_order(parts, _merge).compute()
+    parts = dask.compute(
+        *[
+            dask.delayed(_block_stats, pure=True)(b, book, workers, check_finite)
+            for b in _blocks(data)
+        ]
+    )
+    total = parts[0]
+    for part in parts[1:]:
+        total = _merge(total, part)
+    return total
 
 
 def _labels_block(block, book, workers):
@@ -242,9 +240,7 @@ def _parallel(data, k, rng, workers, check_finite):
     if len(candidates) <= k:
         extra = _points(data, k - len(candidates), rng, workers, check_finite)
         return np.concatenate([candidates, extra])
-    weights = _in_block_order(
-        [dask.delayed(_counts)(b, candidates) for b in blocks], np.add
-    ).compute()
+    weights = np.sum(dask.compute(*[dask.delayed(_counts)(b, candidates) for b in blocks]), axis=0)
     weights = weights.astype(np.float64)
     local = np.random.default_rng((seed, PARALLEL_ROUNDS))
     trials = 2 + int(np.log(k))
