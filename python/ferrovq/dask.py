@@ -81,20 +81,37 @@ def _blocks(data):
     return list(data.to_delayed()[:, 0])
 
 
+def _stats_row(block, book, workers, check_finite):
+    """A block's statistics packed in one float64 row: sums (exact in float64 for float32
+    data), counts, inertia, summed distances."""
+    sums, counts, inertia, dist = _block_stats(block, book, workers, check_finite)
+    packed = [sums.ravel().astype(np.float64), counts.astype(np.float64), [inertia, dist]]
+    return np.concatenate(packed)[None, :]
+
+
 def _statistics(data, book, workers, check_finite=False):
-    """The statistics of all rows against `book`: each block's O(k·d) partials, merged on
-    the client in block order (merging them in a tree of tasks on the workers cost more
-    scheduling round trips than it saved)."""
+    """The statistics of all rows against `book`: one row of O(k·d) per block (one graph,
+    one round trip), merged on the client in block order."""
     book = np.ascontiguousarray(book, dtype=data.dtype)
-    parts = dask.compute(
-        *[
-            dask.delayed(_block_stats, pure=True)(b, book, workers, check_finite)
-            for b in _blocks(data)
-        ]
-    )
-    total = parts[0]
-    for part in parts[1:]:
-        total = _merge(total, part)
+    k, d = book.shape
+    width = k * d + k + 2
+    rows = data.map_blocks(
+        _stats_row,
+        book,
+        workers,
+        check_finite,
+        dtype=np.float64,
+        chunks=((1,) * data.numblocks[0], (width,)),
+    ).compute()
+    total = None
+    for row in rows:
+        part = (
+            row[: k * d].astype(data.dtype).reshape(k, d),
+            row[k * d : k * d + k].astype(np.int64),
+            row[-2],
+            row[-1],
+        )
+        total = part if total is None else _merge(total, part)
     return total
 
 
