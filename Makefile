@@ -8,6 +8,7 @@
 #   make bench  the side-by-side benchmark (benches/compare.py)
 #   make bench-sklearn  KMeans against scikit-learn, intelex and faiss (sklearn_compare.py)
 #   make bench-dask  ferrovq.dask against dask-ml and in-memory ferrovq (dask_compare.py)
+#   make docs   the documentation site in docs/_build/html (Sphinx, warnings are errors)
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~40 min)
 #   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
@@ -18,7 +19,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint bench bench-sklearn bench-dask sweep wheel sdist matrix install venv
+.PHONY: demo test lint docs bench bench-sklearn bench-dask sweep wheel sdist matrix install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +48,8 @@ lint: install
 	cargo clippy --quiet --all-targets -- -D warnings
 	cargo clippy --quiet --all-targets --features python -- -D warnings
 	cargo clippy --quiet --all-targets --features portable -- -D warnings
-	$(PY) -m ruff check python tests benches
-	$(PY) -m ruff format --check python tests benches
+	$(PY) -m ruff check python tests benches docs
+	$(PY) -m ruff format --check python tests benches docs
 	$(PY) -m mypy.stubtest ferrovq._core
 
 bench: install
@@ -58,6 +59,11 @@ bench: install
 bench-sklearn: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/sklearn_compare.py
+
+docs: install
+	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[docs]"
+	rm -rf docs/_build
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 bench-dask: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"

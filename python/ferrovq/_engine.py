@@ -48,8 +48,7 @@ def lloyd(
     sample_weight : ndarray, optional
         One weight per row, of the data's dtype: weighted means.
     workers : int, optional
-        Threads (None: ``RAYON_NUM_THREADS`` or all cores). The result does not depend
-        on it.
+        Threads (None: ``_core.default_workers()``). The result does not depend on it.
     callback : callable, optional
         Called as ``callback(iteration, rows_compared)`` after each iteration.
 

@@ -38,9 +38,9 @@ def native(a, dtype):
 
 
 def workers_of(workers):
-    """SciPy's ``workers`` convention: None for the default (``RAYON_NUM_THREADS`` or all
-    cores), a positive count, or a negative count that wraps around from the core count
-    (-1 is all cores)."""
+    """SciPy's ``workers`` convention: None for the default (a threadpoolctl limit,
+    ``RAYON_NUM_THREADS``, ``OMP_NUM_THREADS`` or all cores), a positive count, or a
+    negative count that wraps around from the core count (-1 is all cores)."""
     if workers is None:
         return None
     workers = int(workers)

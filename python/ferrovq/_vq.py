@@ -54,8 +54,9 @@ def whiten(obs, check_finite=None, *, workers=None):
         a performance gain, but may result in problems (crashes, non-termination) if the
         input does contain infinities or NaNs. Default: True.
     workers : int, optional
-        Number of threads. None (default) uses ``RAYON_NUM_THREADS`` if set, else all
-        cores; -1 means all cores. The result does not depend on it.
+        Number of threads. None (default): a threadpoolctl limit if set, else
+        ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores; -1 means all
+        cores. The result does not depend on it.
 
     Returns
     -------
@@ -134,8 +135,9 @@ def vq(obs, code_book, check_finite=True, *, workers=None):
         infinities or NaNs (here: a row whose distances are all NaN gets code 0 and an
         infinite distance). Default: True.
     workers : int, optional
-        Number of threads. None (default) uses ``RAYON_NUM_THREADS`` if set, else all
-        cores; -1 means all cores. The result does not depend on it.
+        Number of threads. None (default): a threadpoolctl limit if set, else
+        ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores; -1 means all
+        cores. The result does not depend on it.
 
     Returns
     -------
@@ -321,8 +323,9 @@ def kmeans(
         ``np.random.seed`` makes a run reproducible); `seed` accepts None, an int, a
         RandomState or a Generator, as SciPy's ``check_random_state``.
     workers : int, optional
-        Number of threads. None (default) uses ``RAYON_NUM_THREADS`` if set, else all
-        cores; -1 means all cores. The result does not depend on it.
+        Number of threads. None (default): a threadpoolctl limit if set, else
+        ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores; -1 means all
+        cores. The result does not depend on it.
     callback : callable, optional
         Called as ``callback(iteration, rows_compared)`` after each Lloyd iteration
         (numbered from 1 within each of the `iter` runs), with the number of observations
@@ -501,8 +504,9 @@ def kmeans2(
         legacy keyword `seed` is given, numpy's global RandomState is used; `seed`
         accepts None, an int, a RandomState or a Generator.
     workers : int, optional
-        Number of threads. None (default) uses ``RAYON_NUM_THREADS`` if set, else all
-        cores; -1 means all cores. The result does not depend on it.
+        Number of threads. None (default): a threadpoolctl limit if set, else
+        ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores; -1 means all
+        cores. The result does not depend on it.
     callback : callable, optional
         Called as ``callback(iteration, rows_compared)`` after each Lloyd iteration (numbered
         from 1), with the number of observations that were compared with other centroids
