@@ -40,6 +40,18 @@ pub fn inertia<F: Float>(
     let (k, cd) = codes.dim();
     check_code_book(k, cd, d)?;
     crate::lloyd::check_weights(weights, n)?;
+    check_labels(labels, n, k)?;
+    let (data, codes) = (data.as_standard_layout(), codes.as_standard_layout());
+    let (x, c) = (crate::contiguous(&data)?, crate::contiguous(&codes)?);
+    exec.sum_rows(n, |i| {
+        let j = labels[i] as usize;
+        let s = sq_dist(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
+        (weights.map_or(F::ONE, |w| w[i]) * s).to_f64()
+    })
+}
+
+/// Check that `labels` hold one label per row of `n`, each a code of `k`.
+pub(crate) fn check_labels(labels: &[i32], n: usize, k: usize) -> Result<()> {
     if labels.len() != n {
         return Err(Error::BadShape {
             what: "labels",
@@ -53,25 +65,7 @@ pub fn inertia<F: Float>(
             "labels must lie in [0, {k})"
         )));
     }
-    let (data, codes) = (data.as_standard_layout(), codes.as_standard_layout());
-    let (x, c) = (crate::contiguous(&data)?, crate::contiguous(&codes)?);
-    let mut total = 0.0;
-    exec.chunks(
-        n,
-        &mut [] as &mut [u8],
-        &mut [] as &mut [u8],
-        |first, _, _| {
-            (first..n.min(first + CHUNK_ROWS))
-                .map(|i| {
-                    let j = labels[i] as usize;
-                    let s = sq_dist(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
-                    (weights.map_or(F::ONE, |w| w[i]) * s).to_f64()
-                })
-                .sum::<f64>()
-        },
-        |part| total += part,
-    )?;
-    Ok(total)
+    Ok(())
 }
 
 /// Every row's Euclidean distance to every code (`n x k`), each summed over the features

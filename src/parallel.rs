@@ -196,6 +196,21 @@ impl<'a> Exec<'a> {
         self.chunks_of(CHUNK_ROWS, n, a, b, map, fold)
     }
 
+    /// The sum of `f(i)` over the rows `0..n`: in row order within each chunk of
+    /// [`CHUNK_ROWS`] rows (the chunks in parallel), the chunks' sums added in chunk
+    /// order, so that the result does not depend on the thread count.
+    pub fn sum_rows(&self, n: usize, f: impl Fn(usize) -> f64 + Sync) -> Result<f64> {
+        let mut total = 0.0;
+        self.chunks(
+            n,
+            &mut [] as &mut [u8],
+            &mut [] as &mut [u8],
+            |first, _, _| (first..n.min(first + CHUNK_ROWS)).map(&f).sum::<f64>(),
+            |part| total += part,
+        )?;
+        Ok(total)
+    }
+
     /// [`Exec::chunks`] with chunks of `rows` rows: for work whose result does not depend
     /// on where the chunks end (each row on its own), smaller chunks share the rows out more
     /// evenly among the threads.

@@ -205,29 +205,12 @@ pub fn inertia<F: Float>(
     let c = codes_for(x, codes)?;
     let n = x.rows();
     crate::lloyd::check_weights(weights, n)?;
-    if labels.len() != n || labels.iter().any(|&l| l < 0 || l as usize >= c.k()) {
-        return Err(Error::InvalidParameter(format!(
-            "labels must be one per row, in [0, {})",
-            c.k()
-        )));
-    }
-    let mut total = 0.0;
-    exec.chunks(
-        n,
-        &mut [] as &mut [u8],
-        &mut [] as &mut [u8],
-        |first, _, _| {
-            (first..n.min(first + CHUNK_ROWS))
-                .map(|i| {
-                    let j = labels[i] as usize;
-                    let w = weights.map_or(1.0, |w| w[i].to_f64());
-                    w * x.sq_dist(i, c.code(j), c.norms[j])
-                })
-                .sum::<f64>()
-        },
-        |part| total += part,
-    )?;
-    Ok(total)
+    crate::measure::check_labels(labels, n, c.k())?;
+    exec.sum_rows(n, |i| {
+        let j = labels[i] as usize;
+        let w = weights.map_or(1.0, |w| w[i].to_f64());
+        w * x.sq_dist(i, c.code(j), c.norms[j])
+    })
 }
 
 /// Every row's Euclidean distance to every code, `n x k` in `F`.
