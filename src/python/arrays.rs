@@ -27,6 +27,17 @@ impl<'py> Floats<'py> {
     }
 }
 
+/// `codes` as a 2-D array of the data's type `F` (a code book compared with `F` rows), or
+/// a `TypeError` naming it as `what`.
+pub(super) fn codes_like<'py, F: numpy::Element>(
+    codes: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<numpy::PyReadonlyArray2<'py, F>> {
+    codes.extract().map_err(|_| {
+        PyTypeError::new_err(format!("{what}: expected a 2-D array of the data's dtype"))
+    })
+}
+
 /// The `TypeError` for an array of an unsupported dtype or rank.
 pub(super) fn unsupported(what: &str, obj: &Bound<'_, PyAny>) -> PyErr {
     let dtype = obj

@@ -2,7 +2,7 @@
 //! row weights, weighted k-means++ from the caller's draws, and the finiteness check.
 //! (The scikit-learn and Dask front-ends of the Python package stand on these.)
 
-use super::arrays::{with_float, with_float_pair};
+use super::arrays::{codes_like, with_float, with_float_pair};
 use super::running::{cost, run};
 use crate::float::{Float, Promote};
 use crate::lloyd::{Empty, Params, Stop};
@@ -209,11 +209,7 @@ fn block_stats<'py>(
         weights: Option<&Bound<'py, PyAny>>,
         workers: Option<usize>,
     ) -> PyResult<BlockOut<'py>> {
-        let c: numpy::PyReadonlyArray2<'py, F> = code_book.extract().map_err(|_| {
-            pyo3::exceptions::PyTypeError::new_err(
-                "code_book: expected a 2-D array of the block's dtype",
-            )
-        })?;
+        let c = codes_like::<F>(code_book, "code_book")?;
         let w = weights_of::<F>(weights)?;
         let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
         let (xv, cv) = (x.as_array(), c.as_array());

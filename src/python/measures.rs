@@ -1,21 +1,13 @@
 //! What a code book's fit measures, for the estimator front-ends: the inertia of given
 //! labels and every row's distance to every code.
 
-use super::arrays::with_float;
+use super::arrays::{codes_like, with_float};
 use super::engine::weights_of;
 use super::running::{cost, run};
 use crate::float::Float;
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
-
-/// The code book `codes` as an array of the data's type `F`.
-fn codes_like<'py, F: Element>(codes: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray2<'py, F>> {
-    codes
-        .extract()
-        .map_err(|_| PyTypeError::new_err("codes: expected a 2-D array of the data's dtype"))
-}
 
 /// The sum over rows of `w * |x - codes[label]|^2` (the k-means objective), in float64.
 #[pyfunction]
@@ -36,7 +28,7 @@ fn inertia<'py>(
         weights: Option<&Bound<'py, PyAny>>,
         workers: Option<usize>,
     ) -> PyResult<f64> {
-        let c = codes_like::<F>(codes)?;
+        let c = codes_like::<F>(codes, "codes")?;
         let w = weights_of::<F>(weights)?;
         let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
         let (xv, cv) = (x.as_array(), c.as_array());
@@ -63,7 +55,7 @@ fn distances<'py>(
         codes: &Bound<'py, PyAny>,
         workers: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let c = codes_like::<F>(codes)?;
+        let c = codes_like::<F>(codes, "codes")?;
         let (xv, cv) = (x.as_array(), c.as_array());
         let size = cost(&[xv.nrows(), cv.nrows(), xv.ncols()]);
         let out = run(py, size, workers, None, |exec| {

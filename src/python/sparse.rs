@@ -1,12 +1,13 @@
 //! The sparse front-end: CSR rows (scipy.sparse's `indptr`, `indices`, `data` and width)
 //! against dense code books, for the scikit-learn estimator.
 
+use super::arrays::codes_like;
 use super::engine::weights_of;
 use super::running::{cost, run};
 use crate::float::Float;
 use crate::lloyd::Stop;
 use crate::sparse::Csr;
-use numpy::{Element, IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{Element, IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -38,13 +39,6 @@ macro_rules! with_csr {
             ))
         }
     }};
-}
-
-/// A code book of the values' type `F`.
-fn book<'py, F: Element>(codes: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray2<'py, F>> {
-    codes
-        .extract()
-        .map_err(|_| PyTypeError::new_err("codes: expected a 2-D array of the data's dtype"))
 }
 
 /// The cost of one pass comparing the rows with `k` codes, for [`run`].
@@ -104,7 +98,7 @@ fn sparse_lloyd<'py>(
         weights: Option<&Bound<'py, PyAny>>,
         workers: Option<usize>,
     ) -> PyResult<SparseLloydOut<'py>> {
-        let c = book::<F>(init)?;
+        let c = codes_like::<F>(init, "init")?;
         let cv = c.as_array();
         let w = weights_of::<F>(weights)?;
         let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
@@ -138,7 +132,7 @@ fn sparse_nearest<'py>(
         codes: &Bound<'py, PyAny>,
         workers: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray1<i32>>> {
-        let c = book::<F>(codes)?;
+        let c = codes_like::<F>(codes, "codes")?;
         let cv = c.as_array();
         let labels = run(py, pass_cost(&x, cv.nrows()), workers, None, |exec| {
             crate::sparse::nearest(exec, &x, cv)
@@ -166,7 +160,7 @@ fn sparse_inertia<'py>(
         weights: Option<&Bound<'py, PyAny>>,
         workers: Option<usize>,
     ) -> PyResult<f64> {
-        let c = book::<F>(codes)?;
+        let c = codes_like::<F>(codes, "codes")?;
         let cv = c.as_array();
         let w = weights_of::<F>(weights)?;
         let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
@@ -192,7 +186,7 @@ fn sparse_distances<'py>(
         codes: &Bound<'py, PyAny>,
         workers: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let c = book::<F>(codes)?;
+        let c = codes_like::<F>(codes, "codes")?;
         let cv = c.as_array();
         let out = run(py, pass_cost(&x, cv.nrows()), workers, None, |exec| {
             crate::sparse::distances(exec, &x, cv)
