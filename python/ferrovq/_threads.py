@@ -22,7 +22,7 @@ def register() -> bool:
     Returns
     -------
     bool
-        Whether threadpoolctl is installed (and the controller registered).
+        Whether the controller is registered (threadpoolctl >= 3.2 is installed).
 
     Examples
     --------
@@ -43,6 +43,8 @@ def register() -> bool:
     try:
         import threadpoolctl
     except ImportError:
+        return False
+    if not hasattr(threadpoolctl, "register"):  # threadpoolctl < 3.2 takes no controllers
         return False
 
     class FerrovqController(threadpoolctl.LibController):
