@@ -3,6 +3,7 @@ and single-threaded schedulers and on LocalClusters of processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -27,26 +28,27 @@ def blobs(n, d, k, dtype=np.float64, seed=0):
     return (centres[rng.integers(0, k, n)] + rng.normal(size=(n, d))).astype(dtype)
 
 
-@pytest.fixture(scope="module")
-def processes():
-    """Two worker processes of one thread each."""
+@contextlib.contextmanager
+def local_client(**cluster):
+    """A client of its own (not the default) on a LocalCluster without a dashboard port."""
     with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
+        distributed.LocalCluster(dashboard_address=":0", **cluster) as local,
+        distributed.Client(local, set_as_default=False) as client,
     ):
         yield client
 
 
 @pytest.fixture(scope="module")
+def processes():
+    """Two worker processes of one thread each."""
+    with local_client(n_workers=2, threads_per_worker=1, processes=True) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def one_worker():
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    """One worker of two threads in this process."""
+    with local_client(n_workers=1, threads_per_worker=2, processes=False) as client:
         yield client
 
 
@@ -225,14 +227,9 @@ def test_data_larger_than_the_cluster_memory(tmp_path):
         want, want_labels = fd.kmeans2(x, 8, iter=3, minit="k-means||", rng=0)
         want_counts = np.bincount(want_labels.compute(), minlength=8)
     with (
-        distributed.LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit="300MiB",
-            dashboard_address=":0",
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
+        local_client(
+            n_workers=1, threads_per_worker=1, processes=True, memory_limit="300MiB"
+        ) as client,
         client.as_current(),
     ):
         centroids, labels = fd.kmeans2(x, 8, iter=3, minit="k-means||", rng=0)
