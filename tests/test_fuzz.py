@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from scipy.cluster import vq as sp
 
 import ferrovq as fv
 from conftest import (
@@ -17,6 +16,7 @@ from conftest import (
     same_exception_type,
     same_up_to_coincident_codes,
 )
+from oracle import scipy_vq as sp
 
 DTYPES = ["<f8", ">f8", "<f4", ">f4", "<i8", "u1", "?", "<f2"]
 LAYOUTS = ["c", "fortran", "strided", "readonly"]

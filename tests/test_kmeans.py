@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.cluster import vq as sp
 
 import ferrovq as fv
 from conftest import Outcome, same_outcome, same_up_to_coincident_codes
+from oracle import scipy_vq as sp
 
 TUTORIAL_OUTPUTS = Path(__file__).resolve().parent / "data" / "tutorial_outputs.txt"
 
@@ -191,6 +191,19 @@ def test_kmeans2_degenerate_data():
     same_outcome(fv.kmeans2, sp.kmeans2, blobs(2, [0, 5]), 7, minit="++", rng=0)
 
 
+def _int_of_array_raises():
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            int(np.array([[3.0]]))
+    except TypeError:
+        return True
+    return False
+
+
+INT_OF_ARRAY_RAISES = _int_of_array_raises()
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs"),
     [
@@ -313,7 +326,15 @@ def test_kmeans_scipy_docstring_example():
         ((np.full((5, 2), np.inf), 2), {}),
         ((np.ones((5, 2)), np.ones((2, 3))), {}),
         ((np.ones((5, 2)), np.ones(2)), {}),
-        ((np.ones((5, 2)), np.array([[3.0]])), {"rng": 0}),
+        pytest.param(
+            (np.ones((5, 2)), np.array([[3.0]])),
+            {"rng": 0},
+            # SciPy takes k = int(guess): numpy 2.4 refuses a 2-D array there, older numpy
+            # converts it with a DeprecationWarning. The oracle's answer is numpy 2.4's.
+            marks=pytest.mark.skipif(
+                not INT_OF_ARRAY_RAISES, reason="this numpy still converts int(array([[3.0]]))"
+            ),
+        ),
     ],
 )
 def test_kmeans_errors_match_scipy(args, kwargs):

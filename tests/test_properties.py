@@ -4,10 +4,10 @@ iteration counts, k from 1 to n, empty-cluster policies and random-state forms."
 import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from scipy.cluster import vq as sp
 
 import ferrovq as fv
 from conftest import assert_same_value, same_outcome, same_up_to_coincident_codes
+from oracle import scipy_vq as sp
 
 
 @st.composite

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from scipy.cluster import vq as sp
 
 import ferrovq as fv
 from conftest import Outcome, assert_same_value, same_outcome
+from oracle import scipy_vq as sp
 
 SHAPES = [
     (1, 1, 1),
