@@ -6,11 +6,13 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "BlockBounds",
     "ClusterError",
     "__version__",
     "_panic_in_worker",
     "all_finite",
     "block_stats",
+    "block_sums",
     "column_variances",
     "default_workers",
     "distances",
@@ -63,6 +65,21 @@ def greedy_plusplus(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> npt.NDArray[np.uintp]: ...
+
+class BlockBounds:
+    @property
+    def rows(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def scanned(self) -> int: ...
+
+def block_sums(
+    block: npt.NDArray[np.floating],
+    code_book: npt.NDArray[np.floating],
+    bounds: BlockBounds | None = None,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int64], BlockBounds]: ...
 def block_stats(
     block: npt.NDArray[np.floating],
     code_book: npt.NDArray[np.floating],

@@ -11,14 +11,17 @@
 //!
 //! [`block_stats`] is the same iteration's statistics for one block of rows, for callers
 //! that hold the data in blocks (a Dask array): merged in block order they give results
-//! that do not depend on where or on how many threads the blocks ran.
+//! that do not depend on where or on how many threads the blocks ran. [`BlockBounds`]
+//! gives the same sums while keeping a block's distance bounds between iterations.
 
 mod ball;
+mod block;
 mod bounds;
 mod rules;
 mod step;
 mod sums;
 
+pub use block::BlockBounds;
 pub(crate) use rules::farthest;
 pub use rules::{Distortion, Empty, Stop};
 pub(crate) use sums::check_weights;

@@ -28,7 +28,7 @@ const PRUNE_MIN_CODES: usize = 32;
 /// at d = 64, k = 256 a full comparison is faster up to about n = 10,000 and the bounds
 /// from n = 20,000 on; at d = 8 the two meet near n = 50,000; at k = 16 the direct kernel
 /// beats the bounds at every size.
-fn pruning_pays(n: usize, k: usize, d: usize) -> bool {
+pub(super) fn pruning_pays(n: usize, k: usize, d: usize) -> bool {
     let rows_per_code = 64.max(2048 / d.max(1));
     k >= PRUNE_MIN_CODES && n >= rows_per_code * k
 }
@@ -62,6 +62,11 @@ impl<F: Float> LloydState<F> {
     /// The rows' labels.
     pub(crate) fn labels(&self) -> Vec<i32> {
         self.rows.iter().map(|r| r.label).collect()
+    }
+
+    /// Drop the carried sums: the next step sums every row afresh, in row order.
+    pub(crate) fn forget_sums(&mut self) {
+        self.totals = None;
     }
 }
 

@@ -5,6 +5,7 @@
 //! with C-contiguous, native-endian float32/float64 arrays.
 
 mod arrays;
+mod blocks;
 mod engine;
 mod errors;
 mod measures;
@@ -20,6 +21,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ClusterError", m.py().get_type::<errors::ClusterError>())?;
     engine::register(m)?;
+    blocks::register(m)?;
     scipy::register(m)?;
     measures::register(m)?;
     sparse::register(m)?;
