@@ -184,13 +184,49 @@ def test_errors_as_scipy():
 # --- a worker lost in the middle -----------------------------------------------------------
 
 
+def test_bounds_kept_between_iterations_spare_rows_and_change_no_bit(monkeypatch, processes):
+    """With 32+ codes and long blocks, each block keeps its rows' distance bounds on the
+    process that ran it and later iterations compare only the rows those leave open; with
+    no bounds kept, or on a cluster of processes, the bits are the same, and a run's
+    bounds are gone when it ends."""
+    x = blobs(40_000, 8, 32, np.float32, seed=9)
+    dx = da.from_array(x, chunks=10_000)
+    init = ferrovq.kmeans2(x, 32, iter=1, minit="++", rng=0)[0]
+    taken = []
+    take = fd._BOUNDS.take
+    monkeypatch.setattr(fd._BOUNDS, "take", lambda key: taken.append(take(key)) or taken[-1])
+    with dask.config.set(scheduler="threads"):
+        kept, kept_labels = fd.kmeans2(dx, init, iter=10, minit="matrix")
+        kept_labels = kept_labels.compute()
+    assert len(fd._BOUNDS) == 0
+    found = [b for b in taken if b is not None]
+    assert len(taken) == 40 and len(found) == 36  # every block after its first iteration
+    assert all(b.rows == 10_000 for b in found)
+    # The first iteration compares every row; the next eight, under a tenth of them.
+    assert [b.scanned for b in found[:4]] == [10_000] * 4
+    assert sum(b.scanned for b in found[4:]) < 0.1 * 8 * len(x), [b.scanned for b in found]
+    want, want_labels = ferrovq.kmeans2(x, init, iter=10, minit="matrix")
+    assert np.allclose(kept, want, rtol=1e-5) and np.array_equal(kept_labels, want_labels)
+
+    monkeypatch.setattr(fd, "BOUNDS_BYTES", 0)
+    taken.clear()
+    with dask.config.set(scheduler="threads"):
+        none = fd.kmeans2(dx, init, iter=10, minit="matrix")[0]
+    assert taken == [None] * 40
+    assert np.array_equal(none, kept)
+    with processes.as_current():
+        assert np.array_equal(fd.kmeans2(dx, init, iter=10, minit="matrix")[0], kept)
+    assert processes.run(lambda: len(fd._BOUNDS)) == dict.fromkeys(processes.run(os.getpid), 0)
+
+
 def test_a_killed_worker_changes_nothing(processes):
     """A worker killed in the middle of a fit is replaced by its nanny; Dask recomputes
-    the blocks it held and the tasks it ran, and the result is the same bits."""
+    the blocks it held and the tasks it ran (without the distance bounds it kept), and the
+    result is the same bits."""
     rows = da.random.RandomState(8).normal(size=(400_000, 8), chunks=(25_000, 8))
     dx = processes.persist(rows + (da.arange(400_000, chunks=25_000) % 10)[:, None] * 6)
     with processes.as_current():
-        undisturbed = fd.kmeans2(dx, 10, iter=40, minit="++", rng=3)
+        undisturbed = fd.kmeans2(dx, 32, iter=60, minit="points", rng=3)
         undisturbed_labels = undisturbed[1].compute()
     victim = next(iter(processes.cluster.workers.values())).process.process.pid
     killed = {}
@@ -204,7 +240,7 @@ def test_a_killed_worker_changes_nothing(processes):
     timer = threading.Timer(1.0, kill)
     with processes.as_current():
         timer.start()
-        centroids, labels = fd.kmeans2(dx, 10, iter=40, minit="++", rng=3)
+        centroids, labels = fd.kmeans2(dx, 32, iter=60, minit="points", rng=3)
         ended = time.perf_counter()
     timer.join()
     assert killed["at"] < ended, "the fit ended before a worker could be killed"
@@ -237,3 +273,88 @@ def test_data_larger_than_the_cluster_memory(tmp_path):
         counts = counts.reshape(-1, 8).sum(axis=0).compute()
     assert np.array_equal(centroids, want)
     assert np.array_equal(counts, want_counts)
+
+
+# --- ferrovq.KMeans on dask arrays ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dtype", "tol"), [(np.float64, 1e-4), (np.float32, 0.0), (np.float64, 0.1)]
+)
+def test_kmeans_estimator_on_a_dask_array_equals_in_memory(dtype, tol):
+    """scikit-learn's rules over blocks (tolerance, stopping, empty clusters refilled from
+    the farthest rows): the in-memory estimator's result from the same centres, lazily."""
+    x = blobs(30_000, 5, 10, dtype, seed=4)
+    # The last centre is far from every row: its cluster starts empty and is refilled.
+    init = np.vstack([x[:9], np.full((1, 5), 1e3)]).astype(dtype)
+    dx = da.from_array(x, chunks=7000)
+    with dask.config.set(scheduler="threads"):
+        ours = ferrovq.KMeans(10, init=init, n_init=1, tol=tol).fit(dx)
+        labels, distances = ours.labels_, ours.transform(dx)
+        predicted, score = ours.predict(dx[:5000]), ours.score(dx)
+    want = ferrovq.KMeans(10, init=init, n_init=1, tol=tol).fit(x)
+    rtol = 1e-9 if dtype == np.float64 else 1e-4
+    assert ours.n_iter_ == want.n_iter_ > 2
+    assert ours.cluster_centers_.dtype == dtype
+    np.testing.assert_allclose(ours.cluster_centers_, want.cluster_centers_, rtol=rtol)
+    assert np.isclose(ours.inertia_, want.inertia_, rtol=rtol)
+    assert isinstance(labels, da.Array) and labels.chunks == dx.chunks[:1]
+    assert np.array_equal(labels.compute(), want.labels_)
+    assert np.array_equal(predicted.compute(), want.labels_[:5000])
+    np.testing.assert_allclose(distances.compute(), want.transform(x), rtol=rtol, atol=rtol)
+    assert np.isclose(score, want.score(x), rtol=rtol)
+    assert ours.n_features_in_ == 5
+    # After one iteration the empty cluster holds the row farthest from its code.
+    with dask.config.set(scheduler="threads"):
+        first = ferrovq.KMeans(10, init=init, n_init=1, max_iter=1).fit(dx).cluster_centers_
+    want = ferrovq.KMeans(10, init=init, n_init=1, max_iter=1).fit(x).cluster_centers_
+    np.testing.assert_allclose(first, want, rtol=rtol)
+    assert any(np.array_equal(first[9], row) for row in x)
+
+
+def test_kmeans_estimator_on_a_dask_array_seeds_by_kmeans_parallel(processes):
+    """'k-means++' on a dask array seeds by k-means|| (as dask-ml does): as good as the
+    in-memory fit, and the same bits on every scheduler."""
+    x = blobs(40_000, 8, 32, np.float32, seed=6)
+    dx = da.from_array(x, chunks=10_000)
+    with dask.config.set(scheduler="threads"):
+        threads = ferrovq.KMeans(32, random_state=0).fit(dx)
+    with processes.as_current():
+        cluster = ferrovq.KMeans(32, random_state=0).fit(dx)
+        cluster_labels = cluster.labels_.compute()
+    assert np.array_equal(threads.cluster_centers_, cluster.cluster_centers_)
+    assert np.array_equal(threads.labels_.compute(), cluster_labels)
+    in_memory = ferrovq.KMeans(32, random_state=0).fit(x)
+    assert threads.inertia_ <= 1.02 * in_memory.inertia_
+
+
+def test_kmeans_estimator_on_a_dask_array_prints_the_same_progress(capsys):
+    x = blobs(6_000, 3, 4, seed=8)
+    init = x[:4].copy()
+    with dask.config.set(scheduler="threads"):
+        ferrovq.KMeans(4, init=init, n_init=1, verbose=1).fit(da.from_array(x, chunks=1500))
+    ours = capsys.readouterr().out.splitlines()
+    ferrovq.KMeans(4, init=init, n_init=1, verbose=1).fit(x)
+    want = capsys.readouterr().out.splitlines()
+    assert len(ours) == len(want) > 3
+    for a, b in zip(ours, want, strict=True):
+        assert a.split(",")[0].split(":")[0] == b.split(",")[0].split(":")[0]
+        if a.startswith("Iteration"):
+            assert np.isclose(float(a.split()[-1][:-1]), float(b.split()[-1][:-1]), rtol=1e-9)
+
+
+def test_kmeans_estimator_on_a_dask_array_refuses_what_it_cannot_do():
+    x = blobs(1_000, 3, 4, seed=8)
+    dx = da.from_array(x, chunks=300)
+    with pytest.raises(ValueError, match="sample_weight is not supported"):
+        ferrovq.KMeans(4).fit(dx, sample_weight=np.ones(1_000))
+    with pytest.raises(ValueError, match="n_samples=1000 should be >= n_clusters=1001"):
+        ferrovq.KMeans(1001).fit(dx)
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        ferrovq.KMeans(4).fit(dx[:, 0])
+    with dask.config.set(scheduler="threads"):
+        with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+            ferrovq.KMeans(4, random_state=0).fit(da.from_array(np.where(x > 5, np.nan, x)))
+        fitted = ferrovq.KMeans(4, random_state=0).fit(dx)
+        with pytest.raises(ValueError, match="X has 2 features, but KMeans is expecting 3"):
+            fitted.predict(dx[:, :2])

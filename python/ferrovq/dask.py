@@ -2,16 +2,21 @@
 larger than one machine's memory (extra ``ferrovq[dask]``).
 
 Each Lloyd iteration sends the code book to every block of rows; each block returns its
-per-code sums, counts, inertia and summed distances (``ferrovq._core.block_stats``, O(k·d)),
-and the client merges these partials in block order, so it holds O(k·d) per block, never
-anything per row, and the result depends only on the data, its row chunks and the random
-state: not on the scheduler, the number of workers or which worker ran which block. Every
+per-code sums and counts (and for ``kmeans`` its summed distances), O(k·d), and the client
+merges these partials in block order, so it holds O(k·d) per block, never anything per
+row, and the result depends only on the data, its row chunks and the random state: not on
+the scheduler, the number of workers or which worker ran which block. The process that
+ran a block keeps its rows' distance bounds for the block's next iteration (``_Bounds``),
+which spares comparisons without changing a bit. Every
 random draw is made on the client from the given random state, or from generators keyed
 by (seed, round, block index).
 """
 
 from __future__ import annotations
 
+import collections
+import threading
+import uuid
 import warnings
 
 import dask
@@ -89,30 +94,110 @@ def _stats_row(block, book, workers, check_finite):
     return np.concatenate(packed)[None, :]
 
 
-def _statistics(data, book, workers, check_finite=False):
-    """The statistics of all rows against `book`: one row of O(k·d) per block (one graph,
-    one round trip), merged on the client in block order."""
+def _sums_row(block, book, workers, check_finite, run, block_id=None):
+    """A block's sums and counts packed as `_stats_row` packs them (the same bits), its
+    rows' distance bounds kept in this process for the block's next iteration of `run`."""
+    block = _c(block)
+    if check_finite:
+        _check_finite_block(block)
+    key = (run, block_id[0])
+    sums, counts, bounds = _core.block_sums(block, book, _BOUNDS.take(key), workers)
+    _BOUNDS.keep(key, bounds)
+    return np.concatenate([sums.ravel().astype(np.float64), counts.astype(np.float64)])[None, :]
+
+
+def _gathered(data, row, extra, book, *args):
+    """Each block's row of statistics against `book` (one graph, one round trip, O(k·d)
+    per block), merged on the client in block order: sums in the data's dtype, counts,
+    then `extra` more columns."""
     book = np.ascontiguousarray(book, dtype=data.dtype)
     k, d = book.shape
-    width = k * d + k + 2
+    width = k * d + k + extra
     rows = data.map_blocks(
-        _stats_row,
-        book,
-        workers,
-        check_finite,
-        dtype=np.float64,
-        chunks=((1,) * data.numblocks[0], (width,)),
+        row, book, *args, dtype=np.float64, chunks=((1,) * data.numblocks[0], (width,))
     ).compute()
     total = None
-    for row in rows:
-        part = (
-            row[: k * d].astype(data.dtype).reshape(k, d),
-            row[k * d : k * d + k].astype(np.int64),
-            row[-2],
-            row[-1],
-        )
+    for r in rows:
+        part = (r[: k * d].astype(data.dtype).reshape(k, d), r[k * d : k * d + k].astype(np.int64))
+        part += tuple(r[k * d + k :])
         total = part if total is None else _merge(total, part)
     return total
+
+
+def _statistics(data, book, workers, check_finite=False):
+    """The statistics of all rows against `book`: sums, counts, inertia, summed distances."""
+    return _gathered(data, _stats_row, 2, book, workers, check_finite)
+
+
+def _sums(data, book, workers, check_finite, run):
+    """The sums and counts of all rows against `book` (the bits of `_statistics`'), each
+    block comparing only the rows its bounds from the last iteration of `run` leave open."""
+    return _gathered(data, _sums_row, 0, book, workers, check_finite, run)
+
+
+class _Bounds:
+    """The blocks' distance bounds this process (a Dask worker, or the client under the
+    threaded scheduler) keeps between iterations, by (run, block index): twelve bytes per
+    row, at most `BOUNDS_BYTES` (a tenth of a worker's memory limit if less), the least
+    recently used dropped first, and a run's dropped when it ends. They only spare work:
+    a block without them (another worker, a restarted one) compares every row with every
+    code and gets the same bits."""
+
+    def __init__(self):
+        self._kept = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key):
+        with self._lock:
+            return self._kept.pop(key, None)
+
+    def keep(self, key, bounds):
+        budget = _bounds_budget()
+        with self._lock:
+            self._kept[key] = bounds
+            held = sum(b.nbytes for b in self._kept.values())
+            while held > budget and self._kept:
+                held -= self._kept.popitem(last=False)[1].nbytes
+
+    def drop(self, run):
+        with self._lock:
+            for key in [key for key in self._kept if key[0] == run]:
+                del self._kept[key]
+
+    def __len__(self):
+        return len(self._kept)
+
+
+_BOUNDS = _Bounds()
+
+#: The most memory a process spends on kept bounds.
+BOUNDS_BYTES = 256 << 20
+
+
+def _bounds_budget():
+    try:
+        from distributed import get_worker
+
+        limit = get_worker().memory_manager.memory_limit
+    except (ImportError, ValueError, AttributeError):
+        limit = None
+    return min(BOUNDS_BYTES, limit // 10) if limit else BOUNDS_BYTES
+
+
+def _drop_bounds(run):
+    _BOUNDS.drop(run)
+
+
+def _forget_bounds(run):
+    """Drop `run`'s bounds here and, if a distributed client is in use, on its workers."""
+    _drop_bounds(run)
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return
+    client.run(_drop_bounds, run, on_error="ignore")
 
 
 def _labels_block(block, book, workers):
@@ -167,8 +252,10 @@ def _row(data, i):
     return np.asarray(data[i].compute(), dtype=np.float64)
 
 
-def _lowered(block, d2, centres):
+def _lowered(block, d2, centres, check_finite=False):
     """`d2` (None: infinite) lowered to each row's squared distance to `centres`."""
+    if check_finite:
+        _check_finite_block(block)
     _, dist = _core.vq(_c(block, np.float64), _c(centres, np.float64))
     sq = dist * dist
     return sq if d2 is None else np.minimum(d2, sq)
@@ -239,8 +326,9 @@ def _parallel(data, k, rng, workers, check_finite):
     newest = candidates
     d2 = [None] * len(blocks)
     for r in range(PARALLEL_ROUNDS):
+        check = check_finite and r == 0  # (the first pass reads every row)
         d2 = _persisted(
-            [dask.delayed(_lowered)(b, p, newest) for b, p in zip(blocks, d2, strict=True)]
+            [dask.delayed(_lowered)(b, p, newest, check) for b, p in zip(blocks, d2, strict=True)]
         )
         phi = _block_sums(d2).sum()
         if phi == 0:
@@ -375,10 +463,14 @@ def kmeans2(
             raise ValueError(f"Unknown init method {minit!r}") from e
         code_book = init(data, nc, check_random_state(rng), workers, check_finite)
     book = np.ascontiguousarray(code_book, dtype=data.dtype)
-    for i in range(int(iter)):
-        previous = book
-        sums, counts, _, _ = _statistics(data, book, workers, check_finite and i == 0)
-        book = _update(sums, counts, book, missing)
+    run = uuid.uuid4().hex
+    try:
+        for i in range(int(iter)):
+            previous = book
+            sums, counts = _sums(data, book, workers, check_finite and i == 0, run)
+            book = _update(sums, counts, book, missing)
+    finally:
+        _forget_bounds(run)
     labels = data.map_blocks(_labels_block, previous, workers, dtype=np.int32, drop_axis=1)
     return (book[:, 0] if one_d else book), labels
 
