@@ -154,6 +154,18 @@ def _is_same_clustering(labels1, labels2, n_clusters):
     return len(np.unique(pairs // n_clusters)) == len(pairs)
 
 
+def _is_dask(X):
+    """Whether `X` is a dask array (told without importing dask)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "map_blocks")
+
+
+def _dask_kmeans():
+    """The dask-array methods (importing dask, the ``[dask]`` extra), on first use."""
+    from ferrovq import _dask_kmeans
+
+    return _dask_kmeans
+
+
 def _common(X, centers):
     """`X` and `centers` in their common dtype (scikit-learn's Cython helpers would refuse
     a float64 model on float32 data or the reverse; here they are compared in float64)."""
@@ -171,6 +183,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     and its centres and inertia to rounding (except where a rounding tie decides). The
     seeding, Lloyd iterations (exact, pruned by distance bounds), prediction and
     transform run in Rust, in parallel, with the GIL released.
+
+    A dask array (extra ``ferrovq[dask]``) is clustered block by block on its scheduler
+    with the same rules, never gathered: 'k-means++' then seeds by k-means|| (as dask-ml
+    does), `sample_weight` is not supported, and `labels_`, `predict` and `transform` are
+    lazy dask arrays.
 
     Parameters
     ----------
@@ -271,7 +288,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     def _check_params_vs_input(self, X):
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
-        self._tol = _tolerance(X, self.tol)
         if self.n_init == "auto":
             explicit = _is_arraylike_not_scalar(self.init) or (
                 isinstance(self.init, str) and self.init == "k-means++"
@@ -349,7 +365,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training rows (converted to C order; a sparse matrix to CSR).
         y : Ignored
             Not used, present for API consistency.
@@ -362,6 +378,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self : KMeans
             The fitted estimator.
         """
+        if _is_dask(X):
+            return _dask_kmeans().fit(self, X, sample_weight)
         X = validate_data(
             self,
             X,
@@ -372,6 +390,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             accept_large_sparse=False,
         )
         self._check_params_vs_input(X)
+        self._tol = _tolerance(X, self.tol)
         random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         weights = _weights_or_none(sample_weight)
@@ -454,7 +473,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training rows.
         y : Ignored
             Not used, present for API consistency.
@@ -473,15 +492,17 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Rows to label (any float dtype: a float32 model labels float64 rows too).
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Each row's cluster (int32).
+            Each row's cluster (int32; for a dask `X`, a lazy dask array).
         """
         check_is_fitted(self)
+        if _is_dask(X):
+            return _dask_kmeans().predict(self, X)
         X, centers = _common(self._check_test_data(X), self.cluster_centers_)
         return _kernels.labels(X, centers, self.workers)
 
@@ -490,7 +511,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training rows.
         y : Ignored
             Not used, present for API consistency.
@@ -502,22 +523,28 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         X_new : ndarray of shape (n_samples, n_clusters)
             Distances to the centres.
         """
-        return self.fit(X, sample_weight=sample_weight)._transform(self._check_test_data(X))
+        self.fit(X, sample_weight=sample_weight)
+        if _is_dask(X):
+            return _dask_kmeans().transform(self, X)
+        return self._transform(self._check_test_data(X))
 
     def transform(self, X):
         """Each row's Euclidean distance to every centre.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Rows to transform.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_clusters)
-            Distances to the centres (dense, even for sparse input).
+            Distances to the centres (dense, even for sparse input; for a dask `X`, a lazy
+            dask array).
         """
         check_is_fitted(self)
+        if _is_dask(X):
+            return _dask_kmeans().transform(self, X)
         return self._transform(self._check_test_data(X))
 
     def _transform(self, X):
@@ -529,7 +556,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Rows to score.
         y : Ignored
             Not used, present for API consistency.
@@ -542,6 +569,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             Minus the (weighted) sum of squared distances to the closest centres.
         """
         check_is_fitted(self)
+        if _is_dask(X):
+            return _dask_kmeans().score(self, X, sample_weight)
         X = self._check_test_data(X)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         X, centers = _common(X, self.cluster_centers_)
