@@ -1,6 +1,7 @@
 """Type stubs for the native module. Callers pass C-contiguous, native-endian float arrays."""
 
 from collections.abc import Callable
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +67,7 @@ def greedy_plusplus(
     workers: int | None = None,
 ) -> npt.NDArray[np.uintp]: ...
 
+@final
 class BlockBounds:
     @property
     def rows(self) -> int: ...
