@@ -25,6 +25,7 @@ __all__ = [
     "kmeans_plusplus",
     "kmeans_single",
     "lloyd",
+    "nearest",
     "sparse_distances",
     "sparse_greedy_plusplus",
     "sparse_inertia",
@@ -142,6 +143,11 @@ def inertia(
     workers: int | None = None,
 ) -> float: ...
 def column_variances(data: npt.NDArray[np.floating]) -> list[float]: ...
+def nearest(
+    data: npt.NDArray[np.floating],
+    codes: npt.NDArray[np.floating],
+    workers: int | None = None,
+) -> npt.NDArray[np.int32]: ...
 def distances(
     data: npt.NDArray[np.floating],
     codes: npt.NDArray[np.floating],

@@ -189,7 +189,7 @@ def _relocated(X, centers, sums, counts, workers):
 
 
 def _labels_block(block, centers):
-    return _core.vq(fd._c(block, centers.dtype), centers, 1)[0]
+    return _core.nearest(fd._c(block, centers.dtype), centers, 1)
 
 
 def _distances_block(block, centers):

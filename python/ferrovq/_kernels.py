@@ -57,7 +57,7 @@ def labels(X, centers, workers=None):
     """Each row's nearest centre (int32; ties to the lowest)."""
     if sp.issparse(X):
         return _core.sparse_nearest(_parts(X), centers, workers)
-    return _core.vq(X, centers, workers)[0]
+    return _core.nearest(X, centers, workers)
 
 
 def inertia(X, centers, labels, weights=None, workers=None):

@@ -201,7 +201,7 @@ def _forget_bounds(run):
 
 
 def _labels_block(block, book, workers):
-    return _core.vq(_c(block), book, workers)[0]
+    return _core.nearest(_c(block), book, workers)
 
 
 def _update(sums, counts, book, missing):
@@ -309,7 +309,7 @@ def _sample(block, d2, scale, key):
 
 def _counts(block, centres):
     """How many rows of the block are nearest to each candidate."""
-    labels = _core.vq(_c(block, np.float64), centres)[0]
+    labels = _core.nearest(_c(block, np.float64), centres)
     return np.bincount(labels, minlength=len(centres))
 
 

@@ -59,7 +59,7 @@ pub(crate) fn assign_chunk<F: Promote<C>, C: Float>(
 ) {
     let x = F::promote(rows, &mut scratch.promoted);
     let hits = &mut scratch.hits[..labels.len()];
-    cb.nearest_rows(x, hits, &mut scratch.acc, true);
+    cb.nearest_rows(x, hits, &mut scratch.acc, !dists.is_empty());
     for (l, h) in labels.iter_mut().zip(hits.iter()) {
         *l = h.label;
     }
@@ -133,6 +133,19 @@ pub fn nearest<C: Float>(
     nearest_checked(exec, obs, code_book, false)
 }
 
+/// The index of the nearest code for each row of `obs`, as [`nearest`] gives it, without
+/// the distances (with five or more features, ranking the codes is then all the work).
+///
+/// # Errors
+/// As [`nearest`].
+pub fn nearest_labels<C: Float>(
+    exec: &Exec,
+    obs: ArrayView2<C>,
+    code_book: ArrayView2<C>,
+) -> Result<Vec<i32>> {
+    label_rows(exec, obs, code_book, false, false).map(|(labels, _)| labels)
+}
+
 /// [`nearest`], checking first if `check_finite` that both arrays hold no NaN or infinity
 /// (`NotFinite` if they do). The rows are checked chunk by chunk as they are labelled,
 /// while in cache, rather than in a pass of their own over memory.
@@ -141,6 +154,17 @@ pub(crate) fn nearest_checked<C: Float>(
     obs: ArrayView2<C>,
     code_book: ArrayView2<C>,
     check_finite: bool,
+) -> Result<(Vec<i32>, Vec<C>)> {
+    label_rows(exec, obs, code_book, check_finite, true)
+}
+
+/// [`nearest_checked`], with the distances only if `distances` (else an empty vector).
+fn label_rows<C: Float>(
+    exec: &Exec,
+    obs: ArrayView2<C>,
+    code_book: ArrayView2<C>,
+    check_finite: bool,
+    distances: bool,
 ) -> Result<(Vec<i32>, Vec<C>)> {
     let (n, d) = obs.dim();
     let (k, cb_d) = code_book.dim();
@@ -154,7 +178,7 @@ pub(crate) fn nearest_checked<C: Float>(
     }
     let cb = Codebook::new(book, k, d);
     let mut labels = vec![0i32; n];
-    let mut dists = vec![C::ZERO; n];
+    let mut dists = vec![C::ZERO; if distances { n } else { 0 }];
     let mut finite = true;
     exec.chunks_of(
         NEAREST_ROWS,
@@ -176,4 +200,28 @@ pub(crate) fn nearest_checked<C: Float>(
         return Err(Error::NotFinite);
     }
     Ok((labels, dists))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array2};
+
+    #[test]
+    fn labels_alone_are_those_of_nearest() {
+        let exec = Exec::with_threads(2).unwrap();
+        let mut next = crate::test_uniforms(21);
+        // Both kernels, f64 ranked in f32 first, a last code equal to the first (ties).
+        for &(n, d, k) in &[(3000, 2, 5), (3000, 9, 40), (2500, 70, 5), (1200, 33, 300)] {
+            let x = Array2::from_shape_fn((n, d), |_| next());
+            let mut book = x.slice(s![..k, ..]).to_owned();
+            let first = book.row(0).to_owned();
+            book.row_mut(k - 1).assign(&first);
+            let (want, _) = nearest(&exec, x.view(), book.view()).unwrap();
+            assert_eq!(nearest_labels(&exec, x.view(), book.view()).unwrap(), want);
+            let (x, book) = (x.mapv(|v| v as f32), book.mapv(|v| v as f32));
+            let (want, _) = nearest(&exec, x.view(), book.view()).unwrap();
+            assert_eq!(nearest_labels(&exec, x.view(), book.view()).unwrap(), want);
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! What a code book's fit measures, for the estimator front-ends: the inertia of given
-//! labels and every row's distance to every code.
+//! What a code book's fit measures, for the estimator front-ends: each row's nearest code,
+//! the inertia of given labels and every row's distance to every code.
 
 use super::arrays::{codes_like, with_float};
 use super::engine::weights_of;
@@ -38,6 +38,33 @@ fn inertia<'py>(
     }
     let labels = labels.as_slice()?;
     with_float!(data, "data", |x| go(py, x, codes, labels, weights, workers))
+}
+
+/// Each row's nearest code (int32, lowest index on ties), as `vq` gives it, without the
+/// distances.
+#[pyfunction]
+#[pyo3(signature = (data, codes, workers=None))]
+fn nearest<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    codes: &Bound<'py, PyAny>,
+    workers: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, F>,
+        codes: &Bound<'py, PyAny>,
+        workers: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = codes_like::<F>(codes, "codes")?;
+        let (xv, cv) = (x.as_array(), c.as_array());
+        let size = cost(&[xv.nrows(), cv.nrows(), xv.ncols()]);
+        let labels = run(py, size, workers, None, |exec| {
+            crate::assign::nearest_labels(exec, xv, cv)
+        })?;
+        Ok(labels.into_pyarray(py).into_any())
+    }
+    with_float!(data, "data", |x| go(py, x, codes, workers))
 }
 
 /// Every row's Euclidean distance to every code, `n x k` in the data's dtype.
@@ -82,6 +109,7 @@ fn column_variances<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<
 /// Add this front-end's functions to the module.
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inertia, m)?)?;
+    m.add_function(wrap_pyfunction!(nearest, m)?)?;
     m.add_function(wrap_pyfunction!(distances, m)?)?;
     m.add_function(wrap_pyfunction!(column_variances, m)?)?;
     Ok(())
