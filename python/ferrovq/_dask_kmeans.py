@@ -54,16 +54,13 @@ def fit(est, X, sample_weight):
     """Fit `est` on the dask array `X` (see the module's notes)."""
     if sample_weight is not None:
         raise ValueError(
-            "sample_weight is not supported when X is a dask array; compute X (or use "
-            "ferrovq.dask) to weight rows."
+            "sample_weight is not supported when X is a dask array (nor by dask-ml): "
+            "compute X into memory to weight its rows."
         )
     X = _rows(X)
-    n, d = X.shape
-    est.n_features_in_ = d
+    est.n_features_in_ = X.shape[1]
     if hasattr(est, "feature_names_in_"):
         del est.feature_names_in_
-    if n < est.n_clusters:
-        raise ValueError(f"n_samples={n} should be >= n_clusters={est.n_clusters}.")
     est._check_params_vs_input(X)
     # scikit-learn's tolerance: `tol` times the mean per-feature variance.
     tol = 0.0 if est.tol == 0 else float(X.var(axis=0).mean().compute()) * est.tol

@@ -7,9 +7,8 @@ merges these partials in block order, so it holds O(k·d) per block, never anyth
 row, and the result depends only on the data, its row chunks and the random state: not on
 the scheduler, the number of workers or which worker ran which block. The process that
 ran a block keeps its rows' distance bounds for the block's next iteration (``_Bounds``),
-which spares comparisons without changing a bit. Every
-random draw is made on the client from the given random state, or from generators keyed
-by (seed, round, block index).
+which spares comparisons without changing a bit. Every random draw is made on the client
+from the given random state, or from generators keyed by (seed, round, block index).
 """
 
 from __future__ import annotations
