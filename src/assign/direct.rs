@@ -77,6 +77,9 @@ simd! {
                 2 => transpose::<C, 2>(x, &mut xt),
                 3 => transpose::<C, 3>(x, &mut xt),
                 4 => transpose::<C, 4>(x, &mut xt),
+                // Shuffles pay for 8 features in f32; in f64 the scalar stores are faster
+                // (measured at 100,000 and 1,000,000 x 8 rows against 4 and 16 codes).
+                8 if !C::WIDE => transpose::<C, 8>(x, &mut xt),
                 _ => transpose_any(x, d, &mut xt),
             }
             let mut best = [C::INFINITY; DIRECT_ROWS];
@@ -111,6 +114,45 @@ simd! {
                     second: second[p],
                 };
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each transpose path (const widths, any width; f32 and f64) gives the bits of the
+    /// direct formula computed row by row.
+    #[test]
+    fn every_transpose_gives_the_row_by_row_bits() {
+        fn check<C: Float>(d: usize, k: usize, next: &mut impl FnMut() -> f64) {
+            let n = 2 * DIRECT_ROWS + 5;
+            let rows: Vec<C> = (0..n * d).map(|_| C::from_f64(next())).collect();
+            let book: Vec<C> = (0..k * d).map(|_| C::from_f64(next())).collect();
+            let mut hits = vec![Hit::default(); n];
+            direct_nearest(&book, k, d, &rows, &mut hits);
+            for (x, hit) in rows.chunks(d).zip(&hits) {
+                let dists: Vec<C> = book
+                    .chunks(d)
+                    .map(|c| {
+                        c.iter()
+                            .zip(x)
+                            .fold(C::ZERO, |s, (&c, &v)| s + (c - v) * (c - v))
+                    })
+                    .collect();
+                let want = rank(&dists);
+                assert_eq!(
+                    (hit.label, hit.best.to_f64()),
+                    (want.label, want.best.to_f64())
+                );
+                assert_eq!(hit.second.to_f64(), want.second.to_f64());
+            }
+        }
+        let mut next = crate::test_uniforms(8);
+        for d in [1, 2, 3, 4, 5, 8, 16] {
+            check::<f32>(d, 7, &mut next);
+            check::<f64>(d, 7, &mut next);
         }
     }
 }
