@@ -5,6 +5,8 @@ use super::arrays::{codes_like, with_float};
 use super::engine::weights_of;
 use super::running::{cost, run};
 use crate::float::Float;
+use crate::parallel::Exec;
+use numpy::ndarray::ArrayView2;
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -40,6 +42,26 @@ fn inertia<'py>(
     with_float!(data, "data", |x| go(py, x, codes, labels, weights, workers))
 }
 
+/// `pass` over the rows `x` and the `codes` (taken in the data's dtype), costed as an
+/// assignment (rows x codes x features), its result as a numpy array.
+fn against_codes<'py, F, T>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, F>,
+    codes: &Bound<'py, PyAny>,
+    workers: Option<usize>,
+    pass: impl FnOnce(&Exec, ArrayView2<'_, F>, ArrayView2<'_, F>) -> crate::Result<T> + Send,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Float + Element,
+    T: IntoPyArray + Send,
+{
+    let c = codes_like::<F>(codes, "codes")?;
+    let (xv, cv) = (x.as_array(), c.as_array());
+    let size = cost(&[xv.nrows(), cv.nrows(), xv.ncols()]);
+    let out = run(py, size, workers, None, |exec| pass(exec, xv, cv))?;
+    Ok(out.into_pyarray(py).into_any())
+}
+
 /// Each row's nearest code (int32, lowest index on ties), as `vq` gives it, without the
 /// distances.
 #[pyfunction]
@@ -50,21 +72,13 @@ fn nearest<'py>(
     codes: &Bound<'py, PyAny>,
     workers: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    fn go<'py, F: Float + Element>(
-        py: Python<'py>,
-        x: PyReadonlyArray2<'py, F>,
-        codes: &Bound<'py, PyAny>,
-        workers: Option<usize>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let c = codes_like::<F>(codes, "codes")?;
-        let (xv, cv) = (x.as_array(), c.as_array());
-        let size = cost(&[xv.nrows(), cv.nrows(), xv.ncols()]);
-        let labels = run(py, size, workers, None, |exec| {
-            crate::assign::nearest_labels(exec, xv, cv)
-        })?;
-        Ok(labels.into_pyarray(py).into_any())
-    }
-    with_float!(data, "data", |x| go(py, x, codes, workers))
+    with_float!(data, "data", |x| against_codes(
+        py,
+        x,
+        codes,
+        workers,
+        crate::assign::nearest_labels
+    ))
 }
 
 /// Every row's Euclidean distance to every code, `n x k` in the data's dtype.
@@ -76,21 +90,13 @@ fn distances<'py>(
     codes: &Bound<'py, PyAny>,
     workers: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    fn go<'py, F: Float + Element>(
-        py: Python<'py>,
-        x: PyReadonlyArray2<'py, F>,
-        codes: &Bound<'py, PyAny>,
-        workers: Option<usize>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let c = codes_like::<F>(codes, "codes")?;
-        let (xv, cv) = (x.as_array(), c.as_array());
-        let size = cost(&[xv.nrows(), cv.nrows(), xv.ncols()]);
-        let out = run(py, size, workers, None, |exec| {
-            crate::distances(exec, xv, cv)
-        })?;
-        Ok(out.into_pyarray(py).into_any())
-    }
-    with_float!(data, "data", |x| go(py, x, codes, workers))
+    with_float!(data, "data", |x| against_codes(
+        py,
+        x,
+        codes,
+        workers,
+        crate::distances
+    ))
 }
 
 /// Each column's variance, `numpy.var(data, axis=0)` bit for bit, as float64.
