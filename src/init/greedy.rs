@@ -60,52 +60,97 @@ pub fn greedy_plusplus<F: Float + Promote<f64>>(
 }
 
 /// Rows the seeding measures distances between, dense or sparse.
-pub(crate) trait Points: Sync {
+pub(crate) trait Points<F: Float>: Sync {
     /// Row `i` as `f64` values (all `d` of them).
     fn row(&self, i: usize) -> Vec<f64>;
-    /// The squared distances of the rows `first..first + out.len() / t` to each of the `t`
-    /// centres (`t x d`, row-major; rows of the data) into `out`, centre after centre (`t`
-    /// runs of rows), computed in the rows' type.
-    fn sq_dists(&self, first: usize, centres: &[f64], t: usize, out: &mut [f64]);
+    /// What each of the `t` centres (`t x d`, row-major; rows of the data) would lower the
+    /// rows `first..first + own.len()` to: `low` receives `t` runs of `min(own, d2(centre))`
+    /// (distances computed in the rows' type; `own` is each row's current `D2`), and the
+    /// result is each run's `sum(w * low)` in `f64` (`w` the rows' weights, or ones), summed
+    /// in an order fixed by the rows alone.
+    fn lower(
+        &self,
+        first: usize,
+        centres: (&[f64], usize),
+        own: &[F],
+        weights: Option<&[F]>,
+        low: &mut [F],
+    ) -> Vec<f64>;
 }
 
-/// Dense rows, row-major and also feature-major (a copy made once for the whole seeding:
-/// the candidates' distances are computed with the rows in the SIMD lanes, and making the
-/// copy block by block at every step cost more than the distances).
+/// [`Points::lower`] from the rows' squared distances `dists` (`t` runs of `own.len()`),
+/// pairwise sums in `f64`.
+pub(crate) fn lower_by<F: Float>(
+    dists: &[f64],
+    own: &[F],
+    weights: Option<&[F]>,
+    low: &mut [F],
+) -> Vec<f64> {
+    let rows = own.len().max(1);
+    let mut mass = vec![0.0; own.len()];
+    low.chunks_exact_mut(rows)
+        .zip(dists.chunks_exact(rows))
+        .map(|(low, s)| {
+            for ((l, &v), &s) in low.iter_mut().zip(own).zip(s) {
+                *l = if s < v.to_f64() { F::from_f64(s) } else { v };
+            }
+            match weights {
+                Some(w) => mass
+                    .iter_mut()
+                    .zip(&*low)
+                    .zip(w)
+                    .for_each(|((m, &l), &w)| *m = (w * l).to_f64()),
+                None => mass
+                    .iter_mut()
+                    .zip(&*low)
+                    .for_each(|(m, &l)| *m = l.to_f64()),
+            }
+            pairwise_sum(&mass)
+        })
+        .collect()
+}
+
+/// Dense rows, row-major and also in panels (a copy made once for the whole seeding: the
+/// candidates' distances are computed with the rows in the SIMD lanes, and making the copy
+/// block by block at every step cost more than the distances).
 struct DenseRows<'a, F> {
     x: &'a [F],
     d: usize,
-    /// Chunk by chunk of [`CHUNK_ROWS`] rows, `d` runs of [`RUN`] values: each feature of
-    /// every row of the chunk.
-    cols: Vec<F>,
+    /// Panel after panel of [`PANEL`] rows (the last one padded with zeros), each feature
+    /// after feature: feature `f` of row `i` at `((i / PANEL) * d + f) * PANEL + i % PANEL`.
+    /// A panel is contiguous, so the seeding streams through the rows at memory speed and a
+    /// panel stays in L1 while every candidate is measured against it.
+    panels: Vec<F>,
 }
 
 impl<'a, F: Float> DenseRows<'a, F> {
     fn new(exec: &Exec, x: &'a [F], d: usize) -> Self {
         let n = x.len() / d.max(1);
-        let mut cols = vec![F::ZERO; n.div_ceil(CHUNK_ROWS) * d * RUN];
-        let tasks = cols
-            .chunks_mut((d * RUN).max(1))
+        let mut panels = vec![F::ZERO; n.div_ceil(PANEL) * PANEL * d];
+        let tasks = panels
+            .chunks_mut((CHUNK_ROWS * d).max(1))
             .zip(x.chunks(CHUNK_ROWS * d.max(1)))
             .collect();
-        exec.map(tasks, |(cols, rows)| {
+        exec.map(tasks, |(panels, rows)| {
             for (r, row) in rows.chunks_exact(d.max(1)).enumerate() {
+                let panel = &mut panels[r / PANEL * d * PANEL + r % PANEL..];
                 for (f, &v) in row.iter().enumerate() {
-                    cols[f * RUN + r] = v;
+                    panel[f * PANEL] = v;
                 }
             }
         });
-        DenseRows { x, d, cols }
+        DenseRows { x, d, panels }
     }
 }
 
-/// The distance between two features' runs in [`DenseRows::cols`]: a chunk's rows and a
-/// little more. At exactly 2,048 rows the runs were a multiple of 4 KiB apart, so all of a
-/// row group's features fell in the same L1 cache sets and evicted each other (the
-/// kernel waited on its loads most of the time).
-const RUN: usize = CHUNK_ROWS + 16;
+/// Rows of a panel: one AVX-512 register of `f32`, two of `f64`.
+const PANEL: usize = 16;
 
-impl<F: Float + Promote<f64>> Points for DenseRows<'_, F> {
+/// Candidates measured together against a panel: each load of the panel serves all of
+/// them, and their sums (`BATCH x PANEL`) stay in registers.
+const BATCH: usize = 4;
+
+impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
     fn row(&self, i: usize) -> Vec<f64> {
         let d = self.d;
         let mut buf = Vec::new();
@@ -113,73 +158,117 @@ impl<F: Float + Promote<f64>> Points for DenseRows<'_, F> {
     }
 
     /// `first` must start a chunk of [`CHUNK_ROWS`] rows and the rows stay within it (the
-    /// seeding asks chunk by chunk).
-    fn sq_dists(&self, first: usize, centres: &[f64], t: usize, out: &mut [f64]) {
-        let (d, rows) = (self.d, out.len() / t);
+    /// seeding asks chunk by chunk). The sums run in [`PANEL`] lanes (row `r` in lane
+    /// `r % PANEL`), then pairwise across the lanes.
+    fn lower(
+        &self,
+        first: usize,
+        (centres, t): (&[f64], usize),
+        own: &[F],
+        weights: Option<&[F]>,
+        low: &mut [F],
+    ) -> Vec<f64> {
+        let (d, rows) = (self.d, own.len());
         debug_assert!(first % CHUNK_ROWS == 0 && rows <= CHUNK_ROWS);
         if d == 0 {
-            out.fill(0.0);
-            return;
+            // Every distance is zero.
+            low.fill(F::ZERO);
+            return vec![0.0; t];
         }
-        let chunk = &self.cols[first / CHUNK_ROWS * d * RUN..];
         // The centres are rows of the data: exact in `F`.
         let centres: Vec<F> = centres.iter().map(|&v| F::from_f64(v)).collect();
-        for b0 in (0..rows).step_by(BLOCK_ROWS) {
-            let b = BLOCK_ROWS.min(rows - b0);
-            for (c, o) in centres.chunks_exact(d).zip(out.chunks_exact_mut(rows)) {
-                block_sq_dists(&chunk[b0..], RUN, c, &mut o[b0..b0 + b]);
+        let mut lanes = vec![[0.0; PANEL]; t];
+        let panels = self.panels[first * d..].chunks_exact(d * PANEL);
+        for (p, panel) in panels.take(rows.div_ceil(PANEL)).enumerate() {
+            let (r0, m) = (p * PANEL, PANEL.min(rows - p * PANEL));
+            // Rows past the end weigh nothing and lower nothing.
+            let (mut own_p, mut w_p) = ([F::ZERO; PANEL], [F::ZERO; PANEL]);
+            own_p[..m].copy_from_slice(&own[r0..r0 + m]);
+            match weights {
+                Some(w) => w_p[..m].copy_from_slice(&w[r0..r0 + m]),
+                None => w_p[..m].fill(F::ONE),
             }
-        }
-    }
-}
-
-/// Rows of a block compared with each candidate in turn (their features stay in L1).
-const BLOCK_ROWS: usize = 256;
-
-simd! {
-    /// `acc[r]` = the squared distance of row `r` of a block to `centre`, the block's
-    /// features held feature-major in `cols` (feature `f` of row `r` at `cols[f * stride +
-    /// r]`): `sum((x - c)**2)` in the data's type `F`, in feature order (the bits of the
-    /// direct formula in `F`), with the rows in the SIMD lanes. (In `F` rather than `f64`:
-    /// float32 rows go 16 to a vector, and the seeding ran 1.4x faster.)
-    fn block_sq_dists<F: Float>(cols: &[F], stride: usize, centre: &[F], acc: &mut [f64]) {
-        let full = acc.len() - acc.len() % GROUP_ROWS;
-        for (g, out) in acc[..full].chunks_exact_mut(GROUP_ROWS).enumerate() {
-            // A whole group's sums, of a size known here, stay in registers across all the
-            // features.
-            let mut sums = [F::ZERO; GROUP_ROWS];
-            for (f, &c) in centre.iter().enumerate() {
-                let col = &cols[f * stride + g * GROUP_ROWS..][..GROUP_ROWS];
-                for (a, &v) in sums.iter_mut().zip(col) {
-                    let diff = v - c;
-                    *a += diff * diff;
+            for c0 in (0..t).step_by(BATCH) {
+                let b = BATCH.min(t - c0);
+                let batch = (&centres[c0 * d..], d);
+                let rows_p = (&own_p, &w_p);
+                let mut sums = [[F::ZERO; PANEL]; BATCH];
+                let lanes = &mut lanes[c0..c0 + b];
+                match b {
+                    4 => panel_sq_dists::<F, 4>(panel, batch, &mut sums),
+                    3 => panel_sq_dists::<F, 3>(panel, batch, &mut sums),
+                    2 => panel_sq_dists::<F, 2>(panel, batch, &mut sums),
+                    _ => panel_sq_dists::<F, 1>(panel, batch, &mut sums),
+                }
+                for (j, (s, lanes)) in sums.iter().zip(lanes).enumerate() {
+                    let out = &mut low[(c0 + j) * rows + r0..][..m];
+                    match out.try_into() {
+                        Ok(out) => lower_panel(rows_p, s, out, lanes),
+                        Err(_) => {
+                            let mut last = [F::ZERO; PANEL];
+                            lower_panel(rows_p, s, &mut last, lanes);
+                            out.copy_from_slice(&last[..m]);
+                        }
+                    }
                 }
             }
-            for (o, s) in out.iter_mut().zip(sums) {
-                *o = s.to_f64();
+        }
+        lanes.iter().map(|l| pairwise_sum(l)).collect()
+    }
+}
+
+simd! {
+    /// `sums[j][r]` = the squared distance of row `r` of a panel (see
+    /// [`DenseRows::panels`]) to centre `j` of `B`, the centres row-major with stride
+    /// `stride` in `centres`: `sum((x - c)**2)` in the data's type `F`, in feature order,
+    /// each square added by a fused multiply-add (the direct formula's value to within its
+    /// rounding: scikit-learn's own distances, from dot products, are further off), with
+    /// the rows in the SIMD lanes. (In `F` rather than `f64`: float32 rows go 16 to a
+    /// vector, and the seeding ran 1.4x faster; fused: the separate additions held the
+    /// kernel to half the rate.)
+    fn panel_sq_dists<F: Float, const B: usize>(
+        panel: &[F],
+        (centres, stride): (&[F], usize),
+        sums: &mut [[F; PANEL]; BATCH],
+    ) {
+        let mut acc = [[F::ZERO; PANEL]; B];
+        for (f, col) in panel.chunks_exact(PANEL).enumerate() {
+            let col: &[F; PANEL] = col.try_into().expect("panels are PANEL rows wide");
+            // One centre at a time across the rows (with the centres' values of a feature
+            // adjacent, the compiler vectorised across the centres instead: 5x slower).
+            for (j, a) in acc.iter_mut().enumerate() {
+                let c = centres[j * stride + f];
+                for (a, &v) in a.iter_mut().zip(col) {
+                    let diff = v - c;
+                    *a = diff.mul_add(diff, *a);
+                }
             }
         }
-        let rest = &mut acc[full..];
-        let mut sums = [F::ZERO; GROUP_ROWS];
-        let sums = &mut sums[..rest.len()];
-        for (f, &c) in centre.iter().enumerate() {
-            for (a, &v) in sums.iter_mut().zip(&cols[f * stride + full..]) {
-                let diff = v - c;
-                *a += diff * diff;
-            }
-        }
-        for (o, &s) in rest.iter_mut().zip(sums.iter()) {
-            *o = s.to_f64();
+        // (Lowering and summing here too made the compiler keep `acc` in memory.)
+        sums[..B].copy_from_slice(&acc);
+    }
+}
+
+simd! {
+    /// `low[r]` = `min(own[r], sums[r])` and `lanes[r]` += `w[r] * low[r]` in `f64`, for
+    /// one centre. (Over several centres in one call, the compiler vectorised across the
+    /// centres, with scatters.)
+    fn lower_panel<F: Float>(
+        (own, w): (&[F; PANEL], &[F; PANEL]),
+        sums: &[F; PANEL],
+        low: &mut [F; PANEL],
+        lanes: &mut [f64; PANEL],
+    ) {
+        for r in 0..PANEL {
+            let l = if sums[r] < own[r] { sums[r] } else { own[r] };
+            low[r] = l;
+            lanes[r] += (w[r] * l).to_f64();
         }
     }
 }
 
-/// Rows whose sums [`block_sq_dists`] keeps in registers: four to eight 512-bit vectors,
-/// enough independent additions to hide their latency (32 rows: 1.5x slower at d = 16).
-const GROUP_ROWS: usize = 64;
-
 /// [`greedy_plusplus`] over any [`Points`]: the indices of the chosen rows.
-pub(crate) fn greedy<F: Float, P: Points>(
+pub(crate) fn greedy<F: Float, P: Points<F>>(
     exec: &Exec,
     rows: &P,
     n: usize,
@@ -236,6 +325,35 @@ pub(crate) fn greedy<F: Float, P: Points>(
     Ok(indices)
 }
 
+/// For each target, the index of the first of `masses` whose running sum (in `F`, in
+/// order) reaches it, or the last index. The sum is one chain of dependent additions, so
+/// the loop does nothing else until the next (smallest) target is reached.
+fn first_reaching<F: Float>(
+    masses: impl ExactSizeIterator<Item = F>,
+    targets: &[f64],
+) -> Vec<usize> {
+    let mut found = vec![masses.len().saturating_sub(1); targets.len()];
+    let mut order: Vec<usize> = (0..targets.len()).collect();
+    order.sort_by(|&a, &b| targets[a].total_cmp(&targets[b]));
+    let mut order = order.into_iter();
+    let Some(mut next) = order.next() else {
+        return found;
+    };
+    let mut cum = F::ZERO;
+    for (i, m) in masses.enumerate() {
+        cum += m;
+        let reached = cum.to_f64();
+        while reached >= targets[next] {
+            found[next] = i;
+            match order.next() {
+                Some(t) => next = t,
+                None => return found,
+            }
+        }
+    }
+    found
+}
+
 /// The data of one seeding.
 struct Seeding<'a, F, P> {
     exec: &'a Exec<'a>,
@@ -243,49 +361,20 @@ struct Seeding<'a, F, P> {
     weights: Option<&'a [F]>,
 }
 
-impl<F: Float, P: Points> Seeding<'_, F, P> {
+impl<F: Float, P: Points<F>> Seeding<'_, F, P> {
     /// For each draw `u`, the first row whose running sum of `w * D2` in `F` reaches
     /// `u * pot`, or the last row.
     fn search(&self, d2: &[F], pot: F, draws: &[f64]) -> Vec<usize> {
         let targets: Vec<f64> = draws.iter().map(|&u| u * pot.to_f64()).collect();
-        let mut order: Vec<usize> = (0..targets.len()).collect();
-        order.sort_by(|&a, &b| targets[a].total_cmp(&targets[b]));
-        let mut found = vec![d2.len() - 1; targets.len()];
-        let mut next = order.into_iter().peekable();
-        let mut cum = F::ZERO;
-        let mut reached = |i: usize, cum: F| {
-            while let Some(&t) = next.peek() {
-                if cum.to_f64() < targets[t] {
-                    break;
-                }
-                found[t] = i;
-                next.next();
-            }
-            next.peek().is_none()
-        };
         match self.weights {
-            Some(w) => {
-                for (i, (&v, &w)) in d2.iter().zip(w).enumerate() {
-                    cum += w * v;
-                    if reached(i, cum) {
-                        break;
-                    }
-                }
-            }
-            None => {
-                for (i, &v) in d2.iter().enumerate() {
-                    cum += v;
-                    if reached(i, cum) {
-                        break;
-                    }
-                }
-            }
+            Some(w) => first_reaching(d2.iter().zip(w).map(|(&v, &w)| w * v), &targets),
+            None => first_reaching(d2.iter().copied(), &targets),
         }
-        found
     }
 
     /// For each candidate row `c`, the potential `sum(w * min(D2, d2(c)))` (summed in `f64`,
-    /// pairwise within a chunk of [`CHUNK_ROWS`] rows, chunks in order); `lowered` receives,
+    /// in an order fixed within a chunk of [`CHUNK_ROWS`] rows, chunks in order); `lowered`
+    /// receives,
     /// chunk by chunk (each `CHUNK_ROWS * trials` long), the `min(D2, d2(c))` of the chunk's
     /// rows, candidate after candidate.
     fn potentials(&self, d2: &[F], candidates: &[usize], lowered: &mut [F]) -> Result<Vec<f64>> {
@@ -300,33 +389,10 @@ impl<F: Float, P: Points> Seeding<'_, F, P> {
         self.exec.check()?;
         let parts = self.exec.map(tasks, |(c, (own, low))| {
             let (first, rows) = (c * CHUNK_ROWS, own.len());
-            let mut s = vec![0.0; rows * t];
-            self.rows.sq_dists(first, &centres, t, &mut s);
-            // Branch-free selects and pairwise sums, so that these passes vectorise (the
-            // rows hold no NaN: scikit-learn refuses them).
-            let low = &mut low[..rows * t];
-            for (low, s) in low
-                .chunks_exact_mut(rows.max(1))
-                .zip(s.chunks_exact(rows.max(1)))
-            {
-                for ((l, &v), &s) in low.iter_mut().zip(own).zip(s) {
-                    *l = if s < v.to_f64() { F::from_f64(s) } else { v };
-                }
-            }
-            let mut mass = vec![0.0; rows];
-            low.chunks_exact(rows.max(1))
-                .map(|low| {
-                    match self.weights {
-                        Some(w) => mass
-                            .iter_mut()
-                            .zip(low)
-                            .zip(&w[first..])
-                            .for_each(|((m, &l), &w)| *m = (w * l).to_f64()),
-                        None => mass.iter_mut().zip(low).for_each(|(m, &l)| *m = l.to_f64()),
-                    }
-                    pairwise_sum(&mass)
-                })
-                .collect::<Vec<f64>>()
+            let weights = self.weights.map(|w| &w[first..first + rows]);
+            let centres = (&centres[..], t);
+            self.rows
+                .lower(first, centres, own, weights, &mut low[..rows * t])
         });
         let mut totals = vec![0.0; t];
         for part in parts {
@@ -369,22 +435,39 @@ mod tests {
     }
 
     #[test]
-    fn block_distances_are_the_direct_formula_in_the_data_type_bit_for_bit() {
+    fn panels_lower_by_the_fused_formula_in_the_data_type_bit_for_bit() {
+        fn fused(x: &[f32], c: &[f32]) -> f32 {
+            x.iter()
+                .zip(c)
+                .fold(0.0, |s, (&a, &b)| (a - b).mul_add(a - b, s))
+        }
         for d in [1usize, 3, 17] {
-            let n = CHUNK_ROWS + BLOCK_ROWS + 37;
+            let n = CHUNK_ROWS + 3 * PANEL + 7;
             let x: Vec<f32> = (0..n * d).map(|i| ((i * 37) % 101) as f32 / 9.7).collect();
             let rows = DenseRows::new(&Exec::with_threads(2).unwrap(), &x, d);
-            // Centres are rows of the data.
-            let picks = [3usize, 100, n - 1];
-            let centres: Vec<f64> = picks.iter().flat_map(|&i| rows.row(i)).collect();
-            for (first, len) in [(0, CHUNK_ROWS), (CHUNK_ROWS, n - CHUNK_ROWS), (0, 40)] {
-                let mut out = vec![0.0; len * 3];
-                rows.sq_dists(first, &centres, 3, &mut out);
-                for (&c, o) in picks.iter().zip(out.chunks_exact(len)) {
-                    for (r, &v) in o.iter().enumerate() {
-                        let i = first + r;
-                        let want = sq_dist(&x[i * d..(i + 1) * d], &x[c * d..(c + 1) * d]);
-                        assert_eq!(v.to_bits(), f64::from(want).to_bits());
+            // Some rows already near a centre, others not yet measured.
+            let own: Vec<f32> = (0..n)
+                .map(|i| if i % 3 == 0 { 2.5 } else { f32::INFINITY })
+                .collect();
+            let w: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.5).collect();
+            // Centres are rows of the data; every batch size, and batches after a full one.
+            let all = [3usize, 100, n - 1, 0, 2000, 7];
+            for t in 1..=all.len() {
+                let picks = &all[..t];
+                let centres: Vec<f64> = picks.iter().flat_map(|&i| rows.row(i)).collect();
+                for (first, len) in [(0, CHUNK_ROWS), (CHUNK_ROWS, n - CHUNK_ROWS), (0, 40)] {
+                    let (own, w) = (&own[first..first + len], &w[first..first + len]);
+                    let mut low = vec![0.0; len * t];
+                    let pots = rows.lower(first, (&centres, t), own, Some(w), &mut low);
+                    for ((&c, l), pot) in picks.iter().zip(low.chunks_exact(len)).zip(pots) {
+                        let mut total = 0.0;
+                        for (r, &v) in l.iter().enumerate() {
+                            let i = first + r;
+                            let d2 = fused(&x[i * d..(i + 1) * d], &x[c * d..(c + 1) * d]);
+                            assert_eq!(v.to_bits(), d2.min(own[r]).to_bits());
+                            total += f64::from(w[r] * v);
+                        }
+                        assert!((pot - total).abs() <= 1e-12 * total, "{pot} vs {total}");
                     }
                 }
             }

@@ -13,7 +13,7 @@ pub use lloyd::{lloyd, SparseRun};
 use crate::assign::check_code_book;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::init::Points;
+use crate::init::{lower_by, Points};
 use crate::parallel::{Exec, CHUNK_ROWS};
 use ndarray::{Array2, ArrayView2};
 
@@ -90,29 +90,33 @@ impl<'a, F: Float> Csr<'a, F> {
     }
 }
 
-impl<F: Float> Points for Csr<'_, F> {
+impl<F: Float> Points<F> for Csr<'_, F> {
     fn row(&self, i: usize) -> Vec<f64> {
         let mut r = vec![0.0; self.d];
         self.row_values(i).for_each(|(j, v)| r[j] = v);
         r
     }
 
-    fn sq_dists(&self, first: usize, centres: &[f64], t: usize, out: &mut [f64]) {
-        let d = self.d.max(1);
-        let norms: Vec<f64> = centres
-            .chunks_exact(d)
-            .map(|c| c.iter().map(|v| v * v).sum())
-            .collect();
-        let rows = out.len() / t;
-        for ((o, c), &norm) in out
+    fn lower(
+        &self,
+        first: usize,
+        (centres, t): (&[f64], usize),
+        own: &[F],
+        weights: Option<&[F]>,
+        low: &mut [F],
+    ) -> Vec<f64> {
+        let (d, rows) = (self.d.max(1), own.len());
+        let mut dists = vec![0.0; rows * t];
+        for (o, c) in dists
             .chunks_exact_mut(rows.max(1))
             .zip(centres.chunks_exact(d))
-            .zip(&norms)
         {
+            let norm = c.iter().map(|v| v * v).sum();
             for (r, o) in o.iter_mut().enumerate() {
                 *o = self.sq_dist(first + r, c, norm);
             }
         }
+        lower_by(&dists, own, weights, low)
     }
 }
 
