@@ -60,7 +60,7 @@ mod python;
 pub use error::{Error, Result};
 pub use finite::all_finite;
 pub use float::{Float, Promote};
-pub use measure::{column_variances, distances, inertia};
+pub use measure::{centre_columns, distances, inertia};
 pub use parallel::{Control, Exec, NoControl};
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};

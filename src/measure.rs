@@ -112,21 +112,31 @@ pub fn distances<F: Float>(
     crate::matrix(out, n, k)
 }
 
-/// Each column's variance, `numpy.var(data, axis=0)` bit for bit (numpy's order of
-/// summation, in the data's type), without numpy's `n x d` temporary.
+/// Centre the columns of `data` (`n x d`, row-major) in place, as `data -=
+/// numpy.mean(data, axis=0)` does, and return the means and the variances the columns had,
+/// `numpy.var(data, axis=0)`, both bit for bit (numpy's order of summation, in the data's
+/// type; without numpy's `n x d` temporary): what scikit-learn's fit computes first.
 ///
 /// # Examples
 /// ```
-/// use ferrovq::column_variances;
-/// use ndarray::array;
+/// use ferrovq::{centre_columns, Exec};
 ///
-/// let data = array![[1.0f32, 0.0], [3.0, 0.0], [5.0, 3.0]];
-/// assert_eq!(column_variances(data.view()), vec![8.0 / 3.0, 2.0]);
+/// let mut data = vec![1.0f32, 0.0, 3.0, 0.0, 5.0, 3.0];
+/// let (mean, var) = centre_columns(&Exec::with_threads(2)?, &mut data, 2);
+/// assert_eq!((mean, var), (vec![3.0, 1.0], vec![8.0 / 3.0, 2.0]));
+/// assert_eq!(data, vec![-2.0, -1.0, 0.0, -1.0, 2.0, 2.0]);
+/// # Ok::<(), ferrovq::Error>(())
 /// ```
-pub fn column_variances<F: Float>(data: ArrayView2<F>) -> Vec<F> {
-    let (n, d) = data.dim();
-    let data = data.as_standard_layout();
-    let x = data.as_slice().expect("standard layout");
-    let mean = column_mean(x, n, d);
-    column_means_of(x, n, d, |j, v| (v - mean[j]) * (v - mean[j]))
+pub fn centre_columns<F: Float>(exec: &Exec, data: &mut [F], d: usize) -> (Vec<F>, Vec<F>) {
+    let n = data.len() / d.max(1);
+    let mean = column_mean(data, n, d);
+    let tasks = data.chunks_mut(CHUNK_ROWS * d.max(1)).collect();
+    exec.map(tasks, |rows: &mut [F]| {
+        for row in rows.chunks_exact_mut(d.max(1)) {
+            row.iter_mut().zip(&mean).for_each(|(v, &m)| *v = *v - m);
+        }
+    });
+    // numpy.var squares the deviations `data - mean`: the values now in `data`.
+    let var = column_means_of(data, n, d, |_, v| v * v);
+    (mean, var)
 }

@@ -407,17 +407,37 @@ def test_missing_sklearn_names_the_extra():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_tolerance_is_sklearns_bit_for_bit(dtype):
-    from sklearn.cluster._kmeans import _tolerance as theirs
-
-    from ferrovq._sklearn import _tolerance as ours
+def test_tolerance_and_centring_are_sklearns_bit_for_bit(dtype):
+    def fitted(cls, X, tol, copy_x=True):
+        return cls(n_clusters=3, tol=tol, max_iter=1, random_state=0, copy_x=copy_x).fit(X)
 
     for d in (1, 3, 17):
         X = blobs(5001, d, 3, dtype, seed=d)
-        assert ours(X, 1e-4) == theirs(X, 1e-4)
+        assert fitted(KMeans, X, 1e-4)._tol == fitted(skc.KMeans, X, 1e-4)._tol
         S = sp.csr_matrix(np.where(X > 40, X, 0))
-        assert ours(S, 1e-4) == theirs(S, 1e-4)
-    assert ours(X, 0) == theirs(X, 0) == 0
+        assert fitted(KMeans, S, 1e-4)._tol == fitted(skc.KMeans, S, 1e-4)._tol
+        # The rows are centred as numpy centres them: `init` and the callable's view.
+        seen = []
+
+        def init(X, n_clusters, random_state, seen=seen):
+            seen.append(X.copy())
+            return X[:n_clusters]
+
+        fitted(KMeans, X, 1e-4).set_params(init=init).fit(X)
+        fitted(skc.KMeans, X, 1e-4).set_params(init=init).fit(X)
+        assert seen[0].tobytes() == seen[1].tobytes()
+    assert fitted(KMeans, X, 0)._tol == fitted(skc.KMeans, X, 0)._tol == 0
+    # copy_x=False: the caller's rows come back as they were; read-only rows fail as
+    # scikit-learn's do, before anything is changed.
+    Y = X.copy()
+    fitted(KMeans, Y, 1e-4, copy_x=False)
+    np.testing.assert_allclose(Y, X, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    Y.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only") as ours:
+        fitted(KMeans, Y, 1e-4, copy_x=False)
+    with pytest.raises(ValueError, match="read-only") as theirs:
+        fitted(skc.KMeans, Y, 1e-4, copy_x=False)
+    assert str(ours.value) == str(theirs.value)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

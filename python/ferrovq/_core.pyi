@@ -14,7 +14,7 @@ __all__ = [
     "all_finite",
     "block_stats",
     "block_sums",
-    "column_variances",
+    "centre",
     "default_workers",
     "distances",
     "gaussian_init",
@@ -142,7 +142,9 @@ def inertia(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> float: ...
-def column_variances(data: npt.NDArray[np.floating]) -> list[float]: ...
+def centre(
+    data: npt.NDArray[np.floating], workers: int | None = None
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]]: ...
 def nearest(
     data: npt.NDArray[np.floating],
     codes: npt.NDArray[np.floating],

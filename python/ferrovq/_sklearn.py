@@ -137,15 +137,11 @@ def _weights_or_none(sample_weight):
     return None if np.all(sample_weight == 1) else np.ascontiguousarray(sample_weight)
 
 
-def _tolerance(X, tol):
-    """scikit-learn's tolerance: `tol` times the mean per-feature variance of `X`."""
+def _tolerance(variances, tol):
+    """scikit-learn's tolerance: `tol` times the mean of the data's column variances."""
     if tol == 0:
         return 0
-    if sp.issparse(X):
-        return np.mean(mean_variance_axis(X, axis=0)[1]) * tol
-    # numpy.var(X, axis=0)'s values, without its n x d temporary (250 ms of a 430 ms fit
-    # of 1,000,000 x 16 rows).
-    return np.mean(np.asarray(_core.column_variances(X), dtype=X.dtype)) * tol
+    return np.mean(variances) * tol
 
 
 def _is_same_clustering(labels1, labels2, n_clusters):
@@ -390,7 +386,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             accept_large_sparse=False,
         )
         self._check_params_vs_input(X)
-        self._tol = _tolerance(X, self.tol)
         random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         weights = _weights_or_none(sample_weight)
@@ -401,10 +396,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             self._validate_center_shape(X, init)
         dense = not sp.issparse(X)
         if dense:
-            X_mean = X.mean(axis=0)
-            X -= X_mean
+            # X -= X.mean(axis=0) where scikit-learn does it, and numpy.var's columns of the
+            # data as it was (for the tolerance), in three passes instead of numpy's six.
+            X_mean, variances = _core.centre(X, self.workers)
             if init_is_array_like:
                 init -= X_mean
+        else:
+            variances = mean_variance_axis(X, axis=0)[1] if self.tol != 0 else None
+        self._tol = _tolerance(variances, self.tol)
         best = None
         for _ in range(self._n_init):
             centers = self._init_centroids(X, init, random_state, sample_weight)

@@ -178,8 +178,25 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
         // The centres are rows of the data: exact in `F`.
         let centres: Vec<F> = centres.iter().map(|&v| F::from_f64(v)).collect();
         let mut lanes = vec![[0.0; PANEL]; t];
-        let panels = self.panels[first * d..].chunks_exact(d * PANEL);
-        for (p, panel) in panels.take(rows.div_ceil(PANEL)).enumerate() {
+        let panels = &self.panels[first * d..][..rows.div_ceil(PANEL) * PANEL * d];
+        lower_chunk(panels, (&centres, d), (own, weights), low, &mut lanes);
+        lanes.iter().map(|l| pairwise_sum(l)).collect()
+    }
+}
+
+simd! {
+    /// [`Points::lower`] for the rows of `panels` (see [`DenseRows::panels`]), their sums
+    /// of `w * low` per centre accumulated into `lanes` (row `r` in lane `r % PANEL`); the
+    /// kernels below are inlined here, so that they are built for this function's target.
+    fn lower_chunk<F: Float>(
+        panels: &[F],
+        (centres, d): (&[F], usize),
+        (own, weights): (&[F], Option<&[F]>),
+        low: &mut [F],
+        lanes: &mut [[f64; PANEL]],
+    ) {
+        let (rows, t) = (own.len(), lanes.len());
+        for (p, panel) in panels.chunks_exact(d * PANEL).enumerate() {
             let (r0, m) = (p * PANEL, PANEL.min(rows - p * PANEL));
             // Rows past the end weigh nothing and lower nothing.
             let (mut own_p, mut w_p) = ([F::ZERO; PANEL], [F::ZERO; PANEL]);
@@ -213,57 +230,54 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
                 }
             }
         }
-        lanes.iter().map(|l| pairwise_sum(l)).collect()
     }
 }
 
-simd! {
-    /// `sums[j][r]` = the squared distance of row `r` of a panel (see
-    /// [`DenseRows::panels`]) to centre `j` of `B`, the centres row-major with stride
-    /// `stride` in `centres`: `sum((x - c)**2)` in the data's type `F`, in feature order,
-    /// each square added by a fused multiply-add (the direct formula's value to within its
-    /// rounding: scikit-learn's own distances, from dot products, are further off), with
-    /// the rows in the SIMD lanes. (In `F` rather than `f64`: float32 rows go 16 to a
-    /// vector, and the seeding ran 1.4x faster; fused: the separate additions held the
-    /// kernel to half the rate.)
-    fn panel_sq_dists<F: Float, const B: usize>(
-        panel: &[F],
-        (centres, stride): (&[F], usize),
-        sums: &mut [[F; PANEL]; BATCH],
-    ) {
-        let mut acc = [[F::ZERO; PANEL]; B];
-        for (f, col) in panel.chunks_exact(PANEL).enumerate() {
-            let col: &[F; PANEL] = col.try_into().expect("panels are PANEL rows wide");
-            // One centre at a time across the rows (with the centres' values of a feature
-            // adjacent, the compiler vectorised across the centres instead: 5x slower).
-            for (j, a) in acc.iter_mut().enumerate() {
-                let c = centres[j * stride + f];
-                for (a, &v) in a.iter_mut().zip(col) {
-                    let diff = v - c;
-                    *a = diff.mul_add(diff, *a);
-                }
+/// `sums[j][r]` = the squared distance of row `r` of a panel (see
+/// [`DenseRows::panels`]) to centre `j` of `B`, the centres row-major with stride
+/// `stride` in `centres`: `sum((x - c)**2)` in the data's type `F`, in feature order,
+/// each square added by a fused multiply-add (the direct formula's value to within its
+/// rounding: scikit-learn's own distances, from dot products, are further off), with
+/// the rows in the SIMD lanes. (In `F` rather than `f64`: float32 rows go 16 to a
+/// vector, and the seeding ran 1.4x faster; fused: the separate additions held the
+/// kernel to half the rate.)
+#[inline(always)]
+fn panel_sq_dists<F: Float, const B: usize>(
+    panel: &[F],
+    (centres, stride): (&[F], usize),
+    sums: &mut [[F; PANEL]; BATCH],
+) {
+    let mut acc = [[F::ZERO; PANEL]; B];
+    for (f, col) in panel.chunks_exact(PANEL).enumerate() {
+        let col: &[F; PANEL] = col.try_into().expect("panels are PANEL rows wide");
+        // One centre at a time across the rows (with the centres' values of a feature
+        // adjacent, the compiler vectorised across the centres instead: 5x slower).
+        for (j, a) in acc.iter_mut().enumerate() {
+            let c = centres[j * stride + f];
+            for (a, &v) in a.iter_mut().zip(col) {
+                let diff = v - c;
+                *a = diff.mul_add(diff, *a);
             }
         }
-        // (Lowering and summing here too made the compiler keep `acc` in memory.)
-        sums[..B].copy_from_slice(&acc);
     }
+    // (Lowering and summing here too made the compiler keep `acc` in memory.)
+    sums[..B].copy_from_slice(&acc);
 }
 
-simd! {
-    /// `low[r]` = `min(own[r], sums[r])` and `lanes[r]` += `w[r] * low[r]` in `f64`, for
-    /// one centre. (Over several centres in one call, the compiler vectorised across the
-    /// centres, with scatters.)
-    fn lower_panel<F: Float>(
-        (own, w): (&[F; PANEL], &[F; PANEL]),
-        sums: &[F; PANEL],
-        low: &mut [F; PANEL],
-        lanes: &mut [f64; PANEL],
-    ) {
-        for r in 0..PANEL {
-            let l = if sums[r] < own[r] { sums[r] } else { own[r] };
-            low[r] = l;
-            lanes[r] += (w[r] * l).to_f64();
-        }
+/// `low[r]` = `min(own[r], sums[r])` and `lanes[r]` += `w[r] * low[r]` in `f64`, for one
+/// centre. (Over several centres in one loop, the compiler vectorised across the centres,
+/// with scatters.)
+#[inline(always)]
+fn lower_panel<F: Float>(
+    (own, w): (&[F; PANEL], &[F; PANEL]),
+    sums: &[F; PANEL],
+    low: &mut [F; PANEL],
+    lanes: &mut [f64; PANEL],
+) {
+    for r in 0..PANEL {
+        let l = if sums[r] < own[r] { sums[r] } else { own[r] };
+        low[r] = l;
+        lanes[r] += (w[r] * l).to_f64();
     }
 }
 

@@ -1,13 +1,18 @@
 //! What a code book's fit measures, for the estimator front-ends: each row's nearest code,
-//! the inertia of given labels and every row's distance to every code.
+//! the inertia of given labels and every row's distance to every code; and the data's
+//! column means and variances, which the fit centres it by and scales its tolerance by.
 
-use super::arrays::{codes_like, with_float};
+use super::arrays::{codes_like, unsupported, with_float};
 use super::engine::weights_of;
 use super::running::{cost, run};
 use crate::float::Float;
 use crate::parallel::Exec;
 use numpy::ndarray::ArrayView2;
-use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    Element, IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 
@@ -99,17 +104,44 @@ fn distances<'py>(
     ))
 }
 
-/// Each column's variance, `numpy.var(data, axis=0)` bit for bit, as float64.
+/// Centre the columns of the C-contiguous `data` in place (`data -= data.mean(axis=0)`) and
+/// return the means and the variances the columns had, in the data's dtype, numpy's bits
+/// (see [`crate::centre_columns`]). A read-only array gets numpy's own `ValueError`.
 #[pyfunction]
-fn column_variances<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Vec<f64>> {
-    fn go<F: Float + Element>(py: Python<'_>, x: PyReadonlyArray2<'_, F>) -> PyResult<Vec<f64>> {
-        let xv = x.as_array();
-        let var = run(py, cost(&[xv.nrows(), xv.ncols()]), Some(1), None, |_| {
-            Ok(crate::column_variances(xv))
+#[pyo3(signature = (data, workers=None))]
+fn centre<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    workers: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        a: &Bound<'py, PyArray2<F>>,
+        workers: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let [n, d] = a.shape().try_into().expect("a 2-D array");
+        if !a.is_c_contiguous() {
+            return Err(PyValueError::new_err("data must be C-contiguous"));
+        }
+        let mut rw = a
+            .try_readwrite()
+            .map_err(|_| PyValueError::new_err("output array is read-only"))?;
+        let x = rw.as_slice_mut()?;
+        let (mean, var) = run(py, cost(&[n, d]), workers, None, |exec| {
+            Ok(crate::centre_columns(exec, x, d))
         })?;
-        Ok(var.into_iter().map(|v| v.to_f64()).collect())
+        Ok((
+            mean.into_pyarray(py).into_any(),
+            var.into_pyarray(py).into_any(),
+        ))
     }
-    with_float!(data, "data", |x| go(py, x))
+    if let Ok(a) = data.cast::<PyArray2<f64>>() {
+        return go(py, a, workers);
+    }
+    if let Ok(a) = data.cast::<PyArray2<f32>>() {
+        return go(py, a, workers);
+    }
+    Err(unsupported("data", data))
 }
 
 /// Add this front-end's functions to the module.
@@ -117,6 +149,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inertia, m)?)?;
     m.add_function(wrap_pyfunction!(nearest, m)?)?;
     m.add_function(wrap_pyfunction!(distances, m)?)?;
-    m.add_function(wrap_pyfunction!(column_variances, m)?)?;
+    m.add_function(wrap_pyfunction!(centre, m)?)?;
     Ok(())
 }
