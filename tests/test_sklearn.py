@@ -268,6 +268,26 @@ def test_bad_values_in_input():
         KMeans(2).fit(blobs(40, 2, 2)).predict(np.ones((2, 3)))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [2, 8])
+def test_predict_finds_bad_values_as_sklearn(dtype, d):
+    """predict checks for NaN and infinity in its labelling pass rather than in
+    validate_data's: the same errors, wherever the value is, and before a wrong width."""
+    X = blobs(5000, d, 3, dtype, seed=2)
+    ours, theirs = fit_both(X, n_clusters=3, random_state=0)
+    for row, bad in [(0, np.nan), (4999, np.inf), (2500, -np.inf), (4097, np.nan)]:
+        Y = X.copy()
+        Y[row, d - 1] = bad
+        for Z in (Y, Y.astype(np.float64), np.hstack([Y, Y[:, :1]])):
+            with pytest.raises(ValueError) as want:
+                theirs.predict(Z)
+            with pytest.raises(ValueError) as got:
+                ours.predict(Z)
+            assert str(got.value) == str(want.value)
+        with sklearn.config_context(assume_finite=True):  # neither checks
+            assert ours.predict(Y).shape == theirs.predict(Y).shape == (5000,)
+
+
 def test_verbose_prints_what_sklearn_prints(capsys):
     X = blobs(500, 3, 4, seed=8)
     KMeans(4, random_state=1, verbose=1).fit(X)

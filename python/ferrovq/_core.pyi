@@ -149,6 +149,7 @@ def nearest(
     data: npt.NDArray[np.floating],
     codes: npt.NDArray[np.floating],
     workers: int | None = None,
+    check_finite: bool = False,
 ) -> npt.NDArray[np.int32]: ...
 def distances(
     data: npt.NDArray[np.floating],

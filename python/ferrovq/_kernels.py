@@ -53,11 +53,12 @@ def lloyd(X, centers, tol, max_iter, weights=None, workers=None):
     return centers, labels, n_iter
 
 
-def labels(X, centers, workers=None):
-    """Each row's nearest centre (int32; ties to the lowest)."""
+def labels(X, centers, workers=None, check_finite=False):
+    """Each row's nearest centre (int32; ties to the lowest); with `check_finite`, a
+    ValueError if dense `X` holds a NaN or infinity (checked as the rows are labelled)."""
     if sp.issparse(X):
         return _core.sparse_nearest(_parts(X), centers, workers)
-    return _core.nearest(X, centers, workers)
+    return _core.nearest(X, centers, workers, check_finite)
 
 
 def inertia(X, centers, labels, weights=None, workers=None):

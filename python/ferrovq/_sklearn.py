@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -25,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
+    _assert_all_finite,
     _check_sample_weight,
     _is_arraylike_not_scalar,
     check_array,
@@ -320,16 +322,24 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 f"match the number of features of the data {X.shape[1]}."
             )
 
-    def _check_test_data(self, X):
-        return validate_data(
-            self,
-            X,
+    def _check_test_data(self, X, check_finite=True):
+        """`X` validated as scikit-learn's KMeans validates it; without `check_finite`, a
+        dense `X` is not searched for NaN and infinity (the caller's pass over it checks),
+        but any other complaint is scikit-learn's first."""
+        params = dict(
             accept_sparse="csr",
             reset=False,
             dtype=[np.float64, np.float32],
             order="C",
             accept_large_sparse=False,
         )
+        if check_finite or sp.issparse(X):
+            return validate_data(self, X, **params)
+        try:
+            return validate_data(self, X, ensure_all_finite=False, **params)
+        except ValueError:
+            validate_data(self, X, **params)  # a NaN comes before what failed
+            raise
 
     def _init_centroids(self, X, init, random_state, sample_weight):
         if isinstance(init, str) and init == "k-means++":
@@ -502,8 +512,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         check_is_fitted(self)
         if _is_dask(X):
             return _dask_kmeans().predict(self, X)
-        X, centers = _common(self._check_test_data(X), self.cluster_centers_)
-        return _kernels.labels(X, centers, self.workers)
+        X = self._check_test_data(X, check_finite=False)
+        X, centers = _common(X, self.cluster_centers_)
+        # validate_data's check for NaN and infinity, made while the rows are labelled.
+        check = not sp.issparse(X) and not get_config()["assume_finite"]
+        try:
+            return _kernels.labels(X, centers, self.workers, check_finite=check)
+        except ValueError:
+            _assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+            raise
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Compute clustering and each row's distance to every centre.

@@ -134,16 +134,18 @@ pub fn nearest<C: Float>(
 }
 
 /// The index of the nearest code for each row of `obs`, as [`nearest`] gives it, without
-/// the distances (with five or more features, ranking the codes is then all the work).
+/// the distances (with five or more features, ranking the codes is then all the work);
+/// checking as it goes, if `check_finite`, that both arrays hold no NaN or infinity.
 ///
 /// # Errors
-/// As [`nearest`].
+/// As [`nearest`], and `NotFinite` if the check fails.
 pub fn nearest_labels<C: Float>(
     exec: &Exec,
     obs: ArrayView2<C>,
     code_book: ArrayView2<C>,
+    check_finite: bool,
 ) -> Result<Vec<i32>> {
-    label_rows(exec, obs, code_book, false, false).map(|(labels, _)| labels)
+    label_rows(exec, obs, code_book, check_finite, false).map(|(labels, _)| labels)
 }
 
 /// [`nearest`], checking first if `check_finite` that both arrays hold no NaN or infinity
@@ -218,10 +220,23 @@ mod tests {
             let first = book.row(0).to_owned();
             book.row_mut(k - 1).assign(&first);
             let (want, _) = nearest(&exec, x.view(), book.view()).unwrap();
-            assert_eq!(nearest_labels(&exec, x.view(), book.view()).unwrap(), want);
-            let (x, book) = (x.mapv(|v| v as f32), book.mapv(|v| v as f32));
+            assert_eq!(
+                nearest_labels(&exec, x.view(), book.view(), false).unwrap(),
+                want
+            );
+            let (mut x, book) = (x.mapv(|v| v as f32), book.mapv(|v| v as f32));
             let (want, _) = nearest(&exec, x.view(), book.view()).unwrap();
-            assert_eq!(nearest_labels(&exec, x.view(), book.view()).unwrap(), want);
+            assert_eq!(
+                nearest_labels(&exec, x.view(), book.view(), true).unwrap(),
+                want
+            );
+            // The check finds a NaN or infinity anywhere, and is not made unless asked.
+            for (i, bad) in [(n - 1, f32::NAN), (n / 2, f32::INFINITY)] {
+                x[[i, d / 2]] = bad;
+                let checked = nearest_labels(&exec, x.view(), book.view(), true);
+                assert!(matches!(checked, Err(Error::NotFinite)));
+                assert!(nearest_labels(&exec, x.view(), book.view(), false).is_ok());
+            }
         }
     }
 }

@@ -68,21 +68,23 @@ where
 }
 
 /// Each row's nearest code (int32, lowest index on ties), as `vq` gives it, without the
-/// distances.
+/// distances; with `check_finite`, a `ValueError` if either array holds a NaN or infinity
+/// (checked as the rows are labelled).
 #[pyfunction]
-#[pyo3(signature = (data, codes, workers=None))]
+#[pyo3(signature = (data, codes, workers=None, check_finite=false))]
 fn nearest<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     codes: &Bound<'py, PyAny>,
     workers: Option<usize>,
+    check_finite: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     with_float!(data, "data", |x| against_codes(
         py,
         x,
         codes,
         workers,
-        crate::assign::nearest_labels
+        |exec, x, c| crate::assign::nearest_labels(exec, x, c, check_finite)
     ))
 }
 
