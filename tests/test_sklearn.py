@@ -460,6 +460,30 @@ def test_tolerance_and_centring_are_sklearns_bit_for_bit(dtype):
     assert str(ours.value) == str(theirs.value)
 
 
+def test_first_centre_is_numpys_choice():
+    """The seeding's first row: numpy's RandomState.choice with the weights, the same index
+    and the same state after it, and numpy's errors where it refuses the weights."""
+    from ferrovq._sklearn import _weighted_choice
+
+    rng = np.random.default_rng(7)
+    cases = [np.ones(1), np.ones(2), np.ones(100_003), rng.uniform(size=1000) ** 8]
+    cases += [np.where(rng.uniform(size=5000) < 0.9, 0.0, rng.exponential(size=5000))]
+    cases += [np.r_[np.zeros(999), 1.0], np.r_[1.0, np.zeros(999)]]
+    for w in cases:
+        for dtype in (np.float64, np.float32):
+            p = w.astype(dtype) / w.astype(dtype).sum()
+            for seed in range(40):
+                ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+                assert _weighted_choice(ours, p) == theirs.choice(len(p), p=p)
+                assert ours.random_sample() == theirs.random_sample()
+    for p in [np.r_[0.5, np.nan, 0.5], np.r_[1.5, -0.5], np.r_[0.5, 0.4], np.full(3, np.inf)]:
+        with pytest.raises(ValueError) as want:
+            np.random.RandomState(0).choice(len(p), p=p)
+        with pytest.raises(ValueError) as got:
+            _weighted_choice(np.random.RandomState(0), p)
+        assert str(got.value) == str(want.value)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n, d, k", [(2_000, 8, 16), (10_000, 16, 32), (50_000, 16, 32)])
 def test_larger_seedings_match_sklearn(n, d, k, dtype):

@@ -17,6 +17,7 @@ __all__ = [
     "centre",
     "default_workers",
     "distances",
+    "first_centre",
     "gaussian_init",
     "gaussian_init_1d",
     "greedy_plusplus",
@@ -58,6 +59,7 @@ def kmeans_plusplus(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uintp], int]: ...
+def first_centre(p: npt.NDArray[np.floating], u: float) -> int: ...
 def greedy_plusplus(
     data: npt.NDArray[np.floating],
     k: int,

@@ -126,12 +126,24 @@ def _greedy_plusplus(
     indices of the chosen rows."""
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
-    first = random_state.choice(X.shape[0], p=sample_weight / sample_weight.sum())
+    first = _weighted_choice(random_state, sample_weight / sample_weight.sum())
     uniforms = random_state.uniform(size=(n_clusters - 1) * n_local_trials)
     weights = _weights_or_none(sample_weight)
     return _kernels.greedy_plusplus(
         X, n_clusters, n_local_trials, first, uniforms, weights, workers
     ).astype(int)
+
+
+def _weighted_choice(random_state, p):
+    """``random_state.choice(len(p), p=p)``: numpy's one draw and the index it gives for it,
+    its passes over `p` in Rust (at a million rows 10 ms in numpy). Where numpy might refuse
+    `p` (NaN, a negative value, a sum off 1 by about its tolerance) numpy's own call runs,
+    for its error."""
+    atol = max(np.sqrt(np.finfo(np.float64).eps), np.sqrt(np.finfo(p.dtype).eps))
+    total = p.sum(dtype=np.float64)
+    if not abs(total - 1.0) < atol - 1e-9 or (p < 0).any():
+        return random_state.choice(len(p), p=p)
+    return _core.first_centre(p, random_state.random_sample())
 
 
 def _weights_or_none(sample_weight):

@@ -59,6 +59,32 @@ pub fn greedy_plusplus<F: Float + Promote<f64>>(
     Ok(Greedy { centroids, indices })
 }
 
+/// The row numpy's `RandomState.choice(p.len(), p=p)` picks with the uniform draw `u`
+/// (scikit-learn's first centre, `p` the weights over their sum): the first `i` whose
+/// `cumsum(p)[i] / cumsum(p)[-1]` exceeds `u`, numpy's running sum in `f64` in order and its
+/// division (its `searchsorted(..., side='right')` over the normalised sums), or `p.len()`
+/// past them all. `p` must hold no NaN or negative value (numpy refuses them first).
+///
+/// # Examples
+/// ```
+/// use ferrovq::init::first_centre;
+///
+/// // Running sums 0.25, 0.25, 1.0: a draw of 0.25 is not beyond the second.
+/// assert_eq!(first_centre(&[0.25f32, 0.0, 0.75], 0.25), 2);
+/// assert_eq!(first_centre(&[0.25f64, 0.0, 0.75], 0.1), 0);
+/// ```
+pub fn first_centre<F: Float>(p: &[F], u: f64) -> usize {
+    let last = p.iter().fold(0.0, |s, v| s + v.to_f64());
+    let mut cum = 0.0;
+    for (i, v) in p.iter().enumerate() {
+        cum += v.to_f64();
+        if cum / last > u {
+            return i;
+        }
+    }
+    p.len()
+}
+
 /// Rows the seeding measures distances between, dense or sparse.
 pub(crate) trait Points<F: Float>: Sync {
     /// Row `i` as `f64` values (all `d` of them).

@@ -9,6 +9,6 @@ mod greedy;
 mod plusplus;
 
 pub use gaussian::{gaussian_init, gaussian_init_1d};
+pub use greedy::{first_centre, greedy_plusplus, Greedy};
 pub(crate) use greedy::{greedy, lower_by, Points};
-pub use greedy::{greedy_plusplus, Greedy};
 pub use plusplus::{kmeans_plusplus, PlusPlus};

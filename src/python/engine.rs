@@ -6,8 +6,10 @@ use super::arrays::{codes_like, with_float, with_float_pair};
 use super::running::{cost, run};
 use crate::float::{Float, Promote};
 use crate::lloyd::{Empty, Params, Stop};
-use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArrayDyn};
-use pyo3::exceptions::PyValueError;
+use numpy::{
+    Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 
@@ -181,6 +183,32 @@ fn greedy_plusplus<'py>(
     with_float!(data, "data", |x| go(py, x, args, weights, workers))
 }
 
+/// numpy's `RandomState.choice(len(p), p=p)` with its draw `u` already made: the index
+/// (see [`crate::init::first_centre`]); `p` a 1-D float32 or float64 array.
+#[pyfunction]
+fn first_centre(py: Python<'_>, p: &Bound<'_, PyAny>, u: f64) -> PyResult<usize> {
+    fn go<F: Float + Element>(
+        py: Python<'_>,
+        p: &Bound<'_, PyArray1<F>>,
+        u: f64,
+    ) -> PyResult<usize> {
+        let p = p.try_readonly()?;
+        let p = p.as_slice()?;
+        run(py, cost(&[p.len()]), Some(1), None, |_| {
+            Ok(crate::init::first_centre(p, u))
+        })
+    }
+    if let Ok(a) = p.cast::<PyArray1<f64>>() {
+        return go(py, a, u);
+    }
+    if let Ok(a) = p.cast::<PyArray1<f32>>() {
+        return go(py, a, u);
+    }
+    Err(PyTypeError::new_err(
+        "p: expected a 1-D float32 or float64 array",
+    ))
+}
+
 type BlockOut<'py> = (
     Bound<'py, PyArray1<i32>>,
     Bound<'py, PyAny>,
@@ -278,6 +306,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lloyd, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(greedy_plusplus, m)?)?;
+    m.add_function(wrap_pyfunction!(first_centre, m)?)?;
     m.add_function(wrap_pyfunction!(block_stats, m)?)?;
     m.add_function(wrap_pyfunction!(all_finite, m)?)?;
     m.add_function(wrap_pyfunction!(default_workers, m)?)?;
