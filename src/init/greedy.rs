@@ -157,15 +157,26 @@ impl<'a, F: Float> DenseRows<'a, F> {
             .chunks_mut((CHUNK_ROWS * d).max(1))
             .zip(x.chunks(CHUNK_ROWS * d.max(1)))
             .collect();
-        exec.map(tasks, |(panels, rows)| {
-            for (r, row) in rows.chunks_exact(d.max(1)).enumerate() {
-                let panel = &mut panels[r / PANEL * d * PANEL + r % PANEL..];
-                for (f, &v) in row.iter().enumerate() {
-                    panel[f * PANEL] = v;
-                }
+        exec.map(tasks, |(panels, rows): (&mut [F], &[F])| {
+            let panels = panels.chunks_mut((d * PANEL).max(1));
+            for (panel, rows) in panels.zip(rows.chunks(PANEL * d.max(1))) {
+                fill_panel(panel, rows, d);
             }
         });
         DenseRows { x, d, panels }
+    }
+}
+
+simd! {
+    /// One panel of [`DenseRows::panels`] from its (at most [`PANEL`]) rows, feature by
+    /// feature (each feature's run written whole).
+    fn fill_panel<F: Float>(panel: &mut [F], rows: &[F], d: usize) {
+        let m = rows.len() / d.max(1);
+        for (f, run) in panel.chunks_exact_mut(PANEL).enumerate() {
+            for (r, v) in run[..m].iter_mut().enumerate() {
+                *v = rows[r * d + f];
+            }
+        }
     }
 }
 
