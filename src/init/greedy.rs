@@ -27,8 +27,9 @@ pub struct Greedy<F> {
 /// `searchsorted`, clipped to the last row). Of these candidates the first one whose
 /// potential `sum(w * min(D2, d2(candidate)))` is lowest becomes the centroid. Fed the
 /// draws scikit-learn makes, it picks scikit-learn's centroids wherever the two roundings
-/// of a distance or sum do not decide (distances here are exact differences summed in
-/// `f64`; scikit-learn's come from dot products).
+/// of a distance or sum do not decide (distances here are differences squared and summed
+/// in `F` by fused multiply-adds, potentials summed in `f64`; scikit-learn's distances come
+/// from dot products).
 ///
 /// The potentials are summed per chunk of rows and the chunks in order, so the result
 /// does not depend on the thread count.
