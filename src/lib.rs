@@ -49,6 +49,7 @@ mod float;
 pub mod init;
 pub mod lloyd;
 mod measure;
+mod pages;
 pub mod parallel;
 pub mod scipy;
 pub mod sparse;

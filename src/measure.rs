@@ -97,7 +97,7 @@ pub fn distances<F: Float>(
     let (data, codes) = (data.as_standard_layout(), codes.as_standard_layout());
     let (x, c) = (crate::contiguous(&data)?, crate::contiguous(&codes)?);
     let all: Vec<u32> = (0..k as u32).collect();
-    let mut out = vec![F::ZERO; n * k];
+    let mut out: Vec<F> = crate::pages::zeroed(n * k);
     let blocks = out
         .chunks_mut(CHUNK_ROWS * k)
         .zip(x.chunks(CHUNK_ROWS * d.max(1)))

@@ -179,8 +179,8 @@ fn label_rows<C: Float>(
         return Err(Error::NotFinite);
     }
     let cb = Codebook::new(book, k, d);
-    let mut labels = vec![0i32; n];
-    let mut dists = vec![C::ZERO; if distances { n } else { 0 }];
+    let mut labels: Vec<i32> = crate::pages::zeroed(n);
+    let mut dists: Vec<C> = crate::pages::zeroed(if distances { n } else { 0 });
     let mut finite = true;
     exec.chunks_of(
         NEAREST_ROWS,

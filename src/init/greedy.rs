@@ -153,7 +153,7 @@ struct DenseRows<'a, F> {
 impl<'a, F: Float> DenseRows<'a, F> {
     fn new(exec: &Exec, x: &'a [F], d: usize) -> Self {
         let n = x.len() / d.max(1);
-        let mut panels = vec![F::ZERO; n.div_ceil(PANEL) * PANEL * d];
+        let mut panels: Vec<F> = crate::pages::zeroed(n.div_ceil(PANEL) * PANEL * d);
         let tasks = panels
             .chunks_mut((CHUNK_ROWS * d).max(1))
             .zip(x.chunks(CHUNK_ROWS * d.max(1)))
@@ -357,7 +357,7 @@ pub(crate) fn greedy<F: Float, P: Points<F>>(
     // holds it, and, chunk by chunk, what each candidate would lower it to (allocated once:
     // fresh pages at every step cost more than the search).
     let mut d2 = vec![F::INFINITY; n];
-    let mut lowered = vec![F::ZERO; n * trials.max(1)];
+    let mut lowered: Vec<F> = crate::pages::zeroed(n * trials.max(1));
     let mut candidates = vec![first];
     let mut draws = uniforms.chunks_exact(trials).take(k - 1);
     loop {

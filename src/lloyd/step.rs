@@ -53,7 +53,7 @@ impl<F: Float> LloydState<F> {
     /// `n` rows not yet assigned.
     pub(crate) fn new(n: usize) -> Self {
         LloydState {
-            rows: vec![RowBounds::default(); n],
+            rows: crate::pages::filled(n, RowBounds::default()),
             bound_codes: Vec::new(),
             totals: None,
         }

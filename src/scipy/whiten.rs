@@ -34,7 +34,7 @@ pub fn whiten<F: Float>(exec: &Exec, obs: ArrayView2<F>) -> Result<(Array2<F>, V
         }
     }
     exec.check()?;
-    let mut out = vec![F::ZERO; n * d];
+    let mut out: Vec<F> = crate::pages::zeroed(n * d);
     let width = d.max(1);
     let blocks = out
         .chunks_mut(crate::parallel::CHUNK_ROWS * width)
