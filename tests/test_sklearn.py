@@ -428,24 +428,24 @@ def test_missing_sklearn_names_the_extra():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_tolerance_and_centring_are_sklearns_bit_for_bit(dtype):
-    def fitted(cls, X, tol, copy_x=True):
-        return cls(n_clusters=3, tol=tol, max_iter=1, random_state=0, copy_x=copy_x).fit(X)
+    def fitted(cls, X, tol, **params):
+        return cls(n_clusters=3, tol=tol, max_iter=1, random_state=0, **params).fit(X)
 
     for d in (1, 3, 17):
         X = blobs(5001, d, 3, dtype, seed=d)
         assert fitted(KMeans, X, 1e-4)._tol == fitted(skc.KMeans, X, 1e-4)._tol
         S = sp.csr_matrix(np.where(X > 40, X, 0))
         assert fitted(KMeans, S, 1e-4)._tol == fitted(skc.KMeans, S, 1e-4)._tol
-        # The rows are centred as numpy centres them: `init` and the callable's view.
+        # The rows are centred as numpy centres them: what a callable init is given.
         seen = []
 
         def init(X, n_clusters, random_state, seen=seen):
             seen.append(X.copy())
             return X[:n_clusters]
 
-        fitted(KMeans, X, 1e-4).set_params(init=init).fit(X)
-        fitted(skc.KMeans, X, 1e-4).set_params(init=init).fit(X)
-        assert seen[0].tobytes() == seen[1].tobytes()
+        fitted(KMeans, X, 1e-4, init=init, n_init=1)
+        fitted(skc.KMeans, X, 1e-4, init=init, n_init=1)
+        assert len(seen) == 2 and seen[0].tobytes() == seen[1].tobytes()
     assert fitted(KMeans, X, 0)._tol == fitted(skc.KMeans, X, 0)._tol == 0
     # copy_x=False: the caller's rows come back as they were; read-only rows fail as
     # scikit-learn's do, before anything is changed.
