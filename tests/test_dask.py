@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+import types
 import warnings
 
 import numpy as np
@@ -217,6 +218,24 @@ def test_bounds_kept_between_iterations_spare_rows_and_change_no_bit(monkeypatch
     with processes.as_current():
         assert np.array_equal(fd.kmeans2(dx, init, iter=10, minit="matrix")[0], kept)
     assert processes.run(lambda: len(fd._BOUNDS)) == dict.fromkeys(processes.run(os.getpid), 0)
+
+
+def test_a_block_that_ends_after_its_run_keeps_nothing():
+    """Under the threaded scheduler a run that fails in one block ends (and drops its
+    bounds) while other blocks may still be running: what they keep afterwards is refused,
+    not left behind until evicted."""
+    bounds = fd._Bounds()
+    held = types.SimpleNamespace(nbytes=12)
+    bounds.keep(("a", 0), held)
+    bounds.keep(("b", 0), held)
+    assert bounds.take(("a", 0)) is held and len(bounds) == 1
+    bounds.keep(("a", 0), held)
+    bounds.drop("a")
+    assert len(bounds) == 1
+    bounds.keep(("a", 1), held)  # a late block of the ended run
+    assert len(bounds) == 1 and bounds.take(("a", 1)) is None
+    bounds.keep(("c", 0), held)
+    assert bounds.take(("c", 0)) is held
 
 
 def test_a_killed_worker_changes_nothing(processes):

@@ -140,10 +140,15 @@ class _Bounds:
     row, at most `BOUNDS_BYTES` (a tenth of a worker's memory limit if less), the least
     recently used dropped first, and a run's dropped when it ends. They only spare work:
     a block without them (another worker, a restarted one) compares every row with every
-    code and gets the same bits."""
+    code and gets the same bits. A block that finishes after its run has ended (its run
+    failed in another block while it was still running) keeps nothing."""
+
+    #: How many ended runs are remembered, to refuse their late blocks.
+    ENDED_RUNS = 1024
 
     def __init__(self):
         self._kept = collections.OrderedDict()
+        self._ended = collections.OrderedDict()
         self._lock = threading.Lock()
 
     def take(self, key):
@@ -153,6 +158,8 @@ class _Bounds:
     def keep(self, key, bounds):
         budget = _bounds_budget()
         with self._lock:
+            if key[0] in self._ended:
+                return
             self._kept[key] = bounds
             held = sum(b.nbytes for b in self._kept.values())
             while held > budget and self._kept:
@@ -160,6 +167,9 @@ class _Bounds:
 
     def drop(self, run):
         with self._lock:
+            self._ended[run] = None
+            while len(self._ended) > self.ENDED_RUNS:
+                self._ended.popitem(last=False)
             for key in [key for key in self._kept if key[0] == run]:
                 del self._kept[key]
 
