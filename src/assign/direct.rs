@@ -4,11 +4,22 @@
 //! never across the features of one distance, so the bits do not depend on the SIMD width
 //! chosen at run time.
 
+use super::transpose::transpose_block;
 use super::Hit;
 use crate::float::Float;
 
-/// Rows the direct kernel compares with each code together (the SIMD lanes).
-const DIRECT_ROWS: usize = 64;
+/// Rows the direct kernel compares with each code together (the SIMD lanes): four 512-bit
+/// registers of them. With 64 `f64` rows the transposed block of 64 features filled the
+/// 32 KiB level-1 cache and its stores missed (100,000 x 8 and 10,000 x 64 float64 rows
+/// against 4 codes: 25% and 23% faster with 32 rows; float32 rows were 10-40% slower with
+/// 32).
+const fn block_rows<C: Float>() -> usize {
+    if C::WIDE {
+        32
+    } else {
+        64
+    }
+}
 
 /// The lowest value (first index on ties; index 0 and infinity if all are NaN) and the
 /// second lowest of `values`.
@@ -30,74 +41,10 @@ pub(super) fn rank<C: Float>(values: &[C]) -> Hit<C> {
     }
 }
 
-/// `x` (rows of `D` features) into `xt` (feature `f` of row `p` at `xt[f][p]`): with the
-/// width known, the compiler shuffles registers instead of gathering.
-#[inline(always)]
-fn transpose<C: Float, const D: usize>(x: &[C], xt: &mut [[C; DIRECT_ROWS]]) {
-    for (p, row) in x.chunks_exact(D).enumerate() {
-        let row: &[C; D] = row.try_into().expect("rows of D features");
-        for f in 0..D {
-            xt[f][p] = row[f];
-        }
-    }
-}
-
-/// [`transpose`] for any width, row by row with scalar stores, into the block's rows from
-/// `first` on. Left to itself the compiler
-/// vectorises this with scatters (or, column by column, with gathers), which on this
-/// project's AMD EPYC took 50-70% of the kernel at d = 64 and k = 4 or 16.
-#[inline(always)]
-fn transpose_any<C: Float>(x: &[C], d: usize, xt: &mut [[C; DIRECT_ROWS]], first: usize) {
-    for (p, row) in (first..).zip(x.chunks_exact(d.max(1))) {
-        for (col, &v) in xt.iter_mut().zip(row) {
-            // SAFETY: `p < DIRECT_ROWS` (a block has at most that many rows), so the
-            // pointer is in bounds of `col`. Volatile keeps the stores scalar.
-            unsafe { std::ptr::write_volatile(col.as_mut_ptr().add(p), v) };
-        }
-    }
-}
-
-/// Read each cache line of `x` once, in order: [`transpose_tiles`] visits several rows at
-/// once, which the hardware prefetchers did not follow from memory (100,000 x 64 x 16
-/// float64: 16.9 ms with the tiles alone, 12.3 ms after this read, 14.2 ms with scalar
-/// stores; for the other transposes it made no difference).
-#[inline(always)]
-fn touch<C: Float>(x: &[C]) {
-    let mut touched = C::ZERO;
-    for line in x.chunks(64 / std::mem::size_of::<C>()) {
-        touched += line[0];
-    }
-    std::hint::black_box(touched);
-}
-
-/// [`transpose`] for a width that is a multiple of `TILE`, in square tiles: `TILE` rows'
-/// runs of `TILE` features loaded whole and stored as `TILE` features' runs of rows.
-#[inline(always)]
-fn transpose_tiles<C: Float, const TILE: usize>(x: &[C], d: usize, xt: &mut [[C; DIRECT_ROWS]]) {
-    let rows = x.len() / d;
-    let done = rows - rows % TILE;
-    touch(x);
-    for p0 in (0..done).step_by(TILE) {
-        for f0 in (0..d).step_by(TILE) {
-            let mut tile = [[C::ZERO; TILE]; TILE];
-            for (p, t) in tile.iter_mut().enumerate() {
-                t.copy_from_slice(&x[(p0 + p) * d + f0..][..TILE]);
-            }
-            for (f, col) in xt[f0..f0 + TILE].iter_mut().enumerate() {
-                let out: &mut [C; TILE] = (&mut col[p0..p0 + TILE]).try_into().expect("a tile");
-                for (p, o) in out.iter_mut().enumerate() {
-                    *o = tile[p][f];
-                }
-            }
-        }
-    }
-    transpose_any(&x[done * d..], d, xt, done);
-}
-
 simd! {
     /// Direct kernel: every row's squared distance to every code, accumulated feature by
     /// feature in SciPy's order, and ranked as [`rank`] does (the first index on ties). Blocks
-    /// of [`DIRECT_ROWS`] rows meet one code at a time, row by row in the SIMD lanes. `book`
+    /// of [`block_rows`] rows meet one code at a time, row by row in the SIMD lanes. `book`
     /// holds the `k` codes row-major.
     pub(super) fn direct_nearest<C: Float>(
         book: &[C],
@@ -106,56 +53,62 @@ simd! {
         rows: &[C],
         hits: &mut [Hit<C>],
     ) {
-        // The block transposed: feature `f` of row `p` at `xt[f][p]`.
-        let mut xt = vec![[C::ZERO; DIRECT_ROWS]; d];
-        for (b, out) in hits.chunks_mut(DIRECT_ROWS).enumerate() {
-            let x = &rows[b * DIRECT_ROWS * d..(b * DIRECT_ROWS + out.len()) * d];
-            match d {
-                1 => transpose::<C, 1>(x, &mut xt),
-                2 => transpose::<C, 2>(x, &mut xt),
-                3 => transpose::<C, 3>(x, &mut xt),
-                4 => transpose::<C, 4>(x, &mut xt),
-                // Shuffles pay for 8 features in f32; in f64 the scalar stores are faster
-                // (measured at 100,000 and 1,000,000 x 8 rows against 4 and 16 codes).
-                8 if !C::WIDE => transpose::<C, 8>(x, &mut xt),
-                // Wide f64 rows in 8 x 8 tiles: 1.3-1.5x faster at 10,000 x 64 x 4 and
-                // 1,000 x 64 x 16 (the transpose is most of the work there); slower below 32
-                // features and in f32 (16 x 16 tiles), so not taken there.
-                _ if C::WIDE && d >= 32 && d % 8 == 0 => transpose_tiles::<C, 8>(x, d, &mut xt),
-                _ => transpose_any(x, d, &mut xt, 0),
-            }
-            let mut best = [C::INFINITY; DIRECT_ROWS];
-            let mut second = [C::INFINITY; DIRECT_ROWS];
-            let mut label = [0u32; DIRECT_ROWS];
-            for j in 0..k {
-                let mut acc = [C::ZERO; DIRECT_ROWS];
-                for (&c, xf) in book[j * d..(j + 1) * d].iter().zip(&xt) {
-                    for (a, &v) in acc.iter_mut().zip(xf) {
-                        let diff = c - v;
-                        *a += diff * diff;
+        /// [`direct_nearest`] in blocks of `R` rows.
+        #[multiversion::inherit_target]
+        fn blocks<C: Float, const R: usize>(
+            book: &[C],
+            k: usize,
+            d: usize,
+            rows: &[C],
+            hits: &mut [Hit<C>],
+            avx: bool,
+        ) {
+            // The block transposed: feature `f` of row `p` at `xt[f][p]`.
+            let mut xt = vec![[C::ZERO; R]; d];
+            for (b, out) in hits.chunks_mut(R).enumerate() {
+                let x = &rows[b * R * d..(b * R + out.len()) * d];
+                // SAFETY: `avx` is whether this build of the function has AVX.
+                unsafe { transpose_block(x, d, &mut xt, avx) };
+                let mut best = [C::INFINITY; R];
+                let mut second = [C::INFINITY; R];
+                let mut label = [0u32; R];
+                for j in 0..k {
+                    let mut acc = [C::ZERO; R];
+                    for (&c, xf) in book[j * d..(j + 1) * d].iter().zip(&xt) {
+                        for (a, &v) in acc.iter_mut().zip(xf) {
+                            let diff = c - v;
+                            *a += diff * diff;
+                        }
+                    }
+                    // Branch-free, as in `rank`.
+                    for p in 0..R {
+                        let v = acc[p];
+                        let lower = v < best[p];
+                        let demoted = if lower { best[p] } else { v };
+                        second[p] = if demoted < second[p] {
+                            demoted
+                        } else {
+                            second[p]
+                        };
+                        best[p] = if lower { v } else { best[p] };
+                        label[p] = if lower { j as u32 } else { label[p] };
                     }
                 }
-                // Branch-free, as in `rank`.
-                for p in 0..DIRECT_ROWS {
-                    let v = acc[p];
-                    let lower = v < best[p];
-                    let demoted = if lower { best[p] } else { v };
-                    second[p] = if demoted < second[p] {
-                        demoted
-                    } else {
-                        second[p]
+                for (p, hit) in out.iter_mut().enumerate() {
+                    *hit = Hit {
+                        label: label[p] as i32,
+                        best: best[p],
+                        second: second[p],
                     };
-                    best[p] = if lower { v } else { best[p] };
-                    label[p] = if lower { j as u32 } else { label[p] };
                 }
             }
-            for (p, hit) in out.iter_mut().enumerate() {
-                *hit = Hit {
-                    label: label[p] as i32,
-                    best: best[p],
-                    second: second[p],
-                };
-            }
+        }
+        let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
+        const { assert!(block_rows::<f64>() == 32 && block_rows::<f32>() == 64) };
+        if C::WIDE {
+            blocks::<C, { block_rows::<f64>() }>(book, k, d, rows, hits, avx);
+        } else {
+            blocks::<C, { block_rows::<f32>() }>(book, k, d, rows, hits, avx);
         }
     }
 }
@@ -169,7 +122,7 @@ mod tests {
     #[test]
     fn every_transpose_gives_the_row_by_row_bits() {
         fn check<C: Float>(d: usize, k: usize, next: &mut impl FnMut() -> f64) {
-            let n = 2 * DIRECT_ROWS + 13; // a last block of whole tiles and a rest
+            let n = 2 * block_rows::<C>() + 13; // a last block of whole tiles and a rest
             let rows: Vec<C> = (0..n * d).map(|_| C::from_f64(next())).collect();
             let book: Vec<C> = (0..k * d).map(|_| C::from_f64(next())).collect();
             let mut hits = vec![Hit::default(); n];
@@ -192,7 +145,7 @@ mod tests {
             }
         }
         let mut next = crate::test_uniforms(8);
-        for d in [1, 2, 3, 4, 5, 8, 16, 33, 64] {
+        for d in [1, 2, 3, 4, 5, 8, 12, 16, 24, 33, 64] {
             check::<f32>(d, 7, &mut next);
             check::<f64>(d, 7, &mut next);
         }

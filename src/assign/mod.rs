@@ -11,6 +11,7 @@ mod direct;
 mod dot;
 mod exact;
 mod narrow;
+mod transpose;
 
 pub(crate) use codebook::{Codebook, Hit};
 #[cfg(test)]
