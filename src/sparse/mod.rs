@@ -1,6 +1,6 @@
 //! Sparse rows (CSR, as `scipy.sparse` holds them) against dense codes, for the estimator
 //! front-ends: nearest codes, the inertia, all distances, and the Lloyd iterations
-//! ([`lloyd`]), in O(nnz + k·d) memory.
+//! ([`lloyd()`]), in O(nnz + k·d) memory.
 //!
 //! A row's squared distance to a code `c` is `|c|^2 + sum over the row's stored values of
 //! ((x - c)^2 - c^2)`, in `f64`: the dense formula's value to within rounding, from the
