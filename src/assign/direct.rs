@@ -8,18 +8,23 @@ use super::transpose::transpose_block;
 use super::Hit;
 use crate::float::Float;
 
-/// Rows the direct kernel compares with each code together (the SIMD lanes): four 512-bit
-/// registers of them. With 64 `f64` rows the transposed block of 64 features filled the
-/// 32 KiB level-1 cache and its stores missed (100,000 x 8 and 10,000 x 64 float64 rows
-/// against 4 codes: 25% and 23% faster with 32 rows; float32 rows were 10-40% slower with
-/// 32).
-const fn block_rows<C: Float>() -> usize {
-    if C::WIDE {
+/// Rows the direct kernel compares with each code together (the SIMD lanes): 64, or 32 for
+/// `f64` rows of [`NARROW_BLOCK_FEATURES`] or more. With 64 `f64` rows the transposed block
+/// of 64 features filled the 32 KiB level-1 cache and its stores missed (10,000 x 64 and
+/// 100,000 x 8 float64 rows against 4 codes: 23% and 10% faster with 32 rows); with fewer
+/// features the longer block pays for its fixed costs per code (100,000 x 2 and x 4 float64
+/// rows against 16 codes: 12% and 4-9% slower with 32 rows), and float32 rows were 10-40%
+/// slower with 32.
+fn block_rows<C: Float>(d: usize) -> usize {
+    if C::WIDE && d >= NARROW_BLOCK_FEATURES {
         32
     } else {
         64
     }
 }
+
+/// See [`block_rows`].
+const NARROW_BLOCK_FEATURES: usize = 5;
 
 /// The lowest value (first index on ties; index 0 and infinity if all are NaN) and the
 /// second lowest of `values`.
@@ -104,11 +109,10 @@ simd! {
             }
         }
         let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
-        const { assert!(block_rows::<f64>() == 32 && block_rows::<f32>() == 64) };
-        if C::WIDE {
-            blocks::<C, { block_rows::<f64>() }>(book, k, d, rows, hits, avx);
+        if block_rows::<C>(d) == 32 {
+            blocks::<C, 32>(book, k, d, rows, hits, avx);
         } else {
-            blocks::<C, { block_rows::<f32>() }>(book, k, d, rows, hits, avx);
+            blocks::<C, 64>(book, k, d, rows, hits, avx);
         }
     }
 }
@@ -122,7 +126,7 @@ mod tests {
     #[test]
     fn every_transpose_gives_the_row_by_row_bits() {
         fn check<C: Float>(d: usize, k: usize, next: &mut impl FnMut() -> f64) {
-            let n = 2 * block_rows::<C>() + 13; // a last block of whole tiles and a rest
+            let n = 2 * block_rows::<C>(d) + 13; // a last block of whole tiles and a rest
             let rows: Vec<C> = (0..n * d).map(|_| C::from_f64(next())).collect();
             let book: Vec<C> = (0..k * d).map(|_| C::from_f64(next())).collect();
             let mut hits = vec![Hit::default(); n];
