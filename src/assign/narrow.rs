@@ -9,9 +9,10 @@ use super::{Codebook, Hit};
 use crate::float::Float;
 
 impl<C: Float> Codebook<C> {
-    /// Rank the [`ROWS`](super::dot::ROWS) rows of `x` against the codes rounded to `f32` (`narrow`) and write
-    /// the hits of the first `group.len()` of them; `false` (leaving `group` to be written
-    /// again) if a value of `x` is not [`narrowable`] or a row's best code is not certain.
+    /// Rank the [`ROWS`](super::dot::ROWS) rows of `x` against the codes rounded to `f32`
+    /// (`narrow`) and write the hits of the first `group.len()` of them; `false` (leaving
+    /// `group` to be written again) if a value of `x` is not [`narrowable`] or a row's best
+    /// code is not certain.
     pub(super) fn narrow_group(
         &self,
         narrow: &Codebook<f32>,

@@ -46,8 +46,9 @@ fn touch<C: Float>(x: &[C]) {
 
 /// Transpose the block `x` (whole rows of `d` features, at most `R` of them)
 /// into `xt`. Where `avx`, rows whose width is a multiple of a register's lanes (8 `f32`,
-/// 4 `f64`) go through registers in square tiles (scalar stores were 50-60% of the kernel
-/// at 64 features and 4 codes); the rows left over, and other widths, value by value.
+/// 4 `f64`) go through registers in square tiles (value by value, the transpose was 46-62%
+/// of the kernel at 64 features and 4 codes); the rows left over, and other widths, value
+/// by value.
 ///
 /// # Safety
 /// `avx` only where the CPU has AVX.
@@ -68,8 +69,8 @@ pub(super) unsafe fn transpose_block<C: Float, const R: usize>(
         2 => transpose::<C, 2, R>(x, xt),
         3 => transpose::<C, 3, R>(x, xt),
         4 => transpose::<C, 4, R>(x, xt),
-        // Shuffles pay for 8 features in f32 (measured at 100,000 and 1,000,000 x 8 rows
-        // against 4 and 16 codes).
+        // Without AVX, shuffles pay for 8 features in f32 (measured at 100,000 and
+        // 1,000,000 x 8 rows against 4 and 16 codes, before the AVX tiles).
         8 if !C::WIDE => transpose::<C, 8, R>(x, xt),
         _ => transpose_any(x, d, xt, 0),
     }
