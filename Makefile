@@ -9,7 +9,7 @@
 #   make bench-sklearn  KMeans against scikit-learn, intelex and faiss (sklearn_compare.py)
 #   make bench-dask  ferrovq.dask against dask-ml and in-memory ferrovq (dask_compare.py)
 #   make docs   the documentation site in docs/_build/html (Sphinx, warnings are errors)
-#   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~40 min)
+#   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~30 min)
 #   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
 #   make matrix the portable wheel's tests on the oldest and newest Python and numpy
