@@ -1,5 +1,6 @@
-//! The floating-point trait every kernel is generic over (`f32` and `f64`), and the
-//! promotion of `f32` rows to `f64` where a float32 data set meets a float64 code book.
+//! The floating-point trait every kernel is generic over (`f32` and `f64`), the promotion
+//! of `f32` rows to `f64` where a float32 data set meets a float64 code book, and square
+//! roots of a run of values.
 //!
 //! Arithmetic is plain IEEE without reassociation, so a kernel gives the same bits on every
 //! CPU it is dispatched to; the one fused multiply-add (`mul_add`) is correctly rounded
@@ -85,6 +86,18 @@ macro_rules! impl_float {
 
 impl_float!(f32);
 impl_float!(f64);
+
+simd! {
+    /// Replace every value of `v` by its square root: vectorised at the widest SIMD width
+    /// the CPU has (the baseline build took two values per instruction: 12% of `vq` of
+    /// 10,000 x 8 float64 rows against 4 codes). Correctly rounded on every target, so the
+    /// bits do not depend on it.
+    pub(crate) fn sqrt_all<C: Float>(v: &mut [C]) {
+        for x in v {
+            *x = x.sqrt();
+        }
+    }
+}
 
 /// A float type whose rows can be read as rows of `C` (itself, or `f32` widened to `f64`).
 /// This is how a float32 data set meets a float64 code book, as in SciPy's type promotion.

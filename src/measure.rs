@@ -106,7 +106,7 @@ pub fn distances<F: Float>(
     exec.map(blocks, |(o, rows)| {
         for (i, o) in o.chunks_exact_mut(k).enumerate() {
             lane_sq_dists(&rows[i * d..(i + 1) * d], c, &all, o);
-            o.iter_mut().for_each(|v| *v = v.sqrt());
+            crate::float::sqrt_all(o);
         }
     });
     crate::matrix(out, n, k)

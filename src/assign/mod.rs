@@ -65,8 +65,9 @@ pub(crate) fn assign_chunk<F: Promote<C>, C: Float>(
         *l = h.label;
     }
     for (d, h) in dists.iter_mut().zip(hits.iter()) {
-        *d = h.best.sqrt();
+        *d = h.best;
     }
+    crate::float::sqrt_all(dists);
 }
 
 /// [`Codebook::nearest_rows`] of the rows of one chunk (`rows`, `hits.len()` of them),
