@@ -12,9 +12,9 @@ use crate::float::Float;
 /// `f64` rows of [`NARROW_BLOCK_FEATURES`] or more. With 64 `f64` rows the transposed block
 /// of 64 features filled the 32 KiB level-1 cache and its stores missed (10,000 x 64 and
 /// 100,000 x 8 float64 rows against 4 codes: 23% and 10% faster with 32 rows); with fewer
-/// features the longer block pays for its fixed costs per code (100,000 x 2 and x 4 float64
-/// rows against 16 codes: 12% and 4-9% slower with 32 rows), and float32 rows were 10-40%
-/// slower with 32.
+/// features the longer block pays for its fixed costs per code (100,000 x 2 float64 rows
+/// against 16 codes: 12% slower with 32 rows, x 4 against 4 and 16 codes: 9% and 4%), and
+/// float32 rows were 10-54% slower with 32 (100,000 x 2 and x 8 against 4 and 16 codes).
 fn block_rows<C: Float>(d: usize) -> usize {
     if C::WIDE && d >= NARROW_BLOCK_FEATURES {
         32
