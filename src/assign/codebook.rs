@@ -13,7 +13,7 @@
 use super::bound::{hit, settle};
 use super::direct::{direct_nearest, rank};
 use super::dot::{dot_scores, two_smallest, LANES, ROWS};
-use super::exact::{lane_sq_dists, sq_dist};
+use super::exact::{exact_to_labels, lane_sq_dists, sq_dist};
 use super::narrow::narrowable;
 use super::DOT_MIN_FEATURES;
 use crate::float::Float;
@@ -175,30 +175,9 @@ impl<C: Float> Codebook<C> {
                     *hit = self.pick(&x[p * self.d..(p + 1) * self.d], x_norms[p], scores);
                 }
             }
-            if exact {
-                self.exact_distances(full, group);
-            }
         }
-    }
-
-    /// Set each hit's `best` to the squared distance of its row of `x` ([`ROWS`] rows) to its
-    /// code by the direct formula. The rows' sums are interleaved, so that they run in
-    /// parallel; each is still summed in feature order.
-    fn exact_distances(&self, x: &[C], group: &mut [Hit<C>]) {
-        let d = self.d;
-        let mut codes = [0; ROWS];
-        for (c, h) in codes.iter_mut().zip(group.iter()) {
-            *c = h.label as usize * d;
-        }
-        let mut acc = [C::ZERO; ROWS];
-        for f in 0..d {
-            for (p, a) in acc.iter_mut().enumerate() {
-                let diff = self.rows[codes[p] + f] - x[p * d + f];
-                *a += diff * diff;
-            }
-        }
-        for (h, &a) in group.iter_mut().zip(&acc) {
-            h.best = a;
+        if exact {
+            exact_to_labels(&self.rows, self.d, rows, hits);
         }
     }
 
@@ -270,6 +249,9 @@ mod tests {
             (5, 1, 70),
             (100, 16, 33),
             (70, 5, 6),
+            // Blocks of exact distances in register tiles, whole and partial.
+            (150, 40, 64),
+            (70, 33, 12),
         ] {
             let rows: Vec<f64> = (0..n * d).map(|_| next()).collect();
             let code: Vec<f64> = (0..k * d).map(|_| next()).collect();

@@ -15,7 +15,7 @@ use crate::float::Float;
 /// features the longer block pays for its fixed costs per code (100,000 x 2 float64 rows
 /// against 16 codes: 12% slower with 32 rows, x 4 against 4 and 16 codes: 9% and 4%), and
 /// float32 rows were 10-54% slower with 32 (100,000 x 2 and x 8 against 4 and 16 codes).
-fn block_rows<C: Float>(d: usize) -> usize {
+pub(super) fn block_rows<C: Float>(d: usize) -> usize {
     if C::WIDE && d >= NARROW_BLOCK_FEATURES {
         32
     } else {
