@@ -153,6 +153,33 @@ def test_kmeans2_matches_scipy(n, d, k, minit, dtype):
     )
 
 
+@pytest.mark.parametrize("minit", ["random", "points", "++", "matrix"])
+def test_kmeans2_many_features_few_codes_matches_scipy(minit):
+    # 48 features, 12 codes: the k-means passes rank by dot products with rows in lanes.
+    data = blobs(100, np.arange(12) * 3.0, d=48, seed=1248)
+    kk = data[::100].copy() if minit == "matrix" else 12
+    same_outcome(fv.kmeans2, sp.kmeans2, data, kk, iter=10, minit=minit, rng=1200, exact=False)
+
+
+def test_kmeans2_float32_labels_are_those_of_exact_arithmetic(rng):
+    # SciPy ranks float32 rows of five or more features by float32 dot products, whose
+    # rounding flips near ties: on the data above in float32 with minit='++' and rng=1200,
+    # its second pass gives row 966 code 4 (squared distance 8.05201 in float64) over code
+    # 9 (8.05103). So the oracle here is the float64 argmin against the same code book.
+    # Two codes in each of the first six clusters: near ties for every row.
+    data = blobs(100, np.arange(12) * 3.0, d=48, seed=1248).astype(np.float32)
+    code_book = data[np.r_[0:600:100, 50:600:100]] + rng.normal(0, 0.1, (12, 48)).astype(
+        np.float32
+    )
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # empty clusters: labels only here
+            new, labels = fv.kmeans2(data, code_book, iter=1, minit="matrix")
+        wide = data.astype(np.float64)[:, None, :] - code_book.astype(np.float64)[None]
+        np.testing.assert_array_equal(labels, (wide**2).sum(-1).argmin(1))
+        code_book = new
+
+
 def test_kmeans2_one_dimensional(rng):
     data = np.concatenate([rng.normal(0, 1, 100), rng.normal(10, 1, 100)])
     for minit in ("random", "points", "++"):

@@ -46,6 +46,31 @@ pub(super) fn rank<C: Float>(values: &[C]) -> Hit<C> {
     }
 }
 
+/// Rank code `j`'s values `acc` (one per lane; codes in increasing order) into each
+/// lane's lowest value (`best`, first index on ties in `label`) and second lowest,
+/// branch-free as in [`rank`].
+#[inline(always)]
+pub(super) fn rank_lanes<C: Float, const R: usize>(
+    acc: &[C; R],
+    j: usize,
+    best: &mut [C; R],
+    second: &mut [C; R],
+    label: &mut [u32; R],
+) {
+    for p in 0..R {
+        let v = acc[p];
+        let lower = v < best[p];
+        let demoted = if lower { best[p] } else { v };
+        second[p] = if demoted < second[p] {
+            demoted
+        } else {
+            second[p]
+        };
+        best[p] = if lower { v } else { best[p] };
+        label[p] = if lower { j as u32 } else { label[p] };
+    }
+}
+
 simd! {
     /// Direct kernel: every row's squared distance to every code, accumulated feature by
     /// feature in SciPy's order, and ranked as [`rank`] does (the first index on ties). Blocks
@@ -85,19 +110,7 @@ simd! {
                             *a += diff * diff;
                         }
                     }
-                    // Branch-free, as in `rank`.
-                    for p in 0..R {
-                        let v = acc[p];
-                        let lower = v < best[p];
-                        let demoted = if lower { best[p] } else { v };
-                        second[p] = if demoted < second[p] {
-                            demoted
-                        } else {
-                            second[p]
-                        };
-                        best[p] = if lower { v } else { best[p] };
-                        label[p] = if lower { j as u32 } else { label[p] };
-                    }
+                    rank_lanes(&acc, j, &mut best, &mut second, &mut label);
                 }
                 for (p, hit) in out.iter_mut().enumerate() {
                     *hit = Hit {

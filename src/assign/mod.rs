@@ -1,8 +1,9 @@
 //! The assignment step: the nearest code of every row.
 //!
-//! A code book is prepared once for its queries, which go to one of two kernels: the direct
-//! formula for fewer than five features (SciPy's bits) and register-tiled dot products
-//! with a rounding bound for more (labels of exact arithmetic). `f64` rows may be ranked in
+//! A code book is prepared once for its queries, which go to one of three kernels: the
+//! direct formula for fewer than five features (SciPy's bits) and register-tiled dot
+//! products with a rounding bound for more (labels of exact arithmetic); with few codes the
+//! direct formula, or for labels alone the same dot products with rows in the SIMD lanes. `f64` rows may be ranked in
 //! `f32` first where that cannot change a label.
 
 mod bound;
@@ -10,6 +11,7 @@ mod codebook;
 mod direct;
 mod dot;
 mod exact;
+mod lane_dots;
 mod narrow;
 mod transpose;
 
