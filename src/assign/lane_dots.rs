@@ -3,7 +3,8 @@
 //! of rows transposed into the SIMD lanes meeting the codes in turn. One fused multiply-add
 //! per feature and code rather than the direct formula's three operations; each row's best
 //! code is settled by the dot-product kernel's rounding bound, or, where the runner-up is
-//! within it, found by the direct formula.
+//! within it, found by the direct formula. `f64` rows may be ranked in `f32` (the caller
+//! gives both, and the bound for values rounded to `f32`).
 
 use super::bound::{hit, settle};
 use super::direct::{block_rows, rank, rank_lanes};
@@ -17,50 +18,62 @@ use crate::float::Float;
 /// blocks spilled and ran 1.7x slower than with 2).
 const CODES_PER_PASS: usize = 2;
 
+/// The code book the kernel ranks by, in the type `N` of the rows it ranks: the codes
+/// row-major, their `|c|^2`, the largest of those, and the relative rounding the bound
+/// allows per operation (`N`'s epsilon, or more where the rows and codes were rounded to
+/// `N`).
+#[derive(Clone, Copy)]
+pub(super) struct Ranking<'a, N> {
+    pub(super) book: &'a [N],
+    pub(super) norms: &'a [N],
+    pub(super) max_norm: N,
+    pub(super) eps: f64,
+}
+
 simd! {
-    /// The nearest of the `k` codes (row-major in `book`, with their `|c|^2` in `norms` and
-    /// the largest of those in `max_norm`) to each row of `rows` (`d` features): the hit's
-    /// label, an upper bound of its squared distance and a lower bound of every other
-    /// code's (see [`Hit`]); or, for a row whose best score is not certain, the exact
-    /// best and second distances by the direct formula.
-    pub(super) fn lane_dots_nearest<C: Float>(
+    /// The nearest code to each row of `rows` (`d` features; `ranked` holds the same rows
+    /// in the ranking's type): the hit's label, an upper bound of its squared distance and
+    /// a lower bound of every other code's (see [`Hit`]); or, for a row whose best score
+    /// is not certain, the exact best and second distances to the codes of `book` (the
+    /// code book in the rows' own type) by the direct formula.
+    pub(super) fn lane_dots_nearest<C: Float, N: Float>(
+        ranking: Ranking<N>,
         book: &[C],
-        norms: &[C],
-        max_norm: C,
         d: usize,
+        ranked: &[N],
         rows: &[C],
         hits: &mut [Hit<C>],
     ) {
         /// [`lane_dots_nearest`] in blocks of `R` rows.
         #[multiversion::inherit_target]
-        fn blocks<C: Float, const R: usize>(
+        fn blocks<C: Float, N: Float, const R: usize>(
+            ranking: Ranking<N>,
             book: &[C],
-            norms: &[C],
-            max_norm: C,
             d: usize,
+            ranked: &[N],
             rows: &[C],
             hits: &mut [Hit<C>],
             avx: bool,
         ) {
+            let Ranking { book: codes, norms, max_norm, eps } = ranking;
             let k = norms.len();
-            let minus_two = C::from_f64(-2.0);
-            let eps = C::EPSILON.to_f64();
+            let minus_two = N::from_f64(-2.0);
             // The block transposed: feature `f` of row `p` at `xt[f][p]`.
-            let mut xt = vec![[C::ZERO; R]; d];
+            let mut xt = vec![[N::ZERO; R]; d];
             for (b, out) in hits.chunks_mut(R).enumerate() {
-                let x = &rows[b * R * d..(b * R + out.len()) * d];
+                let span = b * R * d..(b * R + out.len()) * d;
                 // SAFETY: `avx` is whether this build of the function has AVX.
-                unsafe { transpose_block(x, d, &mut xt, avx) };
-                let mut best = [C::INFINITY; R];
-                let mut second = [C::INFINITY; R];
+                unsafe { transpose_block(&ranked[span.clone()], d, &mut xt, avx) };
+                let mut best = [N::INFINITY; R];
+                let mut second = [N::INFINITY; R];
                 let mut label = [0u32; R];
                 for j0 in (0..k).step_by(CODES_PER_PASS) {
                     // Past the last code the last is repeated, and not ranked.
-                    let codes: [&[C]; CODES_PER_PASS] =
-                        std::array::from_fn(|q| &book[(j0 + q).min(k - 1) * d..][..d]);
-                    let mut acc = [[C::ZERO; R]; CODES_PER_PASS];
+                    let pass: [&[N]; CODES_PER_PASS] =
+                        std::array::from_fn(|q| &codes[(j0 + q).min(k - 1) * d..][..d]);
+                    let mut acc = [[N::ZERO; R]; CODES_PER_PASS];
                     for (f, xf) in xt.iter().enumerate() {
-                        for (accq, code) in acc.iter_mut().zip(&codes) {
+                        for (accq, code) in acc.iter_mut().zip(&pass) {
                             let c = code[f];
                             for (a, &v) in accq.iter_mut().zip(xf) {
                                 *a = v.mul_add(c, *a);
@@ -74,12 +87,13 @@ simd! {
                         rank_lanes(accq, j, &mut best, &mut second, &mut label);
                     }
                 }
-                let mut x_norms = [C::ZERO; R];
+                let mut x_norms = [N::ZERO; R];
                 for xf in &xt {
                     for (n, &v) in x_norms.iter_mut().zip(xf) {
                         *n = v.mul_add(v, *n);
                     }
                 }
+                let x = &rows[span];
                 for (p, (out, x)) in out.iter_mut().zip(x.chunks_exact(d)).enumerate() {
                     let norms = (x_norms[p].to_f64(), max_norm.to_f64());
                     *out = match settle(best[p].to_f64(), second[p].to_f64(), norms, d, eps) {
@@ -92,12 +106,16 @@ simd! {
                 }
             }
         }
-        assert!(d > 0 && book.len() == norms.len() * d, "a book of k x d codes, d > 0");
+        let k = ranking.norms.len();
+        assert!(
+            d > 0 && ranking.book.len() == k * d && book.len() == k * d && ranked.len() == rows.len(),
+            "k x d codes and the same rows in both types, d > 0"
+        );
         let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
-        if block_rows::<C>(d) == 32 {
-            blocks::<C, 32>(book, norms, max_norm, d, rows, hits, avx);
+        if block_rows::<N>(d) == 32 {
+            blocks::<C, N, 32>(ranking, book, d, ranked, rows, hits, avx);
         } else {
-            blocks::<C, 64>(book, norms, max_norm, d, rows, hits, avx);
+            blocks::<C, N, 64>(ranking, book, d, ranked, rows, hits, avx);
         }
     }
 }
@@ -129,7 +147,13 @@ mod tests {
                 .iter()
                 .fold(C::ZERO, |m, &v| if v > m { v } else { m });
             let mut hits = vec![Hit::default(); n];
-            lane_dots_nearest(&book, &norms, max_norm, d, &rows, &mut hits);
+            let ranking = Ranking {
+                book: &book,
+                norms: &norms,
+                max_norm,
+                eps: C::EPSILON.to_f64(),
+            };
+            lane_dots_nearest(ranking, &book, d, &rows, &rows, &mut hits);
             let mut want = vec![Hit::default(); n];
             direct_nearest(&book, k, d, &rows, &mut want);
             for (i, (hit, want)) in hits.iter().zip(&want).enumerate() {

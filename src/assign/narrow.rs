@@ -26,8 +26,7 @@ impl<C: Float> Codebook<C> {
         }
         let (kpad, d) = (self.kpad, self.d);
         let x_norms = narrow.scores(buf, scratch);
-        // Half as much again as the kernel's own rounding: the rounding of the values.
-        let eps = 1.5 * f64::from(f32::EPSILON);
+        let eps = NARROW_EPS;
         for (p, out) in group.iter_mut().enumerate() {
             let (best, second, label) = two_smallest(&scratch[p * kpad..(p + 1) * kpad]);
             let norms = (f64::from(x_norms[p]), f64::from(narrow.max_norm));
@@ -39,6 +38,10 @@ impl<C: Float> Codebook<C> {
         true
     }
 }
+
+/// The rounding bound's relative rounding per operation for values rounded to `f32`: half
+/// as much again as `f32`'s own, for the rounding of the values.
+pub(super) const NARROW_EPS: f64 = 1.5 * f32::EPSILON as f64;
 
 /// Whether `v` is zero or of a magnitude in `[2^-60, 2^60]`: rounded to `f32` it keeps a
 /// relative error of at most `f32::EPSILON / 2`, and products and squares of such values
@@ -53,9 +56,16 @@ pub(super) fn narrowable<C: Float>(v: C) -> bool {
 
 simd! {
     /// `x` rounded to `f32` into `out`, and whether every value is [`narrowable`].
-    fn narrow_rows<C: Float>(x: &[C], out: &mut Vec<f32>) -> bool {
-        out.clear();
-        out.extend(x.iter().map(|&v| v.to_f64() as f32));
-        x.iter().fold(true, |ok, &v| ok & narrowable(v))
+    pub(super) fn narrow_rows<C: Float>(x: &[C], out: &mut Vec<f32>) -> bool {
+        // Written into a sized buffer, not pushed: `extend` of a mapped iterator kept its
+        // length checks and did not vectorise (16% of `vq` of 10,000 x 64 float64 rows
+        // against 16 codes).
+        out.resize(x.len(), 0.0);
+        let mut ok = true;
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v.to_f64() as f32;
+            ok &= narrowable(v);
+        }
+        ok
     }
 }
