@@ -2,14 +2,14 @@
 //!
 //! For fewer than five features the direct kernel ([`super::direct`]) gives SciPy's bits;
 //! it also takes few codes, as does, for k-means passes, the lane-dots kernel
-//! ([`super::lane_dots`]), which ranks as the next one does. For five or more features (where SciPy itself uses BLAS) the register-tiled kernel
-//! ([`super::dot`]) ranks the codes by `|c|^2 - 2 x.c` (one fused multiply-add per feature
-//! and code). A rounding bound ([`super::bound`]) decides whether the best code is certain;
-//! when the runner-up is within the bound (near-ties, exact ties, overflow, NaN) the
-//! candidates are compared again with the exact direct formula. The reported distance is
-//! always the direct one. Labels therefore equal those of exact arithmetic (lowest index on
-//! ties) whatever the CPU or thread count. `f64` rows may be ranked in `f32` first
-//! ([`super::narrow`]).
+//! ([`super::lane_dots`]), which ranks as the next one does. For five or more features
+//! (where SciPy itself uses BLAS) the register-tiled kernel ([`super::dot`]) ranks the
+//! codes by `|c|^2 - 2 x.c` (one fused multiply-add per feature and code). A rounding
+//! bound ([`super::bound`]) decides whether the best code is certain; when the runner-up
+//! is within the bound (near-ties, exact ties, overflow, NaN) the candidates are compared
+//! again with the exact direct formula. The reported distance is always the direct one.
+//! Labels therefore equal those of exact arithmetic (lowest index on ties) whatever the
+//! CPU or thread count. `f64` rows may be ranked in `f32` first ([`super::narrow`]).
 
 use super::bound::{hit, settle};
 use super::direct::{direct_nearest, rank};
@@ -169,16 +169,16 @@ impl<C: Float> Codebook<C> {
     ///
     /// `f64` rows and codes whose values are all [`narrowable`] are ranked in `f32` first,
     /// with a rounding bound that also covers the rounding of the values to `f32`; a group
-    /// of rows with any best code not certain in `f32` is ranked again in `f64`.
+    /// of rows with any best code not certain in `f32` is ranked again in `f64` (by the
+    /// lane-dots kernel, each such row is measured with the direct formula).
     pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
         if direct_kernel(self.k, self.d) {
-            let narrow = self.narrow.as_deref();
             if !lane_dots(self.k, self.d, exact) {
                 direct_nearest(&self.rows, self.k, self.d, rows, hits);
                 return;
             }
             let mut buf = Vec::new();
-            match narrow {
+            match self.narrow.as_deref() {
                 Some(n) if narrow_rows(rows, &mut buf) => {
                     let ranking = n.ranking(NARROW_EPS);
                     lane_dots_nearest(ranking, &self.rows, self.d, &buf, rows, hits);

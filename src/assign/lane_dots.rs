@@ -99,7 +99,8 @@ simd! {
                     *out = match settle(best[p].to_f64(), second[p].to_f64(), norms, d, eps) {
                         Some(bounds) => hit(label[p] as usize, bounds),
                         None => {
-                            let exact: Vec<C> = book.chunks_exact(d).map(|c| sq_dist(x, c)).collect();
+                            let exact: Vec<C> =
+                                book.chunks_exact(d).map(|c| sq_dist(x, c)).collect();
                             rank(&exact)
                         }
                     };
@@ -108,7 +109,10 @@ simd! {
         }
         let k = ranking.norms.len();
         assert!(
-            d > 0 && ranking.book.len() == k * d && book.len() == k * d && ranked.len() == rows.len(),
+            d > 0
+                && ranking.book.len() == k * d
+                && book.len() == k * d
+                && ranked.len() == rows.len(),
             "k x d codes and the same rows in both types, d > 0"
         );
         let avx = multiversion::target::target_cfg_f!(target_feature = "avx");

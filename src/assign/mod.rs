@@ -2,9 +2,9 @@
 //!
 //! A code book is prepared once for its queries, which go to one of three kernels: the
 //! direct formula for fewer than five features (SciPy's bits) and register-tiled dot
-//! products with a rounding bound for more (labels of exact arithmetic); with few codes the
-//! direct formula, or for labels alone the same dot products with rows in the SIMD lanes. `f64` rows may be ranked in
-//! `f32` first where that cannot change a label.
+//! products with a rounding bound for more (labels of exact arithmetic); with few codes
+//! the direct formula, or, for labels alone, the same dot products with the rows in the
+//! SIMD lanes. `f64` rows may be ranked in `f32` first where that cannot change a label.
 
 mod bound;
 mod codebook;
