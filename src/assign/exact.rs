@@ -24,7 +24,7 @@ simd! {
     /// along the row), the block of differences transposed, and the squares summed with
     /// the rows in the SIMD lanes, each in feature order: the bits of [`sq_dist`]. (Summed
     /// row by row, eight rows interleaved in scalar code, this was a third of `vq`'s time
-    /// at 64 features against 16 codes.)
+    /// with 16 codes of 64 features sent to the dot-product kernel in a trial.)
     pub(super) fn exact_to_labels<C: Float>(book: &[C], d: usize, rows: &[C], hits: &mut [Hit<C>]) {
         /// [`exact_to_labels`] in blocks of `R` rows.
         #[multiversion::inherit_target]
