@@ -77,22 +77,31 @@ fn direct_kernel(k: usize, d: usize) -> bool {
 
 /// Whether a code book that [`direct_kernel`] takes goes to the lane-dots kernel instead:
 /// with five or more features, where only the labels are asked for (k-means passes) and a
-/// row meets at least [`LANE_DOTS_MIN_PRODUCTS`] products. Measured (one core, against the
+/// row meets at least [`LANE_DOTS_MIN_PRODUCTS`] products, or [`NARROW_LANE_DOTS_MIN_PRODUCTS`]
+/// if the book is `narrow` (`f64` codes ranked in `f32`). Measured (one core, against the
 /// direct kernel, k-means of 5 iterations): 10,000 and 100,000 x 64 rows against 16 codes
 /// 9-22% faster, 10,000 x 64 against 8 codes 5-17%; against 4 codes (256 products) up to
-/// 8% slower, and 10,000 x 8 against 16 (128) 20-48% slower, the bound's fixed cost per
-/// row weighing more than the products saved. With the exact distances asked for (`vq`)
-/// it was 0-5% slower than the direct kernel, which has them as it ranks (and so it was
-/// with `f64` rows ranked in `f32`: the exact distances after them, by a transpose of the
-/// differences, cost as much as the ranking saved). `f64` rows are ranked in `f32` where
-/// they can be, as in the dot-product kernel (k-means of 10,000 and 100,000 x 64 rows
-/// against 16 codes another 15-17% faster).
-fn lane_dots(k: usize, d: usize, exact: bool) -> bool {
-    d >= DOT_MIN_FEATURES && !exact && k * d >= LANE_DOTS_MIN_PRODUCTS
+/// 8% slower in `f32` (100,000 rows: 12%), and 10,000 x 8 against 16 (128) 20-48% slower,
+/// the bound's fixed cost per row weighing more than the products saved. `f64` rows ranked
+/// in `f32` gain more: 10,000 x 32 against 8 codes 25% faster, 100,000 x 16 against 16
+/// 20%, 10,000 x 64 against 4 codes 6%; at 128 products and below no faster. With the
+/// exact distances asked for (`vq`) it was 0-5% slower than the direct kernel, which has
+/// them as it ranks (and so it was with `f64` rows ranked in `f32`: the exact distances
+/// after them, by a transpose of the differences, cost as much as the ranking saved).
+fn lane_dots(k: usize, d: usize, exact: bool, narrow: bool) -> bool {
+    let min_products = if narrow {
+        NARROW_LANE_DOTS_MIN_PRODUCTS
+    } else {
+        LANE_DOTS_MIN_PRODUCTS
+    };
+    d >= DOT_MIN_FEATURES && !exact && k * d >= min_products
 }
 
 /// See [`lane_dots`].
 const LANE_DOTS_MIN_PRODUCTS: usize = 512;
+
+/// See [`lane_dots`].
+const NARROW_LANE_DOTS_MIN_PRODUCTS: usize = 256;
 
 impl<C: Float> Codebook<C> {
     /// Prepare `k` codes of `d` features given row-major in `rows`.
@@ -122,7 +131,7 @@ impl<C: Float> Codebook<C> {
                 max_norm = nn;
             }
         }
-        let ranked = dot || lane_dots(k, d, false);
+        let ranked = dot || lane_dots(k, d, false, C::WIDE);
         let narrow = (C::WIDE && ranked && rows.iter().all(|&v| narrowable(v))).then(|| {
             let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
             Box::new(Codebook::new(&rows, k, d))
@@ -173,7 +182,7 @@ impl<C: Float> Codebook<C> {
     /// lane-dots kernel, each such row is measured with the direct formula).
     pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
         if direct_kernel(self.k, self.d) {
-            if !lane_dots(self.k, self.d, exact) {
+            if !lane_dots(self.k, self.d, exact, self.narrow.is_some()) {
                 direct_nearest(&self.rows, self.k, self.d, rows, hits);
                 return;
             }
@@ -299,6 +308,8 @@ mod tests {
             // Blocks of exact distances in register tiles, whole and partial.
             (150, 40, 64),
             (70, 33, 12),
+            // 320 products: the lane-dots kernel for labels alone, in float32 only.
+            (90, 8, 40),
         ] {
             let rows: Vec<f64> = (0..n * d).map(|_| next()).collect();
             let code: Vec<f64> = (0..k * d).map(|_| next()).collect();
