@@ -166,7 +166,7 @@ def test_kmeans2_float32_labels_are_those_of_exact_arithmetic(rng):
     # rounding flips near ties: on the data above in float32 with minit='++' and rng=1200,
     # its second pass gives row 966 code 4 (squared distance 8.05201 in float64) over code
     # 9 (8.05103). So the oracle here is the float64 argmin against the same code book.
-    # Two codes in each of the first six clusters: near ties for every row.
+    # Two codes in each of the first six clusters: near ties for many rows.
     data = blobs(100, np.arange(12) * 3.0, d=48, seed=1248).astype(np.float32)
     code_book = data[np.r_[0:600:100, 50:600:100]] + rng.normal(0, 0.1, (12, 48)).astype(
         np.float32

@@ -308,7 +308,7 @@ mod tests {
             // Blocks of exact distances in register tiles, whole and partial.
             (150, 40, 64),
             (70, 33, 12),
-            // 320 products: the lane-dots kernel for labels alone, in float32 only.
+            // 320 products: the lane-dots kernel takes labels-only passes ranked in float32.
             (90, 8, 40),
         ] {
             let rows: Vec<f64> = (0..n * d).map(|_| next()).collect();

@@ -58,10 +58,8 @@ simd! {
                 }
             }
         }
-        if d == 0 {
-            hits.iter_mut().for_each(|h| h.best = C::ZERO);
-            return;
-        }
+        // Only the dot-product kernel asks, with five or more features.
+        assert!(d > 0, "rows of at least one feature");
         let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
         if block_rows::<C>(d) == 32 {
             blocks::<C, 32>(book, d, rows, hits, avx);
