@@ -98,7 +98,7 @@ simd! {
             for (b, out) in hits.chunks_mut(R).enumerate() {
                 let x = &rows[b * R * d..(b * R + out.len()) * d];
                 // SAFETY: `avx` is whether this build of the function has AVX.
-                unsafe { transpose_block(x, d, &mut xt, avx) };
+                unsafe { transpose_block(x, d, &mut xt, avx, false) };
                 let mut best = [C::INFINITY; R];
                 let mut second = [C::INFINITY; R];
                 let mut label = [0u32; R];

@@ -46,7 +46,7 @@ simd! {
                     }
                 }
                 // SAFETY: `avx` is whether this build of the function has AVX.
-                unsafe { transpose_block(&diff[..out.len() * d], d, &mut dt, avx) };
+                unsafe { transpose_block(&diff[..out.len() * d], d, &mut dt, avx, true) };
                 let mut acc = [C::ZERO; R];
                 for col in &dt {
                     for (a, &v) in acc.iter_mut().zip(col) {

@@ -63,7 +63,7 @@ simd! {
             for (b, out) in hits.chunks_mut(R).enumerate() {
                 let span = b * R * d..(b * R + out.len()) * d;
                 // SAFETY: `avx` is whether this build of the function has AVX.
-                unsafe { transpose_block(&ranked[span.clone()], d, &mut xt, avx) };
+                unsafe { transpose_block(&ranked[span.clone()], d, &mut xt, avx, false) };
                 let mut best = [N::INFINITY; R];
                 let mut second = [N::INFINITY; R];
                 let mut label = [0u32; R];
