@@ -10,7 +10,9 @@ minit='++', same seed), ``kmeans`` (from the code book, SciPy's default threshol
 ``whiten``. Each figure is measured in rounds (SciPy then ferrovq, each call repeated until
 it has run for 20 ms); the ratio is the median over the rounds of SciPy's time over
 ferrovq's in the same round, and ferrovq's time is its median. Each measurement starts
-after a 100 ms pause, so that neither library runs while the other's idle threads spin.
+after a 100 ms pause, so that neither library runs while the other's idle threads spin,
+and 50 ms of untimed calls of the function measured (``--warm-up-ms``): after a pause this
+machine runs the first tens of milliseconds of work slowly, two threads up to half speed.
 k-means++ of SciPy is O(n k^2 d); it is left out where that exceeds 4e10.
 
 A last section times the unstructured case of the performance issue (standard normal data,
@@ -41,18 +43,28 @@ ITERS = 5
 MIN_MEASURE_S = 0.02
 # Pause before each measurement, for the other library's spinning threads to sleep.
 SETTLE_S = 0.1
+# Untimed calls after the pause, before each measurement (default of --warm-up-ms).
+WARM_UP_S = 0.05
 # SciPy's k-means++ costs about n k^2 d; past this it would dominate the whole sweep.
 MAX_KPP_WORK = 4e10
 FUNCS = ["vq", "kmeans2", "kmeans2 ++", "kmeans", "whiten"]
 
 
-def per_call(fn):
+def per_call(fn, warm_up):
     """Seconds per call of `fn`, repeating it until MIN_MEASURE_S has passed. It starts
     after a pause: OpenBLAS's idle threads spin for tens of milliseconds after a call, and a
     call of the other library in that time shares the cores with them (measured: ferrovq's
     kmeans2 of 10,000 x 64 x 256 float32 right after SciPy's took 29-39 ms, 50 ms later
-    25-32 ms, 100 ms later 14-22 ms, 200 ms later 19-21 ms)."""
+    25-32 ms, 100 ms later 14-22 ms, 200 ms later 19-21 ms). Then `fn` runs untimed for
+    `warm_up` seconds (at least once): after a pause, with no other work in the process,
+    the same call's first runs were up to 1.6x slower than the later ones, and up to 2x
+    two seconds after a call of SciPy (``benches/sweep.py --warm-up-ms 0`` measures without)."""
     time.sleep(SETTLE_S)
+    start = time.perf_counter()
+    while True:
+        fn()
+        if time.perf_counter() - start >= warm_up:
+            break
     calls, start = 0, time.perf_counter()
     while True:
         fn()
@@ -62,13 +74,13 @@ def per_call(fn):
             return elapsed / calls
 
 
-def side_by_side(scipy_fn, ferrovq_fn, rounds):
+def side_by_side(scipy_fn, ferrovq_fn, rounds, warm_up):
     """Median SciPy / ferrovq ratio over `rounds` paired rounds, and ferrovq's median time."""
     scipy_fn(), ferrovq_fn()  # warm-up: thread pools, first-touch page faults
     ratios, ours = [], []
     for _ in range(rounds):
-        s = per_call(scipy_fn)
-        f = per_call(ferrovq_fn)
+        s = per_call(scipy_fn, warm_up)
+        f = per_call(ferrovq_fn, warm_up)
         ratios.append(s / f)
         ours.append(f)
     return median(ratios), median(ours)
@@ -127,7 +139,7 @@ def blas_info():
         return ["threadpoolctl not installed"]
 
 
-def unstructured(rounds):
+def unstructured(rounds, warm_up):
     """The issue's unstructured case: rates of the full assignment and kmeans2 ratios."""
     import numpy as np
 
@@ -139,8 +151,8 @@ def unstructured(rounds):
         x = np.random.default_rng(0).standard_normal((n, d)).astype(dtype)
         init = x[np.random.default_rng(1).choice(n, k, replace=False)].copy()
         pairs = calls(n, d, k, x, init)
-        vr, vt = side_by_side(*pairs["vq"], rounds)
-        kr, kt = side_by_side(*pairs["kmeans2"], rounds)
+        vr, vt = side_by_side(*pairs["vq"], rounds, warm_up)
+        kr, kt = side_by_side(*pairs["kmeans2"], rounds, warm_up)
         gflops = 2 * n * k * d / vt / 1e9
         print(
             f"| {dtype} | {vr:.1f}x | {fmt_time(vt)} | {gflops:.0f} GFLOP/s | {kr:.1f}x | {fmt_time(kt)} |",
@@ -153,6 +165,12 @@ def main():
     ap.add_argument("--max-n", type=int, default=SIZES[-1])
     ap.add_argument("--rounds", type=int, default=5, help="rounds for calls under 0.2 s")
     ap.add_argument("--funcs", default=",".join(FUNCS))
+    ap.add_argument(
+        "--warm-up-ms",
+        type=float,
+        default=WARM_UP_S * 1e3,
+        help="untimed calls before each measurement, after its pause (ms)",
+    )
     args = ap.parse_args()
     if any(v in os.environ for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
@@ -164,13 +182,16 @@ def main():
     import scipy
 
     funcs = args.funcs.split(",")
+    warm_up = args.warm_up_ms / 1e3
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores; python {platform.python_version()}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}, ferrovq {ferrovq.__version__}"
     )
     print(f"SciPy's BLAS: {'; '.join(blas_info())} (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset)")
     print(
-        "cells: SciPy time / ferrovq time (median of paired rounds), then ferrovq's time per call\n"
+        "cells: SciPy time / ferrovq time (median of paired rounds; each measurement after a "
+        f"{SETTLE_S * 1e3:.0f} ms pause and {args.warm_up_ms:.0f} ms of untimed calls), "
+        "then ferrovq's time per call\n"
     )
     print("| n | d | k | dtype | " + " | ".join(funcs) + " |")
     print("|---:|---:|---:|---|" + "---|" * len(funcs))
@@ -189,9 +210,8 @@ def main():
                         s_fn, f_fn = pairs[name]
                         t = time.perf_counter()
                         s_fn()
-                        r, ours = side_by_side(
-                            s_fn, f_fn, min(args.rounds, rounds_for(time.perf_counter() - t))
-                        )
+                        rounds = min(args.rounds, rounds_for(time.perf_counter() - t))
+                        r, ours = side_by_side(s_fn, f_fn, rounds, warm_up)
                         cells.append(f"{r:.1f}x ({fmt_time(ours)})")
                         if r < worst[0]:
                             worst = (r, f"{name} n={n} d={d} k={k} {dtype}")
@@ -200,7 +220,7 @@ def main():
                     )
     print(f"\nlowest ratio: {worst[0]:.2f}x ({worst[1]})")
     if args.max_n >= 100_000:
-        unstructured(min(args.rounds, 3))
+        unstructured(min(args.rounds, 3), warm_up)
 
 
 if __name__ == "__main__":
