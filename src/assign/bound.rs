@@ -16,13 +16,20 @@ pub(super) fn settle(
     d: usize,
     eps: f64,
 ) -> Option<(f64, f64)> {
-    let margin = 2.0 * (d + 4) as f64 * eps * (norms.0 + norms.1);
+    let margin = margin(norms, d, eps);
     (second - best > margin).then(|| {
         (
             best + norms.0 + margin,
             (second + norms.0 - margin).max(0.0),
         )
     })
+}
+
+/// Twice the rounding bound of a score `|c|^2 - 2 x.c` of `d` features, `(d + 4) * eps *
+/// (|x|^2 + max |c|^2)` (`norms`): a code whose score exceeds another's by more is further
+/// from the row, by the direct formula too.
+pub(super) fn margin(norms: (f64, f64), d: usize, eps: f64) -> f64 {
+    2.0 * (d + 4) as f64 * eps * (norms.0 + norms.1)
 }
 
 /// The hit of a row whose nearest code is `label`, from the bounds [`settle`] gave (on
