@@ -84,18 +84,20 @@ simd! {
             }
         }
         let (best, second) = (m1[0], m2[0]);
-        // The first code holding `best`: find its block with an OR over each block's lanes
-        // (vectorised), then the lane. NaN or infinite bests go to the exact comparison.
+        // The first code holding `best`: the first block with a lane equal to it, as a bit
+        // mask of the lanes (a vector comparison; found lane by lane in scalar code this
+        // was a quarter of the function). NaN or infinite bests go to the exact comparison.
         let index = values
             .chunks_exact(LANES)
-            .position(|chunk| chunk.iter().fold(false, |found, &v| found | (v == best)))
-            .map_or(0, |block| {
-                let lane = values[block * LANES..]
+            .enumerate()
+            .find_map(|(block, chunk)| {
+                let lanes = chunk
                     .iter()
-                    .position(|&v| v == best)
-                    .unwrap_or(0);
-                block * LANES + lane
-            });
+                    .enumerate()
+                    .fold(0u32, |m, (t, &v)| m | (u32::from(v == best) << t));
+                (lanes != 0).then(|| block * LANES + lanes.trailing_zeros() as usize)
+            })
+            .unwrap_or(0);
         (best, second, index)
     }
 }
