@@ -92,9 +92,12 @@ simd! {
             rows: &[C],
             hits: &mut [Hit<C>],
             avx: bool,
+            fma: bool,
         ) {
             // The block transposed: feature `f` of row `p` at `xt[f][p]`.
             let mut xt = vec![[C::ZERO; R]; d];
+            // Opaque, so that the multiply-add by it is not folded back into a subtraction.
+            let neg_one = std::hint::black_box(C::from_f64(-1.0));
             for (b, out) in hits.chunks_mut(R).enumerate() {
                 let x = &rows[b * R * d..(b * R + out.len()) * d];
                 // SAFETY: `avx` is whether this build of the function has AVX.
@@ -105,9 +108,18 @@ simd! {
                 for j in 0..k {
                     let mut acc = [C::ZERO; R];
                     for (&c, xf) in book[j * d..(j + 1) * d].iter().zip(&xt) {
-                        for (a, &v) in acc.iter_mut().zip(xf) {
-                            let diff = c - v;
-                            *a += diff * diff;
+                        for p in 0..R {
+                            let v = xf[p];
+                            // `v * -1 + c` rounded once is `c - v` rounded: the same bits,
+                            // from the multiply-add units. Half the lanes take them, so
+                            // the subtractions and the sums share out over both kinds of
+                            // unit (4% at 64 features against 16 codes, both types).
+                            let diff = if fma && p >= R / 2 {
+                                v.mul_add(neg_one, c)
+                            } else {
+                                c - v
+                            };
+                            acc[p] += diff * diff;
                         }
                     }
                     rank_lanes(&acc, j, &mut best, &mut second, &mut label);
@@ -122,10 +134,12 @@ simd! {
             }
         }
         let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
+        // Without it a multiply-add is a call to the C library.
+        let fma = multiversion::target::target_cfg_f!(target_feature = "fma");
         if block_rows::<C>(d) == 32 {
-            blocks::<C, 32>(book, k, d, rows, hits, avx);
+            blocks::<C, 32>(book, k, d, rows, hits, avx, fma);
         } else {
-            blocks::<C, 64>(book, k, d, rows, hits, avx);
+            blocks::<C, 64>(book, k, d, rows, hits, avx, fma);
         }
     }
 }
