@@ -1,6 +1,7 @@
 //! The rounding bound of the dot-product scores: when the best score is certain, and the
 //! bounds on the distances that a certain best gives.
 
+use super::direct::rank;
 use super::Hit;
 use crate::float::Float;
 
@@ -40,4 +41,45 @@ pub(super) fn hit<C: Float>(label: usize, (upper, lower): (f64, f64)) -> Hit<C> 
         best: C::from_f64(upper),
         second: C::from_f64(lower),
     }
+}
+
+/// The hit of a row whose best score is not certain, from its scores (`scores[j]` for code
+/// `j`, each within half the [`margin`] of `|c_j|^2 - 2 x.c_j`) and `|x|^2`: the codes
+/// whose score is within the margin of the best are measured by `exact` (the direct
+/// formula) and the nearest of them taken (first on ties). Every other code is further by
+/// the direct formula too, so neither nearest nor tied with it; its distance is bounded
+/// below by its score. `None` where the margin, the best score or the nearest distance is
+/// not finite (overflow, NaN): every code must be measured then.
+pub(super) fn recheck<C: Float>(
+    scores: &[f64],
+    x_norm: f64,
+    margin: f64,
+    exact: impl Fn(usize) -> C,
+) -> Option<Hit<C>> {
+    let cut = scores.iter().fold(f64::INFINITY, |m, &s| m.min(s)) + margin;
+    if !cut.is_finite() {
+        return None;
+    }
+    let (mut near, mut far) = (Vec::new(), f64::INFINITY);
+    for (j, &s) in scores.iter().enumerate() {
+        if s <= cut {
+            near.push(j);
+        } else {
+            far = far.min(s);
+        }
+    }
+    let within = rank(&near.iter().map(|&j| exact(j)).collect::<Vec<C>>());
+    if !within.best.is_finite() {
+        return None;
+    }
+    let outside = C::from_f64((far + x_norm - margin).max(0.0));
+    Some(Hit {
+        label: near[within.label as usize] as i32,
+        best: within.best,
+        second: if outside < within.second {
+            outside
+        } else {
+            within.second
+        },
+    })
 }

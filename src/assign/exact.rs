@@ -103,16 +103,27 @@ simd! {
 /// (the same bits on every SIMD width; not those of a sum in feature order).
 #[inline(always)]
 pub(crate) fn lane_sq_norm<C: Float>(x: &[C]) -> C {
+    lane_dot(x, x)
+}
+
+/// `x . y` (as long as `x`), accumulated in [`SUM_LANES`] lanes of fused multiply-adds and
+/// added pairwise; within the rounding bound of a dot product in feature order.
+#[inline(always)]
+pub(super) fn lane_dot<C: Float>(x: &[C], y: &[C]) -> C {
     let split = x.len() - x.len() % SUM_LANES;
     let mut acc = [C::ZERO; SUM_LANES];
-    for xs in x[..split].chunks_exact(SUM_LANES) {
+    for (xs, ys) in x[..split]
+        .chunks_exact(SUM_LANES)
+        .zip(y[..split].chunks_exact(SUM_LANES))
+    {
         for t in 0..SUM_LANES {
-            acc[t] = xs[t].mul_add(xs[t], acc[t]);
+            acc[t] = xs[t].mul_add(ys[t], acc[t]);
         }
     }
     x[split..]
         .iter()
-        .fold(add_lanes(acc), |s, &v| v.mul_add(v, s))
+        .zip(&y[split..])
+        .fold(add_lanes(acc), |s, (&a, &b)| a.mul_add(b, s))
 }
 
 /// The sum of the lanes, added pairwise (halving the width each time).

@@ -6,9 +6,9 @@
 //! within it, found by the direct formula. `f64` rows may be ranked in `f32` (the caller
 //! gives both, and the bound for values rounded to `f32`).
 
-use super::bound::{hit, settle};
+use super::bound::{hit, margin, recheck, settle};
 use super::direct::{block_rows, rank, rank_lanes};
-use super::exact::sq_dist;
+use super::exact::{lane_dot, sq_dist};
 use super::transpose::transpose_block;
 use super::Hit;
 use crate::float::Float;
@@ -93,17 +93,27 @@ simd! {
                         *n = v.mul_add(v, *n);
                     }
                 }
-                let x = &rows[span];
-                for (p, (out, x)) in out.iter_mut().zip(x.chunks_exact(d)).enumerate() {
-                    let norms = (x_norms[p].to_f64(), max_norm.to_f64());
-                    *out = match settle(best[p].to_f64(), second[p].to_f64(), norms, d, eps) {
-                        Some(bounds) => hit(label[p] as usize, bounds),
-                        None => {
-                            let exact: Vec<C> =
-                                book.chunks_exact(d).map(|c| sq_dist(x, c)).collect();
-                            rank(&exact)
-                        }
-                    };
+                let (x, xr) = (&rows[span.clone()], &ranked[span]);
+                for (p, out) in out.iter_mut().enumerate() {
+                    let sizes = (x_norms[p].to_f64(), max_norm.to_f64());
+                    let (b, s) = (best[p].to_f64(), second[p].to_f64());
+                    if let Some(bounds) = settle(b, s, sizes, d, eps) {
+                        *out = hit(label[p] as usize, bounds);
+                        continue;
+                    }
+                    // Not certain: the row's scores again, one by one, and the codes near
+                    // the best measured by the direct formula (each code measured was 12%
+                    // of this kernel in k-means of 10,000 x 64 float64 rows, 16 codes).
+                    let (x, xr) = (&x[p * d..][..d], &xr[p * d..][..d]);
+                    let exact = |j: usize| sq_dist(x, &book[j * d..][..d]);
+                    let scores: Vec<f64> = (0..k)
+                        .map(|j| {
+                            let dot = lane_dot(xr, &codes[j * d..][..d]);
+                            minus_two.mul_add(dot, norms[j]).to_f64()
+                        })
+                        .collect();
+                    *out = recheck(&scores, sizes.0, margin(sizes, d, eps), exact)
+                        .unwrap_or_else(|| rank(&(0..k).map(exact).collect::<Vec<C>>()));
                 }
             }
         }
