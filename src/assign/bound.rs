@@ -48,9 +48,20 @@ pub(super) fn hit<C: Float>(label: usize, (upper, lower): (f64, f64)) -> Hit<C> 
 /// whose score is within the margin of the best are measured by `exact` (the direct
 /// formula) and the nearest of them taken (first on ties). Every other code is further by
 /// the direct formula too, so neither nearest nor tied with it; its distance is bounded
-/// below by its score. `None` where the margin, the best score or the nearest distance is
-/// not finite (overflow, NaN): every code must be measured then.
+/// below by its score. Where the margin, the best score or the nearest distance is not
+/// finite (overflow, NaN), every code is measured.
 pub(super) fn recheck<C: Float>(
+    scores: &[f64],
+    x_norm: f64,
+    margin: f64,
+    exact: impl Fn(usize) -> C,
+) -> Hit<C> {
+    near_codes(scores, x_norm, margin, &exact)
+        .unwrap_or_else(|| rank(&(0..scores.len()).map(&exact).collect::<Vec<C>>()))
+}
+
+/// [`recheck`] of the codes near the best, or `None` where it cannot tell.
+fn near_codes<C: Float>(
     scores: &[f64],
     x_norm: f64,
     margin: f64,
@@ -82,4 +93,35 @@ pub(super) fn recheck<C: Float>(
             within.second
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the codes within the margin of the best score are measured; the others bound
+    /// the runner-up's distance from below by their score; with no finite margin, every
+    /// code is measured.
+    #[test]
+    fn recheck_measures_the_codes_near_the_best() {
+        let scores = [10.0, 0.0, 0.5, 100.0];
+        let near = |a: f64, b: f64| {
+            move |j: usize| match j {
+                1 => a,
+                2 => b,
+                _ => panic!("code {j} is not within the margin"),
+            }
+        };
+        let hit: Hit<f64> = recheck(&scores, 5.0, 1.0, near(3.0, 2.0));
+        assert_eq!((hit.label, hit.best, hit.second), (2, 2.0, 3.0));
+        // Code 0's score less the margin, plus |x|^2, is below code 1's distance.
+        let hit: Hit<f64> = recheck(&scores, 5.0, 1.0, near(20.0, 2.0));
+        assert_eq!((hit.label, hit.best, hit.second), (2, 2.0, 14.0));
+        // Ties go to the first code.
+        let hit: Hit<f64> = recheck(&scores, 5.0, 1.0, near(2.0, 2.0));
+        assert_eq!((hit.label, hit.best, hit.second), (1, 2.0, 2.0));
+        let every = |j: usize| [7.0, 9.0, 8.0, 1.0][j];
+        let hit: Hit<f64> = recheck(&scores, 5.0, f64::INFINITY, every);
+        assert_eq!((hit.label, hit.best, hit.second), (3, 1.0, 7.0));
+    }
 }

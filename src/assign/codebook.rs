@@ -12,7 +12,7 @@
 //! CPU or thread count. `f64` rows may be ranked in `f32` first ([`super::narrow`]).
 
 use super::bound::{hit, margin, recheck, settle};
-use super::direct::{direct_nearest, rank};
+use super::direct::direct_nearest;
 use super::dot::{dot_scores, two_smallest, LANES, ROWS};
 use super::exact::{exact_to_labels, lane_sq_dists, sq_dist};
 use super::lane_dots::{lane_dots_nearest, Ranking};
@@ -291,7 +291,6 @@ impl<C: Float> Codebook<C> {
         // codes.)
         let scores: Vec<f64> = scores[..self.k].iter().map(|s| s.to_f64()).collect();
         recheck(&scores, norms.0, margin, exact)
-            .unwrap_or_else(|| rank(&(0..self.k).map(exact).collect::<Vec<C>>()))
     }
 }
 

@@ -7,7 +7,7 @@
 //! gives both, and the bound for values rounded to `f32`).
 
 use super::bound::{hit, margin, recheck, settle};
-use super::direct::{block_rows, rank, rank_lanes};
+use super::direct::{block_rows, rank_lanes};
 use super::exact::{lane_dot, sq_dist};
 use super::transpose::transpose_block;
 use super::Hit;
@@ -112,8 +112,7 @@ simd! {
                             minus_two.mul_add(dot, norms[j]).to_f64()
                         })
                         .collect();
-                    *out = recheck(&scores, sizes.0, margin(sizes, d, eps), exact)
-                        .unwrap_or_else(|| rank(&(0..k).map(exact).collect::<Vec<C>>()));
+                    *out = recheck(&scores, sizes.0, margin(sizes, d, eps), exact);
                 }
             }
         }
