@@ -1,5 +1,6 @@
-//! The rounding bound of the dot-product scores: when the best score is certain, and the
-//! bounds on the distances that a certain best gives.
+//! The rounding bound of the dot-product scores: when the best score is certain, the
+//! bounds on the distances that a certain best gives, and which codes an uncertain best
+//! must be measured against.
 
 use super::direct::rank;
 use super::Hit;

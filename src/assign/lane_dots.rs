@@ -34,8 +34,8 @@ simd! {
     /// The nearest code to each row of `rows` (`d` features; `ranked` holds the same rows
     /// in the ranking's type): the hit's label, an upper bound of its squared distance and
     /// a lower bound of every other code's (see [`Hit`]); or, for a row whose best score
-    /// is not certain, the exact best and second distances to the codes of `book` (the
-    /// code book in the rows' own type) by the direct formula.
+    /// is not certain, its nearest code by the direct formula against `book` (the code book
+    /// in the rows' own type), measured among the codes near the best ([`recheck`]).
     pub(super) fn lane_dots_nearest<C: Float, N: Float>(
         ranking: Ranking<N>,
         book: &[C],
