@@ -53,8 +53,11 @@ pub struct Codebook<C> {
     pub(super) k: usize,
     pub(super) d: usize,
     pub(super) kpad: usize,
-    /// `d` rows of `kpad` values: feature `f` of every code, padded with zeros.
-    pub(super) cols: Vec<C>,
+    /// The codes in panels of [`LANES`]: panel `t` holds codes `t * LANES..` feature by
+    /// feature (`d` runs of `LANES` values), padded with zero codes. A tile streams through
+    /// its panel in order, rather than striding `kpad` values from one feature to the next
+    /// (a page apart at 1,024 codes: every feature of a tile was a TLB miss).
+    pub(super) panels: Vec<C>,
     /// The codes, row-major, for exact rechecks.
     pub(super) rows: Vec<C>,
     /// `|c|^2` of every code (padding: +inf, so padded codes never win).
@@ -111,7 +114,7 @@ impl<C: Float> Codebook<C> {
         // transposed and padded.
         let dot = !direct_kernel(k, d);
         let kpad = if dot { k.div_ceil(LANES) * LANES } else { k };
-        let mut cols = vec![C::ZERO; if dot { d * kpad } else { 0 }];
+        let mut panels = vec![C::ZERO; if dot { d * kpad } else { 0 }];
         for (j, code) in rows
             .chunks_exact(d.max(1))
             .enumerate()
@@ -119,7 +122,7 @@ impl<C: Float> Codebook<C> {
             .filter(|_| dot)
         {
             for (f, &v) in code.iter().enumerate() {
-                cols[f * kpad + j] = v;
+                panels[(j / LANES * d + f) * LANES + j % LANES] = v;
             }
         }
         let mut norms = vec![C::INFINITY; kpad];
@@ -140,7 +143,7 @@ impl<C: Float> Codebook<C> {
             k,
             d,
             kpad,
-            cols,
+            panels,
             rows: rows.to_vec(),
             norms,
             max_norm,
@@ -240,9 +243,9 @@ impl<C: Float> Codebook<C> {
     /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `x` against every code, into `out`
     /// (`ROWS` runs of `kpad`), and the rows' `|x|^2`.
     pub(super) fn scores(&self, x: &[C], out: &mut [C]) -> [C; ROWS] {
-        let (cols, norms, kpad, d) = (&self.cols, &self.norms, self.kpad, self.d);
+        let (panels, norms, kpad, d) = (&self.panels, &self.norms, self.kpad, self.d);
         if !C::WIDE {
-            return dot_scores::<C, ROWS>(cols, norms, kpad, d, x, out);
+            return dot_scores::<C, ROWS>(panels, norms, kpad, d, x, out);
         }
         const HALF: usize = ROWS / 2;
         let mut x_norms = [C::ZERO; ROWS];
@@ -251,7 +254,7 @@ impl<C: Float> Codebook<C> {
             .zip(out.chunks_mut(HALF * kpad))
             .zip(x_norms.chunks_mut(HALF))
         {
-            xn.copy_from_slice(&dot_scores::<C, HALF>(cols, norms, kpad, d, x, out));
+            xn.copy_from_slice(&dot_scores::<C, HALF>(panels, norms, kpad, d, x, out));
         }
         x_norms
     }

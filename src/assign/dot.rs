@@ -17,9 +17,10 @@ pub(super) const ROWS: usize = 8;
 simd! {
     /// Scores `|c|^2 - 2 x.c` of `R` rows (row-major in `x`) against every code, written to
     /// `out` (`R` runs of `kpad`); returns the rows' `|x|^2`. Tiles of `R x LANES`
-    /// accumulators stay in registers while the features stream past.
+    /// accumulators stay in registers while a panel of the code book (see
+    /// [`Codebook`](super::Codebook)) streams past, feature by feature.
     pub(super) fn dot_scores<C: Float, const R: usize>(
-        cols: &[C],
+        panels: &[C],
         norms: &[C],
         kpad: usize,
         d: usize,
@@ -29,15 +30,17 @@ simd! {
         // In lanes: summed in feature order, the chains of dependent additions were a third
         // of this function's time at 64 features against 32 codes.
         let x_norms: [C; R] = std::array::from_fn(|p| lane_sq_norm(&x[p * d..(p + 1) * d]));
+        let rows: [&[C]; R] = std::array::from_fn(|p| &x[p * d..(p + 1) * d]);
         let minus_two = C::from_f64(-2.0);
-        for j0 in (0..kpad).step_by(LANES) {
+        for (t, panel) in panels.chunks_exact(d * LANES).take(kpad / LANES).enumerate() {
+            let j0 = t * LANES;
             let mut acc = [[C::ZERO; LANES]; R];
             for f in 0..d {
-                let col: &[C; LANES] = cols[f * kpad + j0..f * kpad + j0 + LANES]
+                let col: &[C; LANES] = panel[f * LANES..(f + 1) * LANES]
                     .try_into()
-                    .expect("tiles are LANES wide");
-                for (p, accp) in acc.iter_mut().enumerate() {
-                    let xf = x[p * d + f];
+                    .expect("panels are LANES wide");
+                for (accp, row) in acc.iter_mut().zip(&rows) {
+                    let xf = row[f];
                     for (a, &c) in accp.iter_mut().zip(col) {
                         *a = xf.mul_add(c, *a);
                     }
