@@ -8,6 +8,8 @@
 #   make bench  the side-by-side benchmark (benches/compare.py)
 #   make bench-sklearn  KMeans against scikit-learn, intelex and faiss (sklearn_compare.py)
 #   make bench-dask  ferrovq.dask against dask-ml and in-memory ferrovq (dask_compare.py)
+#   make bench-embeddings  embedding-scale k-means against faiss, scikit-learn, intelex
+#               (embeddings.py: iterations, convergence, assignment rate, seeding)
 #   make docs   the documentation site in docs/_build/html (Sphinx, warnings are errors)
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~30 min)
 #   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
@@ -19,7 +21,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint docs bench bench-sklearn bench-dask sweep wheel sdist matrix oracle install venv
+.PHONY: demo test lint docs bench bench-sklearn bench-dask bench-embeddings sweep wheel sdist matrix oracle install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +66,10 @@ docs: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[docs]"
 	rm -rf docs/_build
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+bench-embeddings: install
+	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
+	$(PY) benches/embeddings.py
 
 bench-dask: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"

@@ -59,26 +59,36 @@ impl RowBounds {
     }
 }
 
-/// How far the codes moved between two code books, and the distances between the new codes.
+/// How far the codes moved between two code books, and how far apart the new codes are.
+#[derive(Debug)]
 pub(super) struct Motion {
     /// How far each code moved.
     pub(super) drift: Vec<f64>,
     /// The largest move, its code, and the largest move of any other code.
     pub(super) max: (f64, usize, f64),
-    /// The distances between the new codes.
-    pub(super) gaps: CodeGaps,
+    /// A lower bound of half the distance from each new code to its nearest other code.
+    pub(super) half: Vec<f64>,
+    /// The distances between the new codes, when they were measured.
+    pub(super) gaps: Option<CodeGaps>,
 }
 
 impl Motion {
     /// The motion from the code book `old` (the one the rows' bounds refer to) to `new`,
     /// both `k x d` row-major; `None` if the bounds are not usable (another `k`, no
-    /// features, NaN).
+    /// features, NaN). `old_half` is [`Motion::half`] of `old` (empty if not known).
+    ///
+    /// The distances between the new codes cost about `k^2 d`, as much as comparing `k`
+    /// rows with every code: they are measured only if `measure` (or `old_half` is not
+    /// known). Otherwise each half gap is `old_half` less half the moves of the code and
+    /// of the furthest-moved other code (the triangle inequality), and rows whose bounds
+    /// fail are compared with every code.
     pub(super) fn between(
         exec: &Exec,
-        old: &[f64],
+        (old, old_half): (&[f64], &[f64]),
         new: &[f64],
         k: usize,
         d: usize,
+        measure: bool,
     ) -> Option<Self> {
         if old.len() != new.len() || k == 0 || d == 0 {
             return None;
@@ -95,17 +105,67 @@ impl Motion {
                 max.2 = v;
             }
         }
-        let gaps = CodeGaps::new(exec, new, k, d);
-        if drift.iter().any(|v| v.is_nan()) || gaps.has_nan() {
+        if drift.iter().any(|v| v.is_nan()) {
             return None;
         }
-        Some(Motion { drift, max, gaps })
+        let gaps = (measure || old_half.len() != k).then(|| CodeGaps::new(exec, new, k, d));
+        let half = match &gaps {
+            Some(gaps) if gaps.has_nan() => return None,
+            Some(gaps) => gaps.half.clone(),
+            None => (0..k)
+                .map(|a| {
+                    let other = if a == max.1 { max.2 } else { max.0 };
+                    (old_half[a] - 0.5 * (drift[a] + other)).max(0.0)
+                })
+                .collect(),
+        };
+        Some(Motion {
+            drift,
+            max,
+            half,
+            gaps,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Half gaps not measured are lower bounds of the measured ones, however the codes
+    /// move, and equal them while no code moves; measured ones are the gaps' own.
+    #[test]
+    fn unmeasured_half_gaps_stay_lower_bounds() {
+        let exec = Exec::with_threads(1).unwrap();
+        let (k, d) = (12, 5);
+        let mut rnd = crate::test_uniforms(11);
+        let mut codes: Vec<f64> = (0..k * d).map(|_| 10.0 * rnd()).collect();
+        // Not known before: measured whatever `measure` says.
+        let first = Motion::between(&exec, (&codes, &[]), &codes, k, d, false).unwrap();
+        assert!(first.gaps.is_some());
+        let mut half = first.half;
+        let still = Motion::between(&exec, (&codes, &half), &codes, k, d, false).unwrap();
+        assert_eq!(still.half, half);
+        for _ in 0..30 {
+            let new: Vec<f64> = codes.iter().map(|v| v + 0.3 * rnd()).collect();
+            let m = Motion::between(&exec, (&codes, &half), &new, k, d, false).unwrap();
+            assert!(m.gaps.is_none());
+            let exact = CodeGaps::new(&exec, &new, k, d).half;
+            assert!(m.half.iter().zip(&exact).all(|(b, e)| b <= e), "{m:?}");
+            let measured = Motion::between(&exec, (&codes, &half), &new, k, d, true).unwrap();
+            assert_eq!(measured.half, exact);
+            (codes, half) = (new, m.half);
+        }
+        // The bounds loosen as the codes move, down to zero at worst.
+        assert!(half.iter().all(|&h| h >= 0.0));
+        // Two codes moving straight at each other: the bound is tight.
+        let (old, new) = (
+            [0.0, 0.0, 4.0, 0.0, 9.0, 0.0],
+            [1.0, 0.0, 3.0, 0.0, 9.0, 0.0],
+        );
+        let m = Motion::between(&exec, (&old, &[2.0, 2.0, 2.5]), &new, 3, 2, false).unwrap();
+        assert_eq!(m.half, [1.0, 1.0, 2.0]);
+    }
 
     #[test]
     fn bounds_kept_in_f32_stay_bounds() {

@@ -4,7 +4,9 @@
 //! Assignments are pruned with Hamerly's bounds ([`super::bounds`]): a row whose bounds
 //! settle it is not compared with other codes. A row whose bounds fail is compared with the
 //! codes that can be nearer than its own, found from the distances between the codes
-//! ([`super::ball`]), or with every code if those are many. The bounds carry a relative
+//! ([`super::ball`]), or with every code if those are many or were not measured (they are
+//! measured only while many rows fail: once few do, each iteration costs little more than
+//! a pass over the bounds). The bounds carry a relative
 //! safety margin far above rounding, so pruning never changes a label: the result is the
 //! one the full comparison gives, bit for bit.
 //!
@@ -22,8 +24,9 @@ use crate::parallel::{Exec, CHUNK_ROWS};
 const PRUNE_MIN_CODES: usize = 32;
 
 /// Whether distance bounds are worth keeping for `n` rows, `k` codes and `d` features.
-/// They cost about `k^2 d` per iteration (the gaps between codes, sorted) and a fixed
-/// amount per row, and save up to `n k d`: so only with many codes and many rows per code,
+/// They cost up to `k^2 d` per iteration (the gaps between codes, sorted: measured only
+/// after an iteration that compared more than `k` rows) and a fixed amount per row, and
+/// save up to `n k d`: so only with many codes and many rows per code,
 /// more of them the fewer the features. Measured (5 iterations of clustered float64 data):
 /// at d = 64, k = 256 a full comparison is faster up to about n = 10,000 and the bounds
 /// from n = 20,000 on; at d = 8 the two meet near n = 50,000; at k = 16 the direct kernel
@@ -46,6 +49,11 @@ pub(crate) struct LloydState<F> {
     rows: Vec<RowBounds>,
     /// The code book of the last assignment (empty before the first).
     bound_codes: Vec<f64>,
+    /// Lower bounds of half the gap from each of those codes to its nearest other code
+    /// (empty where not known).
+    bound_half: Vec<f64>,
+    /// Rows compared with other codes than their own at the last assignment.
+    scanned: usize,
     totals: Option<ClusterSums<F>>,
 }
 
@@ -55,6 +63,8 @@ impl<F: Float> LloydState<F> {
         LloydState {
             rows: crate::pages::filled(n, RowBounds::default()),
             bound_codes: Vec::new(),
+            bound_half: Vec::new(),
+            scanned: n,
             totals: None,
         }
     }
@@ -129,8 +139,11 @@ impl<F: Float> LloydState<F> {
         let k = cb.k();
         let centers: Vec<f64> = cb.rows().iter().map(|v| v.to_f64()).collect();
         let keep_bounds = pruning_pays(n, k, d);
+        // The gaps between the codes cost as much as comparing `k` rows with every code:
+        // measured only after an assignment that compared more rows than that.
         let motion = if keep_bounds {
-            Motion::between(exec, &self.bound_codes, &centers, k, d)
+            let old = (&self.bound_codes[..], &self.bound_half[..]);
+            Motion::between(exec, old, &centers, k, d, self.scanned > k)
         } else {
             None
         };
@@ -173,7 +186,7 @@ impl<F: Float> LloydState<F> {
                         let moved = if a == m.max.1 { m.max.2 } else { m.max.0 };
                         let (lower, upper) = (st.lower() - moved, st.upper() + m.drift[a]);
                         st.set(lower, upper);
-                        if want_dists || !apart(upper, lower.max(m.gaps.half[a])) {
+                        if want_dists || !apart(upper, lower.max(m.half[a])) {
                             open.push(i);
                         }
                     }
@@ -183,7 +196,7 @@ impl<F: Float> LloydState<F> {
                         }
                         let st = &mut states[i];
                         let a = st.label as usize;
-                        let bound = st.lower().max(m.gaps.half[a]);
+                        let bound = st.lower().max(m.half[a]);
                         // Tighten the upper bound to the distance and try again.
                         let x = &xc[i * d..(i + 1) * d];
                         let own = if want_dists {
@@ -201,10 +214,10 @@ impl<F: Float> LloydState<F> {
                             }
                             continue;
                         }
-                        let Some(found) =
-                            m.gaps
-                                .search(cb, x, (a, own), margin, &mut codes, &mut sq, apart)
-                        else {
+                        let search = m.gaps.as_ref().and_then(|g| {
+                            g.search(cb, x, (a, own), margin, &mut codes, &mut sq, apart)
+                        });
+                        let Some(found) = search else {
                             todo.push(i);
                             continue;
                         };
@@ -269,6 +282,8 @@ impl<F: Float> LloydState<F> {
         )?;
         total.clear_empty();
         self.bound_codes = centers;
+        self.bound_half = motion.map(|m| m.half).unwrap_or_default();
+        self.scanned = scanned;
         self.totals = Some(total.clone());
         Ok(Step {
             sums: total,

@@ -1,0 +1,353 @@
+"""ferrovq on embedding-like data (hundreds of features, hundreds to thousands of codes,
+overlapping clusters) against faiss, scikit-learn and scikit-learn-intelex.
+
+Run: ``make bench-embeddings`` (or ``python benches/embeddings.py [--sections ...]``).
+
+The data: ``k`` true centres drawn N(0, 1), every row one of them plus unit noise, so the
+clusters overlap as embeddings' do; float32 unless a section says otherwise. Every library
+starts from the same initial rows and works on all of the data (faiss without its
+subsampling). Sections:
+
+- ``iterations``: milliseconds per iteration over the first five iterations, and the
+  memory each library adds beyond the data (peak RSS in a process of its own);
+- ``convergence``: ``KMeans(init=rows, n_init=1, tol=0, max_iter=25)`` against
+  ``faiss.Kmeans`` with ``niter=25``, which stops early by its own rule: time, iterations
+  run and the final inertia (computed the same way for both);
+- ``rate``: the full assignment (``vq``, labels and distances) in GFLOP/s (``2 n k d``)
+  against numpy's own matrix product on the same shapes (row blocks of at most 8,192
+  into one buffer), alternating in one process, medians;
+- ``seeding``: SciPy's '++' (``kmeans2(minit='++', iter=1)``) and scikit-learn's greedy
+  k-means++ (``ferrovq.kmeans_plusplus``) at k = 1,024 on E128, against ``k`` streaming
+  passes over the data;
+- ``defaults``: ``KMeans(n_clusters=256, random_state=0)`` end to end on E384, ferrovq
+  against scikit-learn.
+
+Each measurement runs in a subprocess of its own with OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE unset; the BLAS kernel the peers ran is reported (threadpoolctl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from statistics import median
+
+from compare import peak_rss_mb, reset_peak_rss
+
+CASES = {
+    "E128": (200_000, 128, 1024),
+    "E384": (100_000, 384, 256),
+    "E768": (50_000, 768, 1024),
+}
+LIBS = ["ferrovq", "faiss", "sklearn", "sklearnex"]
+ITERS = 5
+# (d, k) of the rate section; rows chosen so that a call does about 40 GFLOP.
+RATE_SHAPES = [(64, 256), (128, 1024), (384, 256), (768, 1024), (1536, 1024), (128, 65536)]
+SECTIONS = ["iterations", "convergence", "rate", "seeding", "defaults"]
+
+
+def make_embeddings(n, d, k, dtype="float32", seed=0):
+    """Rows around ``k`` N(0, 1) centres with unit noise, and ``k`` distinct rows as the
+    initial code book."""
+    import numpy as np
+
+    r = np.random.default_rng(seed)
+    centres = r.normal(size=(k, d)).astype(dtype)
+    x = centres[r.integers(0, k, n)]
+    x += r.normal(size=(n, d)).astype(dtype)
+    init = x[r.choice(n, k, replace=False)].copy()
+    return x, init
+
+
+def inertia(x, centres):
+    """Sum of squared distances of the rows to their nearest centre, in float64."""
+    import numpy as np
+
+    import ferrovq
+
+    _, dist = ferrovq.vq(x.astype(np.float64), centres.astype(np.float64))
+    return float(np.square(dist).sum())
+
+
+def faiss_fit(x, init, niter):
+    """faiss's Lloyd iterations from ``init`` on every row; the centres and iterations run."""
+    import faiss
+    import numpy as np
+
+    n, d = x.shape
+    k = len(init)
+    cp = faiss.ClusteringParameters()
+    cp.niter = niter
+    cp.max_points_per_centroid = n  # no subsampling
+    clus = faiss.Clustering(d, k, cp)
+    clus.centroids.resize(0)
+    faiss.copy_array_to_vector(np.ascontiguousarray(init, np.float32).ravel(), clus.centroids)
+    clus.train(np.ascontiguousarray(x, np.float32), faiss.IndexFlatL2(d))
+    centres = faiss.vector_to_array(clus.centroids).reshape(k, d)
+    return centres, clus.iteration_stats.size()
+
+
+def estimator_fit(lib, x, init, max_iter):
+    """``KMeans(init=rows, n_init=1, tol=0)`` of ``lib``: the centres and iterations run."""
+    module = {"ferrovq": "ferrovq", "sklearn": "sklearn.cluster", "sklearnex": "sklearnex.cluster"}
+    KMeans = __import__(module[lib], fromlist=["KMeans"]).KMeans
+    km = KMeans(len(init), init=init, n_init=1, max_iter=max_iter, tol=0).fit(x)
+    return km.cluster_centers_, km.n_iter_
+
+
+def fit(lib, x, init, max_iter):
+    if lib == "faiss":
+        return faiss_fit(x, init, max_iter)
+    return estimator_fit(lib, x, init, max_iter)
+
+
+def blas_kernels():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    return sorted(
+        {
+            f"{i.get('internal_api')}:{i.get('architecture')}"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        }
+    )
+
+
+def task_iterations(lib, case):
+    x, init = make_embeddings(*CASES[case])
+    fit(lib, x[:2000], init[:8], 1)  # warm-up: thread pools, lazy imports
+    base = reset_peak_rss()
+    t = time.perf_counter()
+    _, iters = fit(lib, x, init, ITERS)
+    t = time.perf_counter() - t
+    return {
+        "ms_per_iter": 1e3 * t / iters,
+        "iterations": iters,
+        "extra_mb": peak_rss_mb() - base,
+        "data_mb": x.nbytes / 2**20,
+    }
+
+
+def task_convergence(lib, case):
+    x, init = make_embeddings(*CASES[case])
+    fit(lib, x[:2000], init[:8], 1)
+    base = reset_peak_rss()
+    t = time.perf_counter()
+    centres, iters = fit(lib, x, init, 25)
+    t = time.perf_counter() - t
+    extra = peak_rss_mb() - base
+    return {"s": t, "iterations": iters, "inertia": inertia(x, centres), "extra_mb": extra}
+
+
+def task_rate(dtype, d, k):
+    import numpy as np
+
+    import ferrovq
+
+    n = max(4096, int(40e9 / (2 * d * k)))
+    r = np.random.default_rng(0)
+    x = r.normal(size=(n, d)).astype(dtype)
+    book = r.normal(size=(k, d)).astype(dtype)
+    book_t = np.ascontiguousarray(book.T)
+    rows = min(8192, max(128, 2**23 // k))  # blocks of at most 32 MB of products
+    buf = np.empty((rows, k), dtype)
+
+    def matmul():
+        for i in range(0, n, rows):
+            block = x[i : i + rows]
+            np.matmul(block, book_t, out=buf[: len(block)])
+
+    def ours():
+        ferrovq.vq(x, book, check_finite=False)
+
+    ours(), matmul()
+    t_ours, t_mm = [], []
+    for _ in range(3):
+        for fn, times in ((ours, t_ours), (matmul, t_mm)):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    flop = 2 * n * k * d / 1e9
+    return {"n": n, "ours": flop / median(t_ours), "numpy": flop / median(t_mm)}
+
+
+def task_seeding(kind):
+    import numpy as np
+
+    import ferrovq
+
+    n, d, k = CASES["E128"]
+    x, _ = make_embeddings(n, d, k)
+    ferrovq.kmeans_plusplus(x[:2000], 8, random_state=0)
+    passes = []
+    for _ in range(5):
+        t = time.perf_counter()
+        x.sum(axis=0, dtype=np.float64)
+        passes.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    if kind == "scipy":
+        ferrovq.kmeans2(x, k, iter=1, minit="++", rng=0)
+    else:
+        ferrovq.kmeans_plusplus(x, k, random_state=0)
+    t = time.perf_counter() - t
+    return {"s": t, "pass_ms": 1e3 * median(passes), "k": k}
+
+
+def task_defaults(lib):
+    x, _ = make_embeddings(*CASES["E384"])
+    module = {"ferrovq": "ferrovq", "sklearn": "sklearn.cluster"}
+    KMeans = __import__(module[lib], fromlist=["KMeans"]).KMeans
+    KMeans(4, random_state=0).fit(x[:2000])
+    t = time.perf_counter()
+    km = KMeans(n_clusters=256, random_state=0).fit(x)
+    t = time.perf_counter() - t
+    return {"s": t, "iterations": int(km.n_iter_), "inertia": float(km.inertia_)}
+
+
+TASKS = {
+    "iterations": task_iterations,
+    "convergence": task_convergence,
+    "rate": task_rate,
+    "seeding": task_seeding,
+    "defaults": task_defaults,
+}
+
+
+def child(task, *args):
+    """Run one task in a fresh process (OpenBLAS's variables unset); its JSON answer."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    cmd = [sys.executable, __file__, "--child", task, *map(str, args)]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def available(lib):
+    import importlib.util
+
+    module = {"sklearn": "sklearn", "sklearnex": "sklearnex", "faiss": "faiss"}.get(lib, lib)
+    return importlib.util.find_spec(module) is not None
+
+
+def section_iterations(libs):
+    print(f"\n### First {ITERS} iterations from the same rows (float32)\n")
+    print("| case | n x d, k | " + " | ".join(f"{lib} ms/iter" for lib in libs) + " | " +
+          " | ".join(f"{lib} / ferrovq" for lib in libs[1:]) + " | ferrovq extra MB (data MB) |")
+    print("|" + "---|" * (3 + 2 * len(libs) - 1))
+    for case, (n, d, k) in CASES.items():
+        res = {lib: child("iterations", lib, case) for lib in libs}
+        ms = [res[lib].get("ms_per_iter") for lib in libs]
+        cells = [f"{m:.0f}" if m else res[lib]["error"] for m, lib in zip(ms, libs, strict=True)]
+        ratios = [f"{m / ms[0]:.2f}x" if m and ms[0] else "-" for m in ms[1:]]
+        ours = res["ferrovq"]
+        print(f"| {case} | {n:,} x {d}, {k} | " + " | ".join(cells) + " | " + " | ".join(ratios)
+              + f" | {ours.get('extra_mb', 0):.0f} ({ours.get('data_mb', 0):.0f}) |")
+
+
+def section_convergence(libs):
+    libs = [lib for lib in libs if lib in ("ferrovq", "faiss")]
+    print("\n### To convergence from the same rows (at most 25 iterations, float32)\n")
+    print("| case | library | seconds | iterations | inertia | faiss / ferrovq |")
+    print("|---|---|---|---|---|---|")
+    for case in ("E128", "E768"):
+        res = {lib: child("convergence", lib, case) for lib in libs}
+        ours = res["ferrovq"].get("s")
+        for lib in libs:
+            r = res[lib]
+            if "error" in r:
+                print(f"| {case} | {lib} | {r['error']} | | | |")
+                continue
+            ratio = f"{r['s'] / ours:.2f}x" if lib != "ferrovq" and ours else ""
+            print(f"| {case} | {lib} | {r['s']:.2f} | {r['iterations']} | {r['inertia']:.6g} | {ratio} |")
+
+
+def section_rate():
+    print("\n### Full assignment against numpy's matrix product (same shapes, one process)\n")
+    print("| dtype | d | k | rows | vq GFLOP/s | numpy matmul GFLOP/s | share |")
+    print("|---|---|---|---|---|---|---|")
+    for dtype in ("float32", "float64"):
+        for d, k in RATE_SHAPES:
+            r = child("rate", dtype, d, k)
+            if "error" in r:
+                print(f"| {dtype} | {d} | {k} | {r['error']} | | | |")
+                continue
+            print(f"| {dtype} | {d} | {k:,} | {r['n']:,} | {r['ours']:.0f} | {r['numpy']:.0f} "
+                  f"| {r['ours'] / r['numpy']:.0%} |")
+
+
+def section_seeding():
+    print("\n### Seeding 1,024 codes on E128 (200,000 x 128 float32)\n")
+    print("| seeding | seconds | one pass over the data, ms | seconds / (k passes) |")
+    print("|---|---|---|---|")
+    names = {"scipy": "SciPy's '++' (kmeans2, iter=1)", "greedy": "scikit-learn's greedy k-means++"}
+    for kind, name in names.items():
+        r = child("seeding", kind)
+        if "error" in r:
+            print(f"| {name} | {r['error']} | | |")
+            continue
+        ratio = r["s"] / (r["k"] * r["pass_ms"] / 1e3)
+        print(f"| {name} | {r['s']:.2f} | {r['pass_ms']:.1f} | {ratio:.1f}x |")
+
+
+def section_defaults(libs):
+    libs = [lib for lib in libs if lib in ("ferrovq", "sklearn")]
+    print("\n### KMeans(n_clusters=256, random_state=0) end to end on E384\n")
+    print("| library | seconds | iterations | inertia | / ferrovq |")
+    print("|---|---|---|---|---|")
+    res = {lib: child("defaults", lib) for lib in libs}
+    ours = res["ferrovq"].get("s")
+    for lib, r in res.items():
+        if "error" in r:
+            print(f"| {lib} | {r['error']} | | | |")
+            continue
+        ratio = f"{r['s'] / ours:.2f}x" if lib != "ferrovq" and ours else ""
+        print(f"| {lib} | {r['s']:.2f} | {r['iterations']} | {r['inertia']:.6g} | {ratio} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--libs", default=",".join(LIBS))
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        task, *rest = args.child
+        rest = [int(a) if a.isdigit() else a for a in rest]
+        out = TASKS[task](*rest)
+        out["blas"] = blas_kernels()
+        print(json.dumps(out))
+        return
+    libs = [lib for lib in args.libs.split(",") if available(lib)]
+    import numpy as np
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}; "
+          f"command: python benches/embeddings.py --sections {args.sections}")
+    print("OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for the runs; BLAS kernel run: "
+          + ", ".join(child("rate", "float32", 64, 256).get("blas", [])))
+    for section in args.sections.split(","):
+        if section == "iterations":
+            section_iterations(libs)
+        elif section == "convergence":
+            section_convergence(libs)
+        elif section == "rate":
+            section_rate()
+        elif section == "seeding":
+            section_seeding()
+        elif section == "defaults":
+            section_defaults(libs)
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
