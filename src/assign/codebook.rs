@@ -243,20 +243,8 @@ impl<C: Float> Codebook<C> {
     /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `x` against every code, into `out`
     /// (`ROWS` runs of `kpad`), and the rows' `|x|^2`.
     pub(super) fn scores(&self, x: &[C], out: &mut [C]) -> [C; ROWS] {
-        let (panels, norms, kpad, d) = (&self.panels, &self.norms, self.kpad, self.d);
-        if !C::WIDE {
-            return dot_scores::<C, ROWS>(panels, norms, kpad, d, x, out);
-        }
-        const HALF: usize = ROWS / 2;
-        let mut x_norms = [C::ZERO; ROWS];
-        for ((x, out), xn) in x
-            .chunks(HALF * d)
-            .zip(out.chunks_mut(HALF * kpad))
-            .zip(x_norms.chunks_mut(HALF))
-        {
-            xn.copy_from_slice(&dot_scores::<C, HALF>(panels, norms, kpad, d, x, out));
-        }
-        x_norms
+        let (panels, norms, kpad) = (&self.panels, &self.norms, self.kpad);
+        tile_scores(panels, norms, kpad, self.d, x, (out, kpad))
     }
 
     /// Squared distance of `x` to code `j`, by the direct formula.
@@ -281,7 +269,7 @@ impl<C: Float> Codebook<C> {
     /// further than twice the rounding bound of a score; otherwise (near or exact ties,
     /// overflow, NaN) the codes within that [`margin`] of the best are measured with the
     /// exact direct formula ([`recheck`]), or every code where it cannot tell.
-    fn pick(&self, x: &[C], x_norm: C, scores: &[C]) -> Hit<C> {
+    pub(super) fn pick(&self, x: &[C], x_norm: C, scores: &[C]) -> Hit<C> {
         let (best, second, label) = two_smallest(scores);
         let norms = (x_norm.to_f64(), self.max_norm.to_f64());
         let eps = C::EPSILON.to_f64();
@@ -295,6 +283,35 @@ impl<C: Float> Codebook<C> {
         let scores: Vec<f64> = scores[..self.k].iter().map(|s| s.to_f64()).collect();
         recheck(&scores, norms.0, margin, exact)
     }
+}
+
+/// [`dot_scores`] of the [`ROWS`] rows of `x`: `f64` rows in two tiles of half as many
+/// (a tile of `ROWS x LANES` accumulators of `f64` would not fit the registers).
+pub(super) fn tile_scores<C: Float>(
+    panels: &[C],
+    norms: &[C],
+    kpad: usize,
+    d: usize,
+    x: &[C],
+    (out, stride): (&mut [C], usize),
+) -> [C; ROWS] {
+    if !C::WIDE {
+        return dot_scores::<C, ROWS>(panels, norms, kpad, d, x, (out, stride));
+    }
+    const HALF: usize = ROWS / 2;
+    let mut x_norms = [C::ZERO; ROWS];
+    for (h, xn) in x_norms.chunks_mut(HALF).enumerate() {
+        let (x, out) = (&x[h * HALF * d..], &mut out[h * HALF * stride..]);
+        xn.copy_from_slice(&dot_scores::<C, HALF>(
+            panels,
+            norms,
+            kpad,
+            d,
+            x,
+            (out, stride),
+        ));
+    }
+    x_norms
 }
 
 #[cfg(test)]

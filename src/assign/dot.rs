@@ -12,11 +12,11 @@ pub(super) const LANES: usize = 32;
 /// Rows ranked together by the dot-product kernel: one tile of `f32` rows, two of `f64`
 /// (the rows of a tile share each load of the code book; a tile of `ROWS x LANES`
 /// accumulators takes sixteen AVX-512 registers).
-pub(super) const ROWS: usize = 8;
+pub(crate) const ROWS: usize = 8;
 
 simd! {
-    /// Scores `|c|^2 - 2 x.c` of `R` rows (row-major in `x`) against every code, written to
-    /// `out` (`R` runs of `kpad`); returns the rows' `|x|^2`. Tiles of `R x LANES`
+    /// Scores `|c|^2 - 2 x.c` of `R` rows (row-major in `x`) against the `kpad` codes of
+    /// `panels`, written to `out` (row `p` at `p * stride`); returns the rows' `|x|^2`. Tiles of `R x LANES`
     /// accumulators stay in registers while a panel of the code book (see
     /// [`Codebook`](super::Codebook)) streams past, feature by feature.
     pub(super) fn dot_scores<C: Float, const R: usize>(
@@ -25,7 +25,7 @@ simd! {
         kpad: usize,
         d: usize,
         x: &[C],
-        out: &mut [C],
+        (out, stride): (&mut [C], usize),
     ) -> [C; R] {
         // In lanes: summed in feature order, the chains of dependent additions were a third
         // of this function's time at 64 features against 32 codes.
@@ -47,7 +47,7 @@ simd! {
                 }
             }
             for (p, accp) in acc.iter().enumerate() {
-                let o = &mut out[p * kpad + j0..p * kpad + j0 + LANES];
+                let o = &mut out[p * stride + j0..p * stride + j0 + LANES];
                 for ((o, &a), &nn) in o.iter_mut().zip(accp).zip(&norms[j0..j0 + LANES]) {
                     *o = minus_two.mul_add(a, nn);
                 }

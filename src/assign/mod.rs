@@ -11,14 +11,17 @@ mod codebook;
 mod direct;
 mod dot;
 mod exact;
+mod grouped;
 mod lane_dots;
 mod narrow;
 mod transpose;
 
 pub(crate) use codebook::{Codebook, Hit};
+pub(crate) use dot::ROWS;
 #[cfg(test)]
 pub(crate) use exact::brute;
 pub(crate) use exact::{lane_sq_dists, sq_dist};
+pub(crate) use grouped::GroupedBook;
 
 use crate::error::{Error, Result};
 use crate::finite::block_finite;

@@ -44,7 +44,7 @@ impl<F: Float> BlockBounds<F> {
     /// The bounds of a block of `n` rows, none assigned yet.
     pub fn new(n: usize) -> Self {
         BlockBounds {
-            state: LloydState::new(n),
+            state: LloydState::new(n, false),
             rows: n,
             scanned: 0,
         }

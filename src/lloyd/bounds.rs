@@ -46,8 +46,7 @@ impl RowBounds {
     /// round). Branch-free: which way rounding goes is unpredictable.
     #[inline(always)]
     pub(super) fn set(&mut self, lower: f64, upper: f64) {
-        let lower = if lower > MAX32 { MAX32 } else { lower };
-        self.lower = (lower - lower.abs() * OUTWARD - TINY) as f32;
+        self.lower = down(lower);
         self.set_upper(upper);
     }
 
@@ -57,6 +56,20 @@ impl RowBounds {
         let upper = if upper < -MAX32 { -MAX32 } else { upper };
         self.upper = (upper + upper.abs() * OUTWARD + TINY) as f32;
     }
+}
+
+/// `lower` as an `f32` that stays a lower bound however it rounds (see [`RowBounds::set`]).
+#[inline(always)]
+pub(super) fn down(lower: f64) -> f32 {
+    let lower = if lower > MAX32 { MAX32 } else { lower };
+    (lower - lower.abs() * OUTWARD - TINY) as f32
+}
+
+/// How far each code moved from the code book `old` to `new` (both `k x d`, row-major).
+pub(super) fn drifts(old: &[f64], new: &[f64], k: usize, d: usize) -> Vec<f64> {
+    (0..k)
+        .map(|j| sq_dist(&old[j * d..(j + 1) * d], &new[j * d..(j + 1) * d]).sqrt())
+        .collect()
 }
 
 /// How far the codes moved between two code books, and how far apart the new codes are.
@@ -93,10 +106,7 @@ impl Motion {
         if old.len() != new.len() || k == 0 || d == 0 {
             return None;
         }
-        let code = |c: &[f64], j: usize| c[j * d..(j + 1) * d].to_vec();
-        let drift: Vec<f64> = (0..k)
-            .map(|j| sq_dist(&code(old, j), &code(new, j)).sqrt())
-            .collect();
+        let drift = drifts(old, new, k, d);
         let mut max = (0.0f64, usize::MAX, 0.0f64);
         for (j, &v) in drift.iter().enumerate() {
             if v > max.0 || max.1 == usize::MAX {

@@ -17,6 +17,7 @@
 mod ball;
 mod block;
 mod bounds;
+mod groups;
 mod rules;
 mod step;
 mod sums;
@@ -118,7 +119,7 @@ pub fn run<F: Promote<C> + Promote<F>, C: Float>(
         x: crate::contiguous(&data)?,
         d,
         params,
-        state: LloydState::new(n),
+        state: LloydState::new(n, true),
         empty_iterations: 0,
     };
     let mut it = lloyd.iterate(crate::contiguous(&init)?, 1)?;

@@ -14,6 +14,7 @@
 //! with the rows that changed code only, so settled rows are not read again.
 
 use super::bounds::{Motion, RowBounds};
+use super::groups::{group_count, Groups};
 use super::sums::ClusterSums;
 use crate::assign::{nearest_rows_in, Codebook, Scratch};
 use crate::error::Result;
@@ -46,26 +47,33 @@ const PREFETCH_ROWS: usize = 6;
 /// and the per-code sums of the last assignment, carried across iterations.
 #[derive(Debug)]
 pub(crate) struct LloydState<F> {
-    rows: Vec<RowBounds>,
+    pub(super) rows: Vec<RowBounds>,
     /// The code book of the last assignment (empty before the first).
-    bound_codes: Vec<f64>,
+    pub(super) bound_codes: Vec<f64>,
     /// Lower bounds of half the gap from each of those codes to its nearest other code
     /// (empty where not known).
     bound_half: Vec<f64>,
     /// Rows compared with other codes than their own at the last assignment.
     scanned: usize,
     totals: Option<ClusterSums<F>>,
+    /// Whether group bounds may be kept ([`group_count`]).
+    grouped: bool,
+    /// The groups of codes and the rows' bounds per group, while kept.
+    pub(super) groups: Option<Groups>,
 }
 
 impl<F: Float> LloydState<F> {
-    /// `n` rows not yet assigned.
-    pub(crate) fn new(n: usize) -> Self {
+    /// `n` rows not yet assigned; with group bounds where they pay, if `grouped` (they
+    /// take up to a quarter of the data's memory again).
+    pub(crate) fn new(n: usize, grouped: bool) -> Self {
         LloydState {
             rows: crate::pages::filled(n, RowBounds::default()),
             bound_codes: Vec::new(),
             bound_half: Vec::new(),
             scanned: n,
             totals: None,
+            grouped,
+            groups: None,
         }
     }
 
@@ -91,20 +99,64 @@ fn prefetch<T>(v: &[T]) {
     }
 }
 
-/// Move row `i` of `xs` from code `from` to `to` in the sum deltas `part`, allocating them.
-#[allow(clippy::too_many_arguments)]
-fn move_row<F: Float>(
-    part: &mut Option<ClusterSums<F>>,
+/// One chunk's share of a step's sums: with sums carried from the last step, the moves of
+/// the rows that change code (allocated only if one does); otherwise the chunk's rows
+/// summed afresh in row order once they are labelled.
+pub(super) struct ChunkSums<'a, F> {
+    part: Option<ClusterSums<F>>,
+    incremental: bool,
     k: usize,
-    xs: &[F],
     d: usize,
-    weights: Option<&[F]>,
-    i: usize,
-    from: usize,
-    to: usize,
-) {
-    part.get_or_insert_with(|| ClusterSums::new(k, d, weights.is_some()))
-        .move_row(&xs[i * d..(i + 1) * d], weights.map(|w| w[i]), from, to);
+    xs: &'a [F],
+    weights: Option<&'a [F]>,
+    /// Rows whose label changed.
+    moved: usize,
+}
+
+impl<'a, F: Float> ChunkSums<'a, F> {
+    /// For the chunk's rows `xs` (and their `weights`) of a step against `k` codes.
+    pub(super) fn new(
+        incremental: bool,
+        k: usize,
+        d: usize,
+        xs: &'a [F],
+        weights: Option<&'a [F]>,
+    ) -> Self {
+        ChunkSums {
+            part: None,
+            incremental,
+            k,
+            d,
+            xs,
+            weights,
+            moved: 0,
+        }
+    }
+
+    /// Row `i` of the chunk goes from code `from` to code `to`.
+    pub(super) fn relabel(&mut self, i: usize, from: usize, to: usize) {
+        if from == to {
+            return;
+        }
+        self.moved += 1;
+        if self.incremental {
+            let (k, d, w) = (self.k, self.d, self.weights);
+            self.part
+                .get_or_insert_with(|| ClusterSums::new(k, d, w.is_some()))
+                .move_row(&self.xs[i * d..(i + 1) * d], w.map(|w| w[i]), from, to);
+        }
+    }
+
+    /// The chunk's sums (or their change) once every row of `states` is labelled, and the
+    /// count of rows whose label changed.
+    pub(super) fn finish(self, states: &[RowBounds]) -> (Option<ClusterSums<F>>, usize) {
+        let mut part = self.part;
+        if !self.incremental {
+            part.get_or_insert_with(|| ClusterSums::new(self.k, self.d, self.weights.is_some()))
+                .add_rows(self.xs, states.iter().map(|s| s.label), self.weights);
+        }
+        (part, self.moved)
+    }
 }
 
 /// The outcome of one [`LloydState::step`].
@@ -137,6 +189,16 @@ impl<F: Float> LloydState<F> {
     {
         let n = self.rows.len();
         let k = cb.k();
+        let t = if self.grouped && dists.is_empty() {
+            group_count(n, k, d, std::mem::size_of::<F>())
+        } else {
+            0
+        };
+        if t > 0 && cb.rows().iter().all(|v| v.is_finite()) {
+            self.bound_half.clear();
+            return self.step_grouped(exec, x, d, cb, weights, t);
+        }
+        self.groups = None;
         let centers: Vec<f64> = cb.rows().iter().map(|v| v.to_f64()).collect();
         let keep_bounds = pruning_pays(n, k, d);
         // The gaps between the codes cost as much as comparing `k` rows with every code:
@@ -149,11 +211,7 @@ impl<F: Float> LloydState<F> {
         };
         // Relative margin on distances: far above the rounding of the direct formula.
         let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
-        // Past one chunk, the sums are updated with the rows that changed code rather than
-        // summed again (within one chunk they are recomputed in row order, SciPy's own).
-        let previous = self.totals.take().filter(|t| t.k() == k && n > CHUNK_ROWS);
-        let incremental = previous.is_some();
-        let mut total = previous.unwrap_or_else(|| ClusterSums::new(k, d, weights.is_some()));
+        let (mut total, incremental) = self.start_sums(k, d, weights.is_some());
         let (mut scanned, mut changed) = (0, 0);
         // With few chunks, a chunk's full assignment is shared out among the threads.
         let split = n < SPLIT_BELOW_CHUNKS * CHUNK_ROWS;
@@ -170,9 +228,7 @@ impl<F: Float> LloydState<F> {
                 let mut todo = Vec::new();
                 // Rows searched among the codes near their own.
                 let mut searched = 0;
-                // Allocated only if a row of this chunk changes code (or for a full sum).
-                let mut part: Option<ClusterSums<F>> = None;
-                let mut moved = 0;
+                let mut sums = ChunkSums::new(incremental, k, d, xs, w);
                 // Distances are computed exactly only when asked for; otherwise bounds will do.
                 let want_dists = !dists.is_empty();
                 if let Some(m) = &motion {
@@ -222,12 +278,7 @@ impl<F: Float> LloydState<F> {
                             continue;
                         };
                         searched += 1;
-                        if found.label != a {
-                            moved += 1;
-                            if incremental {
-                                move_row(&mut part, k, xs, d, w, i, a, found.label);
-                            }
-                        }
+                        sums.relabel(i, a, found.label);
                         st.label = found.label as i32;
                         st.set(found.lower, found.best);
                         if let Some(dv) = dists.get_mut(i) {
@@ -251,13 +302,7 @@ impl<F: Float> LloydState<F> {
                     cb.nearest_rows(&buf, &mut hits[..todo.len()], &mut scratch.acc, want_dists);
                 }
                 for (&i, h) in todo.iter().zip(hits.iter()) {
-                    let old = states[i].label;
-                    if old != h.label {
-                        moved += 1;
-                        if incremental {
-                            move_row(&mut part, k, xs, d, w, i, old as usize, h.label as usize);
-                        }
-                    }
+                    sums.relabel(i, states[i].label as usize, h.label as usize);
                     states[i].label = h.label;
                     if keep_bounds {
                         states[i].set(h.second.to_f64().sqrt(), h.best.to_f64().sqrt());
@@ -266,10 +311,7 @@ impl<F: Float> LloydState<F> {
                         *dv = h.best.sqrt();
                     }
                 }
-                if !incremental {
-                    part.get_or_insert_with(|| ClusterSums::new(k, d, w.is_some()))
-                        .add_rows(xs, states.iter().map(|s| s.label), w);
-                }
+                let (part, moved) = sums.finish(states);
                 (part, todo.len() + searched, moved)
             },
             |(part, count, moved)| {
@@ -280,16 +322,45 @@ impl<F: Float> LloydState<F> {
                 changed += moved;
             },
         )?;
+        self.bound_half = motion.map(|m| m.half).unwrap_or_default();
+        Ok(self.finish(total, centers, scanned, changed))
+    }
+
+    /// The sums a step starts from, and whether they are carried: past one chunk, the
+    /// sums are updated with the rows that changed code rather than summed again (within
+    /// one chunk they are recomputed in row order, SciPy's own).
+    pub(super) fn start_sums(
+        &mut self,
+        k: usize,
+        d: usize,
+        weighted: bool,
+    ) -> (ClusterSums<F>, bool) {
+        let n = self.rows.len();
+        let previous = self.totals.take().filter(|t| t.k() == k && n > CHUNK_ROWS);
+        let incremental = previous.is_some();
+        (
+            previous.unwrap_or_else(|| ClusterSums::new(k, d, weighted)),
+            incremental,
+        )
+    }
+
+    /// The outcome of a step whose sums are `total`, against the codes `centers`.
+    pub(super) fn finish(
+        &mut self,
+        mut total: ClusterSums<F>,
+        centers: Vec<f64>,
+        scanned: usize,
+        changed: usize,
+    ) -> Step<F> {
         total.clear_empty();
         self.bound_codes = centers;
-        self.bound_half = motion.map(|m| m.half).unwrap_or_default();
         self.scanned = scanned;
         self.totals = Some(total.clone());
-        Ok(Step {
+        Step {
             sums: total,
             scanned,
             changed,
-        })
+        }
     }
 }
 
@@ -317,9 +388,9 @@ mod tests {
                 .collect();
             let mut book: Vec<f64> = x[..k * d].to_vec();
             let exec = Exec::with_threads(2).unwrap();
-            let mut state = LloydState::new(n);
+            let mut state = LloydState::new(n, false);
             // A second run without distances, which skips rows on the upper bound alone.
-            let mut state_nd = LloydState::new(n);
+            let mut state_nd = LloydState::new(n, false);
             let mut dists = vec![0.0; n];
             let mut scanned = Vec::new();
             let mut labels_before = vec![0; n];

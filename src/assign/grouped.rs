@@ -1,0 +1,286 @@
+//! A code book in groups (for k-means with group bounds, [`crate::lloyd`]): each group's
+//! codes in whole panels of the kernel's, so that a tile of rows is compared, by the
+//! register-tiled kernel, with the groups it needs only, and gets besides its nearest code
+//! a lower bound of its distance to each of those groups' other codes. (Groups of whole
+//! panels waste nothing: [`crate::lloyd`] makes them so, but for the last.)
+
+use super::bound::{margin, recheck, settle};
+use super::codebook::tile_scores;
+use super::dot::{two_smallest, LANES, ROWS};
+use super::exact::sq_dist;
+use super::Hit;
+use crate::float::Float;
+
+/// A code book whose codes are laid out group by group.
+#[derive(Debug)]
+pub(crate) struct GroupedBook<C> {
+    d: usize,
+    /// The codes, row-major, in their own order (for exact distances).
+    rows: Vec<C>,
+    /// The codes in panels of [`LANES`] (as in [`super::Codebook`]), group after group,
+    /// each group padded to whole panels with zero codes.
+    panels: Vec<C>,
+    /// `|c|^2` of each slot of the panels (padding: +inf, so it never wins).
+    norms: Vec<C>,
+    /// The code in each slot (padding: `u32::MAX`).
+    code: Vec<u32>,
+    /// The slot of each code.
+    slot: Vec<usize>,
+    /// Where each group's slots start, and the number of slots.
+    starts: Vec<usize>,
+    /// The largest `|c|^2`.
+    max_norm: C,
+}
+
+impl<C: Float> GroupedBook<C> {
+    /// The `k` codes of `rows` (row-major, `d` features, five or more) in the groups
+    /// `members` (each a list of codes, ascending; every code in one group).
+    pub(crate) fn new(rows: &[C], d: usize, members: &[Vec<u32>]) -> Self {
+        let mut starts = vec![0];
+        for m in members {
+            starts.push(starts.last().unwrap_or(&0) + m.len().div_ceil(LANES) * LANES);
+        }
+        let slots = *starts.last().unwrap_or(&0);
+        let mut panels = vec![C::ZERO; slots * d];
+        let mut norms = vec![C::INFINITY; slots];
+        let mut code = vec![u32::MAX; slots];
+        let mut slot_of = vec![0; rows.len() / d.max(1)];
+        let mut max_norm = C::ZERO;
+        for (m, &start) in members.iter().zip(&starts) {
+            for (i, &j) in m.iter().enumerate() {
+                let slot = start + i;
+                let c = &rows[j as usize * d..(j as usize + 1) * d];
+                for (f, &v) in c.iter().enumerate() {
+                    panels[(slot / LANES * d + f) * LANES + slot % LANES] = v;
+                }
+                let nn = c.iter().fold(C::ZERO, |s, &v| s + v * v);
+                norms[slot] = nn;
+                code[slot] = j;
+                slot_of[j as usize] = slot;
+                if !nn.is_finite() || nn > max_norm {
+                    max_norm = nn;
+                }
+            }
+        }
+        GroupedBook {
+            d,
+            rows: rows.to_vec(),
+            panels,
+            norms,
+            code,
+            slot: slot_of,
+            starts,
+            max_norm,
+        }
+    }
+
+    /// Scratch length [`GroupedBook::nearest_in`] needs.
+    pub(crate) fn scratch_len(&self) -> usize {
+        ROWS * self.slots()
+    }
+
+    /// Slots of the panels (the codes and the last panel's padding).
+    fn slots(&self) -> usize {
+        self.norms.len()
+    }
+
+    /// Up to [`ROWS`] rows (`x`, row-major) compared with the codes of the groups `wanted`
+    /// (not empty): each row's nearest among those in `hits` (the label of exact arithmetic, lowest index on ties; `best`
+    /// an upper bound of its squared distance, `second` a lower bound of the others'), and
+    /// in `lower` (a run of one value per group for each row) a lower bound of the squared
+    /// distance to each wanted group's codes other than the nearest (infinity for none);
+    /// the other groups' values are left as they are.
+    pub(crate) fn nearest_in(
+        &self,
+        x: &[C],
+        wanted: &[u32],
+        hits: &mut [Hit<C>],
+        lower: &mut [f64],
+        scratch: &mut [C],
+    ) {
+        let (d, slots, t) = (self.d, self.slots(), self.starts.len() - 1);
+        let mut padded = Vec::new();
+        let full = if hits.len() == ROWS {
+            x
+        } else {
+            // A partial tile: padded with copies of its first row.
+            padded.extend_from_slice(x);
+            while padded.len() < ROWS * d {
+                padded.extend_from_slice(&x[..d]);
+            }
+            &padded[..]
+        };
+        let scratch = &mut scratch[..ROWS * slots];
+        // The wanted groups' panels, compared in runs of neighbours (the other slots of
+        // `scratch` are not written, nor read).
+        let mut computed = vec![false; slots / LANES];
+        for &g in wanted {
+            let (a, b) = (self.starts[g as usize], self.starts[g as usize + 1]);
+            if a < b {
+                computed[a / LANES..=(b - 1) / LANES].fill(true);
+            }
+        }
+        let mut runs = Vec::new();
+        let mut panel = 0;
+        while panel < computed.len() {
+            let run = computed[panel..]
+                .iter()
+                .take_while(|&&c| c == computed[panel])
+                .count();
+            if computed[panel] {
+                runs.push((panel * LANES, (panel + run) * LANES));
+            }
+            panel += run;
+        }
+        let mut x_norms = [C::ZERO; ROWS];
+        for &(a, b) in &runs {
+            let panels = &self.panels[a * d..b * d];
+            let out = (&mut scratch[a..], slots);
+            x_norms = tile_scores(panels, &self.norms[a..b], b - a, d, full, out);
+        }
+        let eps = C::EPSILON.to_f64();
+        for (p, hit) in hits.iter_mut().enumerate() {
+            let scores = &scratch[p * slots..(p + 1) * slots];
+            let row = &x[p * d..(p + 1) * d];
+            let norms = (x_norms[p].to_f64(), self.max_norm.to_f64());
+            let (best, second, slot) = smallest_in_runs(scores, &runs);
+            *hit = match settle(best.to_f64(), second.to_f64(), norms, d, eps) {
+                Some((upper, low)) => Hit {
+                    label: self.code[slot] as i32,
+                    best: C::from_f64(upper),
+                    second: C::from_f64(low),
+                },
+                None => self.recheck(row, scores, &computed, norms),
+            };
+            // A NaN score needs a row or a code that is not finite, or a square that
+            // overflows: then `|x|^2` or the margin is not finite, and every bound zero
+            // (`max` passes over NaN).
+            let slack = norms.0 - margin(norms, d, eps);
+            let out = &mut lower[p * t..(p + 1) * t];
+            let own = self.slot[hit.label as usize];
+            for &g in wanted {
+                let (a, b) = (self.starts[g as usize], self.starts[g as usize + 1]);
+                let least = group_min(&scores[a..b], own.wrapping_sub(a));
+                out[g as usize] = (least.to_f64() + slack).max(0.0);
+            }
+        }
+    }
+
+    /// The hit of a row whose best score among the panels `computed` is not certain: the
+    /// codes within the rounding margin of it measured by the direct formula, ties going
+    /// to the lowest code index ([`recheck`] over those panels' codes in index order).
+    fn recheck(&self, row: &[C], scores: &[C], computed: &[bool], norms: (f64, f64)) -> Hit<C> {
+        let mut order: Vec<(u32, usize)> = (0..self.slots())
+            .filter(|&s| computed[s / LANES] && self.code[s] != u32::MAX)
+            .map(|s| (self.code[s], s))
+            .collect();
+        order.sort_unstable();
+        let in_order: Vec<f64> = order.iter().map(|&(_, s)| scores[s].to_f64()).collect();
+        let d = self.d;
+        let margin = margin(norms, d, C::EPSILON.to_f64());
+        let exact = |i: usize| {
+            let j = order[i].0 as usize;
+            sq_dist(row, &self.rows[j * d..(j + 1) * d])
+        };
+        let hit = recheck(&in_order, norms.0, margin, exact);
+        Hit {
+            label: order[hit.label as usize].0 as i32,
+            ..hit
+        }
+    }
+}
+
+simd! {
+    /// The smallest of `scores` (whole panels of [`LANES`]) but the one at `skip` (none if
+    /// out of range), found lane by lane; NaNs are passed over.
+    fn group_min<C: Float>(scores: &[C], skip: usize) -> C {
+        let mut m = [C::INFINITY; LANES];
+        for (c, chunk) in scores.chunks_exact(LANES).enumerate() {
+            for (t, (m, &v)) in m.iter_mut().zip(chunk).enumerate() {
+                let v = if c * LANES + t == skip { C::INFINITY } else { v };
+                *m = if v < *m { v } else { *m };
+            }
+        }
+        m.iter().fold(C::INFINITY, |a, &v| if v < a { v } else { a })
+    }
+}
+
+/// [`two_smallest`] of the slot ranges `runs` of `scores` (each whole panels, ascending):
+/// the smallest and second smallest score, and the first slot holding the smallest.
+fn smallest_in_runs<C: Float>(scores: &[C], runs: &[(usize, usize)]) -> (C, C, usize) {
+    let mut out = (C::INFINITY, C::INFINITY, 0);
+    for &(a, b) in runs {
+        let (best, second, slot) = two_smallest(&scores[a..b]);
+        let (low, high) = if best < out.0 {
+            (best, out.0)
+        } else {
+            (out.0, best)
+        };
+        let second = if second < out.1 { second } else { out.1 };
+        let slot = if best < out.0 { a + slot } else { out.2 };
+        out = (low, if high < second { high } else { second }, slot);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against subsets of groups (interleaved, and in ranges), each hit is brute force's
+    /// nearest of the wanted codes (lowest index on ties), and the bounds are bounds.
+    #[test]
+    fn nearest_in_wanted_groups_matches_brute_force() {
+        let (k, d) = (70, 9);
+        let mut next = crate::test_uniforms(8);
+        let mut book: Vec<f64> = (0..k * d).map(|_| next()).collect();
+        // Duplicated codes in different groups, and rows on them or halfway between.
+        book.copy_within(0..d, 40 * d);
+        book.copy_within(3 * d..4 * d, 69 * d);
+        let mut rows: Vec<f64> = (0..13 * d).map(|_| next()).collect();
+        rows[..d].copy_from_slice(&book[..d]);
+        rows[2 * d..3 * d].copy_from_slice(&book[3 * d..4 * d]);
+        for f in 0..d {
+            rows[d + f] = 0.5 * (book[f] + book[5 * d + f]);
+        }
+        let interleaved: Vec<Vec<u32>> = (0..3)
+            .map(|g| (0..k as u32).filter(|j| j % 3 == g).collect())
+            .collect();
+        let ranges = vec![(0..20).collect(), (20..45).collect(), (45..70).collect()];
+        let mut scratch = Vec::new();
+        for members in [interleaved, ranges] {
+            let grouped = GroupedBook::new(&book, d, &members);
+            scratch.resize(grouped.scratch_len(), 0.0);
+            for wanted in [vec![0u32, 1, 2], vec![1], vec![0, 2], vec![0]] {
+                for tile in rows.chunks(ROWS * d) {
+                    let n = tile.len() / d;
+                    let mut hits = vec![Hit::default(); n];
+                    let mut lower = vec![-1.0; n * 3];
+                    grouped.nearest_in(tile, &wanted, &mut hits, &mut lower, &mut scratch);
+                    for (p, hit) in hits.iter().enumerate() {
+                        let row = &tile[p * d..(p + 1) * d];
+                        let dist = |j: u32| sq_dist(row, &book[j as usize * d..][..d]);
+                        let label = hit.label as u32;
+                        let (want, near) = (wanted.iter())
+                            .flat_map(|&g| members[g as usize].iter().copied())
+                            .map(|j| (dist(j), j))
+                            .fold((f64::INFINITY, u32::MAX), |m, c| if c < m { c } else { m });
+                        assert_eq!((dist(label), label), (want, near), "row {p} {wanted:?}");
+                        assert!(hit.best >= dist(label) * (1.0 - 1e-12));
+                        for g in 0..3u32 {
+                            let bound = lower[p * 3 + g as usize];
+                            if !wanted.contains(&g) {
+                                assert_eq!(bound, -1.0);
+                                continue;
+                            }
+                            for &j in members[g as usize].iter().filter(|&&j| j != label) {
+                                assert!(bound <= dist(j) * (1.0 + 1e-12), "row {p} code {j}");
+                                assert!(hit.second <= dist(j) * (1.0 + 1e-12), "row {p} code {j}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
