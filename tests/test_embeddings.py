@@ -1,0 +1,81 @@
+"""k-means at embedding shape (many features, many codes, overlapping clusters), where the
+engine keeps bounds per group of codes: the labels of every iteration against a brute force
+(the direct formula in the data's type: float64 for float64 rows), near and exact ties
+included; scikit-learn's Lloyd as the oracle of a whole fit; and the same bits for any
+thread count."""
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+
+import ferrovq
+
+# 48 features and 160 codes: five groups of 32 codes, and more than four rows per code.
+N, D, K = 6000, 48, 160
+
+
+def embeddings(n, d, k, seed, dtype):
+    """Rows around k N(0, 1) centres with unit noise: clusters that overlap."""
+    r = np.random.default_rng(seed)
+    centres = r.normal(size=(k, d))
+    x = (centres[r.integers(0, k, n)] + r.normal(size=(n, d))).astype(dtype)
+    init = x[r.choice(n, k, replace=False)].copy()
+    return x, init
+
+
+def brute_labels(x, book):
+    """Each row's nearest code by the direct formula, the squares summed in feature order
+    in the data's type, first on ties."""
+    book = book.astype(x.dtype)
+    labels = np.empty(len(x), dtype=np.int64)
+    for s in range(0, len(x), 1000):
+        block = x[s : s + 1000]
+        dist = np.zeros((len(block), len(book)), dtype=x.dtype)
+        for f in range(x.shape[1]):
+            dist += (block[:, None, f] - book[None, :, f]) ** 2
+        labels[s : s + 1000] = dist.argmin(axis=1)
+    return labels
+
+
+# The code equal to another one never gets a row: SciPy's warning of an empty cluster.
+@pytest.mark.filterwarnings("ignore:One of the clusters is empty")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_iteration_has_the_labels_of_a_brute_force(dtype):
+    x, init = embeddings(N, D, K, seed=1, dtype=dtype)
+    # Near ties: rows halfway between two codes, exact copies of codes, and two equal
+    # codes (ties go to the lower index).
+    for i in range(100):
+        a, b = init[i % K], init[(7 * i + 3) % K]
+        x[K + i] = (a.astype(np.float64) + b) / 2
+    x[K + 100 : K + 120] = init[:20]
+    init[K - 1] = init[5]
+    book, compared = init, []
+    for it in range(1, 13):
+        # The labels of iteration `it` are made against the code book after `it - 1`.
+        compared.clear()
+        step = ferrovq.kmeans2(
+            x, init, iter=it, minit="matrix", callback=lambda _, rows: compared.append(rows)
+        )
+        np.testing.assert_array_equal(step[1], brute_labels(x, book), err_msg=f"iteration {it}")
+        book = step[0]
+    # By the last iterations the bounds settle most rows.
+    assert compared[0] == N and compared[-1] < N / 4, compared
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_results_do_not_depend_on_the_thread_count(dtype):
+    x, init = embeddings(N, D, K, seed=2, dtype=dtype)
+    one = ferrovq.kmeans2(x, init, iter=15, minit="matrix", workers=1)
+    two = ferrovq.kmeans2(x, init, iter=15, minit="matrix", workers=2)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+
+
+def test_kmeans_fit_matches_scikit_learn():
+    x, init = embeddings(N, D, K, seed=3, dtype=np.float64)
+    theirs = KMeans(K, init=init, n_init=1, tol=0, max_iter=40, algorithm="lloyd").fit(x)
+    ours = ferrovq.KMeans(K, init=init, n_init=1, tol=0, max_iter=40).fit(x)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-9)
+    np.testing.assert_allclose(ours.inertia_, theirs.inertia_, rtol=1e-10)
