@@ -8,6 +8,7 @@ use super::bound::{margin, recheck, settle};
 use super::codebook::tile_scores;
 use super::dot::{two_smallest, LANES, ROWS};
 use super::exact::sq_dist;
+use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
 use super::Hit;
 use crate::float::Float;
 
@@ -30,6 +31,18 @@ pub(crate) struct GroupedBook<C> {
     starts: Vec<usize>,
     /// The largest `|c|^2`.
     max_norm: C,
+    /// For `f64` codes whose values are all [`narrowable`], the same book rounded to
+    /// `f32`: tiles are ranked at single-precision speed first, as by
+    /// [`Codebook::nearest_rows`](super::Codebook::nearest_rows).
+    narrow: Option<Box<GroupedBook<f32>>>,
+}
+
+/// The buffers of [`GroupedBook::nearest_in`].
+pub(crate) struct GroupedScratch<C> {
+    scores: Vec<C>,
+    padded: Vec<C>,
+    narrow_scores: Vec<f32>,
+    narrow_rows: Vec<f32>,
 }
 
 impl<C: Float> GroupedBook<C> {
@@ -62,8 +75,13 @@ impl<C: Float> GroupedBook<C> {
                 }
             }
         }
+        let narrow = (C::WIDE && rows.iter().all(|&v| narrowable(v))).then(|| {
+            let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
+            Box::new(GroupedBook::new(&rows, d, members))
+        });
         GroupedBook {
             d,
+            narrow,
             rows: rows.to_vec(),
             panels,
             norms,
@@ -74,9 +92,21 @@ impl<C: Float> GroupedBook<C> {
         }
     }
 
-    /// Scratch length [`GroupedBook::nearest_in`] needs.
-    pub(crate) fn scratch_len(&self) -> usize {
-        ROWS * self.slots()
+    /// Buffers for [`GroupedBook::nearest_in`].
+    pub(crate) fn scratch(&self) -> GroupedScratch<C> {
+        GroupedScratch {
+            scores: vec![C::ZERO; ROWS * self.slots()],
+            padded: Vec::new(),
+            narrow_scores: vec![
+                0.0;
+                if self.narrow.is_some() {
+                    ROWS * self.slots()
+                } else {
+                    0
+                }
+            ],
+            narrow_rows: Vec::new(),
+        }
     }
 
     /// Slots of the panels (the codes and the last panel's padding).
@@ -85,35 +115,86 @@ impl<C: Float> GroupedBook<C> {
     }
 
     /// Up to [`ROWS`] rows (`x`, row-major) compared with the codes of the groups `wanted`
-    /// (not empty): each row's nearest among those in `hits` (the label of exact arithmetic, lowest index on ties; `best`
-    /// an upper bound of its squared distance, `second` a lower bound of the others'), and
-    /// in `lower` (a run of one value per group for each row) a lower bound of the squared
-    /// distance to each wanted group's codes other than the nearest (infinity for none);
-    /// the other groups' values are left as they are.
+    /// (not empty): each row's nearest among those in `hits` (the label of exact
+    /// arithmetic, lowest index on ties; `best` an upper bound of its squared distance,
+    /// `second` a lower bound of the others'), and in `lower` (a run of one value per group
+    /// for each row) a lower bound of the squared distance to each wanted group's codes
+    /// other than the nearest (infinity for none); the other groups' values are left as
+    /// they are.
     pub(crate) fn nearest_in(
         &self,
         x: &[C],
         wanted: &[u32],
         hits: &mut [Hit<C>],
         lower: &mut [f64],
-        scratch: &mut [C],
+        scratch: &mut GroupedScratch<C>,
     ) {
         let (d, slots, t) = (self.d, self.slots(), self.starts.len() - 1);
-        let mut padded = Vec::new();
         let full = if hits.len() == ROWS {
             x
         } else {
             // A partial tile: padded with copies of its first row.
-            padded.extend_from_slice(x);
-            while padded.len() < ROWS * d {
-                padded.extend_from_slice(&x[..d]);
+            scratch.padded.clear();
+            scratch.padded.extend_from_slice(x);
+            while scratch.padded.len() < ROWS * d {
+                scratch.padded.extend_from_slice(&x[..d]);
             }
-            &padded[..]
+            &scratch.padded[..]
         };
-        let scratch = &mut scratch[..ROWS * slots];
-        // The wanted groups' panels, compared in runs of neighbours (the other slots of
-        // `scratch` are not written, nor read).
-        let mut computed = vec![false; slots / LANES];
+        let (computed, runs) = self.runs(wanted);
+        // Ranked in f32 where every row's nearest is certain there.
+        if let Some(narrow) = self.narrow.as_deref() {
+            if narrow_rows(full, &mut scratch.narrow_rows) {
+                let scores = &mut scratch.narrow_scores;
+                let x_norms = narrow.scores_in(&scratch.narrow_rows, &runs, scores);
+                let settled: Option<Vec<_>> = (0..hits.len())
+                    .map(|p| {
+                        let s = &scores[p * slots..(p + 1) * slots];
+                        narrow.settled(s, &runs, x_norms[p], NARROW_EPS)
+                    })
+                    .collect();
+                if let Some(settled) = settled {
+                    for (p, (hit, (slot, best, second))) in hits.iter_mut().zip(settled).enumerate()
+                    {
+                        let label = self.code[slot];
+                        *hit = Hit {
+                            label: label as i32,
+                            best: C::from_f64(best),
+                            second: C::from_f64(second),
+                        };
+                        let s = &scores[p * slots..(p + 1) * slots];
+                        let out = &mut lower[p * t..(p + 1) * t];
+                        narrow.group_bounds(s, wanted, (label, x_norms[p]), NARROW_EPS, out);
+                    }
+                    return;
+                }
+            }
+        }
+        let scores = &mut scratch.scores;
+        let x_norms = self.scores_in(full, &runs, scores);
+        let eps = C::EPSILON.to_f64();
+        for (p, hit) in hits.iter_mut().enumerate() {
+            let s = &scores[p * slots..(p + 1) * slots];
+            *hit = match self.settled(s, &runs, x_norms[p], eps) {
+                Some((slot, best, second)) => Hit {
+                    label: self.code[slot] as i32,
+                    best: C::from_f64(best),
+                    second: C::from_f64(second),
+                },
+                None => {
+                    let norms = (x_norms[p].to_f64(), self.max_norm.to_f64());
+                    self.recheck(&x[p * d..(p + 1) * d], s, &computed, norms)
+                }
+            };
+            let out = &mut lower[p * t..(p + 1) * t];
+            self.group_bounds(s, wanted, (hit.label as u32, x_norms[p]), eps, out);
+        }
+    }
+
+    /// The panels of the groups `wanted` (a flag per panel), and the same as runs of
+    /// neighbouring slots.
+    fn runs(&self, wanted: &[u32]) -> (Vec<bool>, Vec<(usize, usize)>) {
+        let mut computed = vec![false; self.slots() / LANES];
         for &g in wanted {
             let (a, b) = (self.starts[g as usize], self.starts[g as usize + 1]);
             if a < b {
@@ -123,8 +204,7 @@ impl<C: Float> GroupedBook<C> {
         let mut runs = Vec::new();
         let mut panel = 0;
         while panel < computed.len() {
-            let run = computed[panel..]
-                .iter()
+            let run = (computed[panel..].iter())
                 .take_while(|&&c| c == computed[panel])
                 .count();
             if computed[panel] {
@@ -132,37 +212,58 @@ impl<C: Float> GroupedBook<C> {
             }
             panel += run;
         }
+        (computed, runs)
+    }
+
+    /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `full` in the slots of `runs`, into
+    /// `scores` (a run of every slot for each row; other slots not written), and the
+    /// rows' `|x|^2`.
+    fn scores_in(&self, full: &[C], runs: &[(usize, usize)], scores: &mut [C]) -> [C; ROWS] {
+        let (d, slots) = (self.d, self.slots());
         let mut x_norms = [C::ZERO; ROWS];
-        for &(a, b) in &runs {
+        for &(a, b) in runs {
             let panels = &self.panels[a * d..b * d];
-            let out = (&mut scratch[a..], slots);
+            let out = (&mut scores[a..], slots);
             x_norms = tile_scores(panels, &self.norms[a..b], b - a, d, full, out);
         }
-        let eps = C::EPSILON.to_f64();
-        for (p, hit) in hits.iter_mut().enumerate() {
-            let scores = &scratch[p * slots..(p + 1) * slots];
-            let row = &x[p * d..(p + 1) * d];
-            let norms = (x_norms[p].to_f64(), self.max_norm.to_f64());
-            let (best, second, slot) = smallest_in_runs(scores, &runs);
-            *hit = match settle(best.to_f64(), second.to_f64(), norms, d, eps) {
-                Some((upper, low)) => Hit {
-                    label: self.code[slot] as i32,
-                    best: C::from_f64(upper),
-                    second: C::from_f64(low),
-                },
-                None => self.recheck(row, scores, &computed, norms),
-            };
-            // A NaN score needs a row or a code that is not finite, or a square that
-            // overflows: then `|x|^2` or the margin is not finite, and every bound zero
-            // (`max` passes over NaN).
-            let slack = norms.0 - margin(norms, d, eps);
-            let out = &mut lower[p * t..(p + 1) * t];
-            let own = self.slot[hit.label as usize];
-            for &g in wanted {
-                let (a, b) = (self.starts[g as usize], self.starts[g as usize + 1]);
-                let least = group_min(&scores[a..b], own.wrapping_sub(a));
-                out[g as usize] = (least.to_f64() + slack).max(0.0);
-            }
+        x_norms
+    }
+
+    /// The nearest slot of a row with `scores` in `runs`, if its best score is certain
+    /// (relative rounding `eps`): the slot, an upper bound of its squared distance and a
+    /// lower bound of the others'.
+    fn settled(
+        &self,
+        scores: &[C],
+        runs: &[(usize, usize)],
+        x_norm: C,
+        eps: f64,
+    ) -> Option<(usize, f64, f64)> {
+        let norms = (x_norm.to_f64(), self.max_norm.to_f64());
+        let (best, second, slot) = smallest_in_runs(scores, runs);
+        settle(best.to_f64(), second.to_f64(), norms, self.d, eps).map(|(u, l)| (slot, u, l))
+    }
+
+    /// A row's lower bounds of the squared distance to the codes of each wanted group but
+    /// its nearest, `label`, from its `scores` (relative rounding `eps`), into `out`.
+    fn group_bounds(
+        &self,
+        scores: &[C],
+        wanted: &[u32],
+        (label, x_norm): (u32, C),
+        eps: f64,
+        out: &mut [f64],
+    ) {
+        let norms = (x_norm.to_f64(), self.max_norm.to_f64());
+        // A NaN score needs a row or a code that is not finite, or a square that
+        // overflows: then `|x|^2` or the margin is not finite, and every bound zero
+        // (`max` passes over NaN).
+        let slack = norms.0 - margin(norms, self.d, eps);
+        let own = self.slot[label as usize];
+        for &g in wanted {
+            let (a, b) = (self.starts[g as usize], self.starts[g as usize + 1]);
+            let least = group_min(&scores[a..b], own.wrapping_sub(a));
+            out[g as usize] = (least.to_f64() + slack).max(0.0);
         }
     }
 
@@ -228,16 +329,23 @@ mod tests {
     use super::*;
 
     /// Against subsets of groups (interleaved, and in ranges), each hit is brute force's
-    /// nearest of the wanted codes (lowest index on ties), and the bounds are bounds.
+    /// nearest of the wanted codes (lowest index on ties), and the bounds are bounds;
+    /// `f64` ranked in `f32` first, and (values `f32` cannot hold) not.
     #[test]
     fn nearest_in_wanted_groups_matches_brute_force() {
+        for scale in [1.0, 1e-30] {
+            nearest_in_wanted_groups(scale);
+        }
+    }
+
+    fn nearest_in_wanted_groups(scale: f64) {
         let (k, d) = (70, 9);
         let mut next = crate::test_uniforms(8);
-        let mut book: Vec<f64> = (0..k * d).map(|_| next()).collect();
+        let mut book: Vec<f64> = (0..k * d).map(|_| scale * next()).collect();
         // Duplicated codes in different groups, and rows on them or halfway between.
         book.copy_within(0..d, 40 * d);
         book.copy_within(3 * d..4 * d, 69 * d);
-        let mut rows: Vec<f64> = (0..13 * d).map(|_| next()).collect();
+        let mut rows: Vec<f64> = (0..13 * d).map(|_| scale * next()).collect();
         rows[..d].copy_from_slice(&book[..d]);
         rows[2 * d..3 * d].copy_from_slice(&book[3 * d..4 * d]);
         for f in 0..d {
@@ -247,10 +355,10 @@ mod tests {
             .map(|g| (0..k as u32).filter(|j| j % 3 == g).collect())
             .collect();
         let ranges = vec![(0..20).collect(), (20..45).collect(), (45..70).collect()];
-        let mut scratch = Vec::new();
         for members in [interleaved, ranges] {
             let grouped = GroupedBook::new(&book, d, &members);
-            scratch.resize(grouped.scratch_len(), 0.0);
+            assert_eq!(grouped.narrow.is_some(), scale == 1.0);
+            let mut scratch = grouped.scratch();
             for wanted in [vec![0u32, 1, 2], vec![1], vec![0, 2], vec![0]] {
                 for tile in rows.chunks(ROWS * d) {
                     let n = tile.len() / d;

@@ -198,16 +198,20 @@ impl<F: Float> LloydState<F> {
                         *l = down(f64::from(*l) - moved);
                         least = least.min(f64::from(*l));
                     }
+                    if fresh {
+                        open.push(i);
+                        continue;
+                    }
                     let upper = st.upper() + drift[a];
                     st.set(least, upper);
-                    if !fresh && apart(upper, least) {
+                    if apart(upper, least) {
                         continue;
                     }
                     // Tighten the upper bound to the distance and try again.
                     let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
                     let u = own.to_f64().sqrt();
                     st.set_upper(u);
-                    if fresh || !apart(u, least) {
+                    if !apart(u, least) {
                         open.push(i);
                     }
                 }
@@ -223,7 +227,7 @@ impl<F: Float> LloydState<F> {
                 let mut buf = Vec::with_capacity(ROWS * d);
                 let mut hits = [Hit::default(); ROWS];
                 let mut bounds = vec![0.0; ROWS * t];
-                let mut scratch = vec![C::ZERO; book.scratch_len()];
+                let mut scratch = book.scratch();
                 for tile in open.chunks(ROWS) {
                     buf.clear();
                     for &i in tile {
