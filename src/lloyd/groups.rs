@@ -364,4 +364,37 @@ mod tests {
         assert_eq!(scanned[0], n);
         assert!(*scanned.last().unwrap() < n / 4, "{scanned:?}");
     }
+
+    /// Where Hamerly's bounds are kept but fail (overlapping clusters), the steps go over to
+    /// group bounds, and the labels stay those of a brute force throughout.
+    #[test]
+    fn failing_hamerly_bounds_give_way_to_groups() {
+        let (k, d) = (128, 40);
+        let n = 64 * k + 10;
+        assert!(super::super::step::pruning_pays(n, k, d));
+        let mut rnd = crate::test_uniforms(9);
+        let centres: Vec<f64> = (0..k * d).map(|_| rnd()).collect();
+        let x: Vec<f64> = (0..n * d)
+            .map(|i| centres[(i / d) % k * d + i % d] + rnd())
+            .collect();
+        let mut book: Vec<f64> = x[..k * d].to_vec();
+        let exec = Exec::with_threads(2).unwrap();
+        let mut state = LloydState::new(n, true);
+        let mut grouped = Vec::new();
+        for _ in 0..6 {
+            let expect = brute_labels(&x, d, &book);
+            let cb = Codebook::new(&book, k, d);
+            let out = state.step(&exec, &x, d, &cb, None, &mut []).unwrap();
+            assert_eq!(state.labels(), expect);
+            grouped.push(state.groups.is_some());
+            let (means, has) = out.sums.into_means();
+            for (j, &h) in has.iter().enumerate() {
+                if h {
+                    book[j * d..(j + 1) * d].copy_from_slice(&means[j * d..(j + 1) * d]);
+                }
+            }
+        }
+        // The first three steps with Hamerly's bounds (the first has none to fail).
+        assert_eq!(grouped, [false, false, false, true, true, true]);
+    }
 }
