@@ -6,6 +6,7 @@ thread count."""
 
 import numpy as np
 import pytest
+import scipy.cluster.vq as sp
 from sklearn.cluster import KMeans
 
 import ferrovq
@@ -79,3 +80,16 @@ def test_kmeans_fit_matches_scikit_learn():
     assert ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-9)
     np.testing.assert_allclose(ours.inertia_, theirs.inertia_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("d", [16, 24])
+def test_plusplus_seeding_of_float32_rows_matches_scipy(d):
+    # float32 rows are widened to float64 as the seeding reads them (SciPy widens a copy);
+    # 16 features go through the register transposes of float32 tiles, 24 through others.
+    r = np.random.default_rng(d)
+    centres = r.normal(0, 8, size=(40, d))
+    x = (centres[r.integers(0, 40, 3000)] + r.normal(size=(3000, d))).astype(np.float32)
+    ours = ferrovq.kmeans2(x, 40, iter=1, minit="++", rng=7)
+    theirs = sp.kmeans2(x, 40, iter=1, minit="++", rng=7)
+    np.testing.assert_array_equal(ours[1], theirs[1])
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5, atol=1e-5)

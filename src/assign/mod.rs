@@ -22,6 +22,7 @@ pub(crate) use dot::ROWS;
 pub(crate) use exact::brute;
 pub(crate) use exact::{lane_sq_dists, sq_dist};
 pub(crate) use grouped::GroupedBook;
+pub(crate) use transpose::transpose_block;
 
 use crate::error::{Error, Result};
 use crate::finite::block_finite;

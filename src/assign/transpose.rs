@@ -1,6 +1,6 @@
-//! The direct kernel's block transposes: a block of up to `R` rows (row-major)
-//! into feature-major runs (`xt[f][p]` is feature `f` of row `p`), so that the kernel puts
-//! rows in its SIMD lanes. Only data moves here, so every path gives the same block.
+//! The block transposes of the direct kernel (and of k-means++'s distances): a block of
+//! up to `R` rows (row-major) into feature-major runs (`xt[f][p]` is feature `f` of row
+//! `p`), so that the kernel puts rows in its SIMD lanes. Only data moves here, so every path gives the same block.
 
 use crate::float::Float;
 
@@ -54,7 +54,7 @@ fn touch<C: Float>(x: &[C]) {
 /// # Safety
 /// `avx` only where the CPU has AVX.
 #[inline(always)]
-pub(super) unsafe fn transpose_block<C: Float, const R: usize>(
+pub(crate) unsafe fn transpose_block<C: Float, const R: usize>(
     x: &[C],
     d: usize,
     xt: &mut [[C; R]],

@@ -1,7 +1,9 @@
 //! k-means++ seeding (Arthur and Vassilvitskii, 2007), plain or with row weights, from the
 //! caller's draws.
 
+#[cfg(test)]
 use crate::assign::sq_dist;
+use crate::assign::transpose_block;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::Exec;
@@ -66,13 +68,10 @@ pub fn kmeans_plusplus<F: Float>(
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
     let width = d.max(1);
-    let wide: Vec<f64>;
-    let xs: &[f64] = if let Some(s) = as_f64(x) {
-        s
-    } else {
-        wide = x.iter().map(|v| v.to_f64()).collect();
-        &wide
-    };
+    // Rows are read in their own type and widened as they are read: a widened copy of
+    // `f32` data doubled the memory each of the `k` passes reads (and the memory used).
+    let xs = x;
+    let mut newest = vec![0.0; d];
     let mut d2 = vec![f64::INFINITY; n];
     let mut centroids = Array2::<f64>::zeros((k, d));
     let mut indices = Vec::with_capacity(k);
@@ -81,7 +80,11 @@ pub fn kmeans_plusplus<F: Float>(
     for i in 0..k {
         if i > 0 {
             exec.check()?;
-            let newest = &xs[indices[i - 1] * d..indices[i - 1] * d + d];
+            let last = indices[i - 1];
+            for (c, &v) in newest.iter_mut().zip(&xs[last * d..last * d + d]) {
+                *c = v.to_f64();
+            }
+            let newest = &newest[..];
             let blocks = d2
                 .chunks_mut(crate::parallel::CHUNK_ROWS)
                 .zip(xs.chunks(crate::parallel::CHUNK_ROWS * width))
@@ -107,7 +110,7 @@ pub fn kmeans_plusplus<F: Float>(
             .row_mut(i)
             .iter_mut()
             .zip(&xs[pick * d..pick * d + d])
-            .for_each(|(c, &v)| *c = v);
+            .for_each(|(c, &v)| *c = v.to_f64());
     }
     Ok(PlusPlus {
         centroids,
@@ -116,27 +119,31 @@ pub fn kmeans_plusplus<F: Float>(
     })
 }
 
-/// Rows handled together when lowering `D2` (a vector register of `f64`).
-const D2_BLOCK: usize = 8;
+/// Rows handled together when lowering `D2`: four vector registers of `f64`, so that four
+/// chains of additions hide each other's latency.
+const D2_BLOCK: usize = 32;
 
 simd! {
-    /// Lower each row's `d2` to its squared distance to `newest` if that is smaller. The rows
-    /// of a block are processed side by side, each summed over its features in order, so the
-    /// values are those of [`sq_dist`] while the arithmetic is vectorised across rows.
-    fn lower_d2(newest: &[f64], rows: &[f64], d: usize, d2: &mut [f64]) {
+    /// Lower each row's `d2` to its squared distance to `newest` if that is smaller, in
+    /// `f64` (the rows widened as they are read). A block of rows is transposed (as the
+    /// direct kernel's are) and its rows processed side by side, each summed over its
+    /// features in order, so the values are those of [`sq_dist`] of the widened row while
+    /// the arithmetic is vectorised across rows. (Gathered value by value, the block made
+    /// this function three times as slow as one read of the rows.)
+    fn lower_d2<F: Float>(newest: &[f64], rows: &[F], d: usize, d2: &mut [f64]) {
         if d == 0 {
             d2.iter_mut().for_each(|v| *v = v.min(0.0));
             return;
         }
-        let mut blocks = rows.chunks_exact(d * D2_BLOCK);
-        let mut out = d2.chunks_exact_mut(D2_BLOCK);
-        for (block, o) in blocks.by_ref().zip(out.by_ref()) {
+        let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
+        let mut xt = vec![[F::ZERO; D2_BLOCK]; d];
+        for (block, o) in rows.chunks(d * D2_BLOCK).zip(d2.chunks_mut(D2_BLOCK)) {
+            // SAFETY: `avx` is whether this build of the function has AVX.
+            unsafe { transpose_block(block, d, &mut xt, avx, false) };
             let mut acc = [0.0f64; D2_BLOCK];
-            for (f, &c) in newest.iter().enumerate() {
-                // Gather feature f of the block's rows, then work on all of them at once.
-                let col: [f64; D2_BLOCK] = std::array::from_fn(|r| block[r * d + f]);
-                for (a, &v) in acc.iter_mut().zip(&col) {
-                    let diff = v - c;
+            for (col, &c) in xt.iter().zip(newest) {
+                for (a, &v) in acc.iter_mut().zip(col) {
+                    let diff = v.to_f64() - c;
                     *a += diff * diff;
                 }
             }
@@ -146,22 +153,7 @@ simd! {
                 }
             }
         }
-        for (row, v) in blocks.remainder().chunks_exact(d).zip(out.into_remainder()) {
-            let s = sq_dist(newest, row);
-            if s < *v {
-                *v = s;
-            }
-        }
     }
-}
-
-/// `x` itself if `F` is `f64`.
-fn as_f64<F: Float>(x: &[F]) -> Option<&[f64]> {
-    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f64>()).then(|| {
-        // SAFETY: F is f64 (checked by TypeId just above), so the slice's memory, length
-        // and alignment are those of a [f64].
-        unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f64>(), x.len()) }
-    })
 }
 
 /// numpy's `searchsorted(cumsum(d2 / total), r)`: the first index whose cumulative
@@ -228,9 +220,18 @@ mod tests {
             let newest: Vec<f64> = (0..d).map(|f| f as f64 * 0.31).collect();
             let mut d2 = vec![f64::INFINITY; n];
             lower_d2(&newest, &rows, d, &mut d2);
-            for (i, v) in d2.iter().enumerate() {
+            // `f32` rows, widened as they are read.
+            let narrow: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
+            let mut d2_narrow = vec![f64::INFINITY; n];
+            lower_d2(&newest, &narrow, d, &mut d2_narrow);
+            for (i, (v, w)) in d2.iter().zip(&d2_narrow).enumerate() {
                 let row = &rows[i * d..(i + 1) * d];
                 assert_eq!(v.to_bits(), sq_dist(&newest, row).to_bits());
+                let wide: Vec<f64> = narrow[i * d..(i + 1) * d]
+                    .iter()
+                    .map(|&v| v.into())
+                    .collect();
+                assert_eq!(w.to_bits(), sq_dist(&newest, &wide).to_bits());
             }
         }
     }
