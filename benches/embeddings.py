@@ -239,8 +239,13 @@ def available(lib):
 
 def section_iterations(libs):
     print(f"\n### First {ITERS} iterations from the same rows (float32)\n")
-    print("| case | n x d, k | " + " | ".join(f"{lib} ms/iter" for lib in libs) + " | " +
-          " | ".join(f"{lib} / ferrovq" for lib in libs[1:]) + " | ferrovq extra MB (data MB) |")
+    print(
+        "| case | n x d, k | "
+        + " | ".join(f"{lib} ms/iter" for lib in libs)
+        + " | "
+        + " | ".join(f"{lib} / ferrovq" for lib in libs[1:])
+        + " | ferrovq extra MB (data MB) |"
+    )
     print("|" + "---|" * (3 + 2 * len(libs) - 1))
     for case, (n, d, k) in CASES.items():
         res = {lib: child("iterations", lib, case) for lib in libs}
@@ -248,8 +253,13 @@ def section_iterations(libs):
         cells = [f"{m:.0f}" if m else res[lib]["error"] for m, lib in zip(ms, libs, strict=True)]
         ratios = [f"{m / ms[0]:.2f}x" if m and ms[0] else "-" for m in ms[1:]]
         ours = res["ferrovq"]
-        print(f"| {case} | {n:,} x {d}, {k} | " + " | ".join(cells) + " | " + " | ".join(ratios)
-              + f" | {ours.get('extra_mb', 0):.0f} ({ours.get('data_mb', 0):.0f}) |")
+        print(
+            f"| {case} | {n:,} x {d}, {k} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(ratios)
+            + f" | {ours.get('extra_mb', 0):.0f} ({ours.get('data_mb', 0):.0f}) |"
+        )
 
 
 def section_convergence(libs):
@@ -266,7 +276,9 @@ def section_convergence(libs):
                 print(f"| {case} | {lib} | {r['error']} | | | |")
                 continue
             ratio = f"{r['s'] / ours:.2f}x" if lib != "ferrovq" and ours else ""
-            print(f"| {case} | {lib} | {r['s']:.2f} | {r['iterations']} | {r['inertia']:.6g} | {ratio} |")
+            print(
+                f"| {case} | {lib} | {r['s']:.2f} | {r['iterations']} | {r['inertia']:.6g} | {ratio} |"
+            )
 
 
 def section_rate():
@@ -279,15 +291,20 @@ def section_rate():
             if "error" in r:
                 print(f"| {dtype} | {d} | {k} | {r['error']} | | | |")
                 continue
-            print(f"| {dtype} | {d} | {k:,} | {r['n']:,} | {r['ours']:.0f} | {r['numpy']:.0f} "
-                  f"| {r['ours'] / r['numpy']:.0%} |")
+            print(
+                f"| {dtype} | {d} | {k:,} | {r['n']:,} | {r['ours']:.0f} | {r['numpy']:.0f} "
+                f"| {r['ours'] / r['numpy']:.0%} |"
+            )
 
 
 def section_seeding():
     print("\n### Seeding 1,024 codes on E128 (200,000 x 128 float32)\n")
     print("| seeding | seconds | one pass over the data, ms | seconds / (k passes) |")
     print("|---|---|---|---|")
-    names = {"scipy": "SciPy's '++' (kmeans2, iter=1)", "greedy": "scikit-learn's greedy k-means++"}
+    names = {
+        "scipy": "SciPy's '++' (kmeans2, iter=1)",
+        "greedy": "scikit-learn's greedy k-means++",
+    }
     for kind, name in names.items():
         r = child("seeding", kind)
         if "error" in r:
@@ -328,11 +345,17 @@ def main():
     libs = [lib for lib in args.libs.split(",") if available(lib)]
     import numpy as np
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}")
-    print(f"python {platform.python_version()}, numpy {np.__version__}; "
-          f"command: python benches/embeddings.py --sections {args.sections}")
-    print("OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for the runs; BLAS kernel run: "
-          + ", ".join(child("rate", "float32", 64, 256).get("blas", [])))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}"
+    )
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}; "
+        f"command: python benches/embeddings.py --sections {args.sections}"
+    )
+    print(
+        "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for the runs; BLAS kernel run: "
+        + ", ".join(child("rate", "float32", 64, 256).get("blas", []))
+    )
     for section in args.sections.split(","):
         if section == "iterations":
             section_iterations(libs)
