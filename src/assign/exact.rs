@@ -155,3 +155,12 @@ pub(crate) fn brute(rows: &[f64], cb: &[f64], d: usize) -> Vec<(i32, f64)> {
         })
         .collect()
 }
+
+/// The labels of [`brute`].
+#[cfg(test)]
+pub(crate) fn brute_labels(rows: &[f64], cb: &[f64], d: usize) -> Vec<i32> {
+    brute(rows, cb, d)
+        .into_iter()
+        .map(|(label, _)| label)
+        .collect()
+}

@@ -19,7 +19,7 @@ mod transpose;
 pub(crate) use codebook::{Codebook, Hit};
 pub(crate) use dot::ROWS;
 #[cfg(test)]
-pub(crate) use exact::brute;
+pub(crate) use exact::{brute, brute_labels};
 pub(crate) use exact::{lane_sq_dists, sq_dist};
 pub(crate) use grouped::GroupedBook;
 pub(crate) use transpose::transpose_block;

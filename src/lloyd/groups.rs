@@ -275,15 +275,15 @@ impl<F: Float> LloydState<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assign::{brute, sq_dist};
+    use crate::assign::{brute_labels, sq_dist};
     use crate::lloyd::sums::ClusterSums;
 
-    /// Labels by brute force (every row against every code, the direct formula).
-    fn brute_labels(x: &[f64], d: usize, book: &[f64]) -> Vec<i32> {
-        brute(x, book, d)
-            .into_iter()
-            .map(|(label, _)| label)
-            .collect()
+    /// Each code with rows to the mean of its rows.
+    fn move_codes(book: &mut [f64], sums: ClusterSums<f64>, d: usize) {
+        let (means, has) = sums.into_means();
+        for (j, _) in has.iter().enumerate().filter(|(_, &h)| h) {
+            book[j * d..(j + 1) * d].copy_from_slice(&means[j * d..(j + 1) * d]);
+        }
     }
 
     #[test]
@@ -326,7 +326,7 @@ mod tests {
         let mut state = LloydState::new(n, true);
         let mut scanned = Vec::new();
         for _ in 0..10 {
-            let expect = brute_labels(&x, d, &book);
+            let expect = brute_labels(&x, &book, d);
             let cb = Codebook::new(&book, k, d);
             let out = state.step_grouped(&exec, &x, d, &cb, None, 5).unwrap();
             assert_eq!(state.labels(), expect);
@@ -354,12 +354,7 @@ mod tests {
                     );
                 }
             }
-            let (means, has) = out.sums.into_means();
-            for (j, &h) in has.iter().enumerate() {
-                if h {
-                    book[j * d..(j + 1) * d].copy_from_slice(&means[j * d..(j + 1) * d]);
-                }
-            }
+            move_codes(&mut book, out.sums, d);
         }
         assert_eq!(scanned[0], n);
         assert!(*scanned.last().unwrap() < n / 4, "{scanned:?}");
@@ -382,17 +377,12 @@ mod tests {
         let mut state = LloydState::new(n, true);
         let mut grouped = Vec::new();
         for _ in 0..6 {
-            let expect = brute_labels(&x, d, &book);
+            let expect = brute_labels(&x, &book, d);
             let cb = Codebook::new(&book, k, d);
             let out = state.step(&exec, &x, d, &cb, None, &mut []).unwrap();
             assert_eq!(state.labels(), expect);
             grouped.push(state.groups.is_some());
-            let (means, has) = out.sums.into_means();
-            for (j, &h) in has.iter().enumerate() {
-                if h {
-                    book[j * d..(j + 1) * d].copy_from_slice(&means[j * d..(j + 1) * d]);
-                }
-            }
+            move_codes(&mut book, out.sums, d);
         }
         // The first three steps with Hamerly's bounds (the first has none to fail).
         assert_eq!(grouped, [false, false, false, true, true, true]);

@@ -384,15 +384,7 @@ impl<F: Float> LloydState<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assign::{brute, sq_dist};
-
-    /// Lloyd's labels by brute force (every row against every code).
-    fn brute_labels(x: &[f64], d: usize, book: &[f64]) -> Vec<i32> {
-        brute(x, book, d)
-            .into_iter()
-            .map(|(label, _)| label)
-            .collect()
-    }
+    use crate::assign::{brute_labels, sq_dist};
 
     #[test]
     fn pruned_steps_give_the_labels_of_a_full_comparison() {
@@ -412,7 +404,7 @@ mod tests {
             let mut scanned = Vec::new();
             let mut labels_before = vec![0; n];
             for _ in 0..8 {
-                let expect = brute_labels(&x, d, &book);
+                let expect = brute_labels(&x, &book, d);
                 let cb = Codebook::new(&book, k, d);
                 let out = state.step(&exec, &x, d, &cb, None, &mut dists).unwrap();
                 let out_nd = state_nd.step(&exec, &x, d, &cb, None, &mut []).unwrap();
