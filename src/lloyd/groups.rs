@@ -6,9 +6,9 @@
 //! bound fails, not with every code.
 //!
 //! The code book is laid out group by group ([`GroupedBook`]); rows whose bounds fail are
-//! taken in tiles (rows of one code together) and each tile is compared, by the
-//! register-tiled kernel, with the groups that any of its rows needs, which always include
-//! the group of each row's own code. Every group left out is further from each of the
+//! taken in tiles (rows of one group, and of one code, together) and each tile is
+//! compared, by the register-tiled kernel, with the groups that any of its rows needs,
+//! which always include the group of each row's own code. Every group left out is further from each of the
 //! tile's rows than the row's own code, so the nearest among the groups compared is the
 //! nearest of all: the labels are those of a full comparison, as in [`super::step`].
 
@@ -215,9 +215,10 @@ impl<F: Float> LloydState<F> {
                         open.push(i);
                     }
                 }
-                // Tiles of open rows, rows of one code and one group of codes together (they
-                // tend to need the same groups), each compared with the groups any of its rows needs: its
-                // rows' own codes' groups and those whose bound does not set them apart.
+                // Tiles of open rows, rows of one group and of one code together (they tend
+                // to need the same groups), each compared with the groups any of its rows
+                // needs: its rows' own codes' groups and those whose bound does not set them
+                // apart.
                 open.sort_by_key(|&i| {
                     let a = states[i].label as usize;
                     (of_code[a], a)
