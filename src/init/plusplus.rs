@@ -127,9 +127,9 @@ simd! {
     /// Lower each row's `d2` to its squared distance to `newest` if that is smaller, in
     /// `f64` (the rows widened as they are read). A block of rows is transposed (as the
     /// direct kernel's are) and its rows processed side by side, each summed over its
-    /// features in order, so the values are those of [`sq_dist`] of the widened row while
-    /// the arithmetic is vectorised across rows. (Gathered value by value, the block made
-    /// this function three times as slow as one read of the rows.)
+    /// features in order, so the values are those of [`crate::assign::sq_dist`] of the
+    /// widened row while the arithmetic is vectorised across rows. (Gathered value by
+    /// value, the block made this function three times as slow as one read of the rows.)
     fn lower_d2<F: Float>(newest: &[f64], rows: &[F], d: usize, d2: &mut [f64]) {
         if d == 0 {
             d2.iter_mut().for_each(|v| *v = v.min(0.0));
