@@ -207,9 +207,11 @@ impl<F: Float> LloydState<F> {
                     if apart(upper, least) {
                         continue;
                     }
-                    // Tighten the upper bound to the distance and try again.
-                    let own = cb.sq_dist_to(&xc[i * d..(i + 1) * d], a);
-                    let u = own.to_f64().sqrt();
+                    // Tighten the upper bound to the distance (summed in lanes: to within
+                    // rounding, which the margin covers) and try again.
+                    let mut own = [C::ZERO];
+                    cb.lane_sq_dists(&xc[i * d..(i + 1) * d], &[a as u32], &mut own);
+                    let u = own[0].to_f64().sqrt();
                     st.set_upper(u);
                     if !apart(u, least) {
                         open.push(i);
