@@ -121,18 +121,12 @@ impl<C: Float> Codebook<C> {
             .take(k)
             .filter(|_| dot)
         {
-            for (f, &v) in code.iter().enumerate() {
-                panels[(j / LANES * d + f) * LANES + j % LANES] = v;
-            }
+            to_panel(&mut panels, j, code);
         }
         let mut norms = vec![C::INFINITY; kpad];
         let mut max_norm = C::ZERO;
         for (j, code) in rows.chunks_exact(d.max(1)).enumerate().take(k) {
-            let nn = code.iter().fold(C::ZERO, |s, &v| s + v * v);
-            norms[j] = nn;
-            if !nn.is_finite() || nn > max_norm {
-                max_norm = nn;
-            }
+            norms[j] = code_norm(code, &mut max_norm);
         }
         let ranked = dot || lane_dots(k, d, false, C::WIDE);
         let narrow = (C::WIDE && ranked && rows.iter().all(|&v| narrowable(v))).then(|| {
@@ -283,6 +277,24 @@ impl<C: Float> Codebook<C> {
         let scores: Vec<f64> = scores[..self.k].iter().map(|s| s.to_f64()).collect();
         recheck(&scores, norms.0, margin, exact)
     }
+}
+
+/// Write `code` (`d` features) into slot `slot` of `panels` (laid out as
+/// [`Codebook`]'s: slot `s` is lane `s % LANES` of panel `s / LANES`).
+pub(super) fn to_panel<C: Float>(panels: &mut [C], slot: usize, code: &[C]) {
+    let d = code.len();
+    for (f, &v) in code.iter().enumerate() {
+        panels[(slot / LANES * d + f) * LANES + slot % LANES] = v;
+    }
+}
+
+/// `|c|^2` of `code`, raising `max` to it (a value that is not finite takes its place).
+pub(super) fn code_norm<C: Float>(code: &[C], max: &mut C) -> C {
+    let nn = code.iter().fold(C::ZERO, |s, &v| s + v * v);
+    if !nn.is_finite() || nn > *max {
+        *max = nn;
+    }
+    nn
 }
 
 /// [`dot_scores`] of the [`ROWS`] rows of `x`: `f64` rows in two tiles of half as many

@@ -5,7 +5,7 @@
 //! panels waste nothing: [`crate::lloyd`] makes them so, but for the last.)
 
 use super::bound::{margin, recheck, settle};
-use super::codebook::tile_scores;
+use super::codebook::{code_norm, tile_scores, to_panel};
 use super::dot::{two_smallest, LANES, ROWS};
 use super::exact::sq_dist;
 use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
@@ -63,16 +63,10 @@ impl<C: Float> GroupedBook<C> {
             for (i, &j) in m.iter().enumerate() {
                 let slot = start + i;
                 let c = &rows[j as usize * d..(j as usize + 1) * d];
-                for (f, &v) in c.iter().enumerate() {
-                    panels[(slot / LANES * d + f) * LANES + slot % LANES] = v;
-                }
-                let nn = c.iter().fold(C::ZERO, |s, &v| s + v * v);
-                norms[slot] = nn;
+                to_panel(&mut panels, slot, c);
+                norms[slot] = code_norm(c, &mut max_norm);
                 code[slot] = j;
                 slot_of[j as usize] = slot;
-                if !nn.is_finite() || nn > max_norm {
-                    max_norm = nn;
-                }
             }
         }
         let narrow = (C::WIDE && rows.iter().all(|&v| narrowable(v))).then(|| {

@@ -12,6 +12,9 @@
 //!
 //! Past one chunk of rows the per-code sums are carried between iterations and updated
 //! with the rows that changed code only, so settled rows are not read again.
+//!
+//! Where Hamerly's bounds are not kept or keep failing (many features, few rows per code,
+//! overlapping clusters), a step keeps bounds per group of codes instead ([`super::groups`]).
 
 use super::bounds::{Motion, RowBounds};
 use super::groups::{group_count, Groups};
