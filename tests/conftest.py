@@ -1,6 +1,10 @@
 """Shared helpers: run SciPy and ferrovq on the same input and compare what a user sees."""
 
+import contextlib
 import copy
+import signal
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -108,6 +112,30 @@ def same_up_to_coincident_codes(ours, theirs, exact=False, rtol=1e-9):
     np.testing.assert_allclose(c[~swapped], sc[~swapped], **tol)
     order = lambda m: m[np.lexsort(m.T[::-1])]  # noqa: E731
     np.testing.assert_allclose(order(c[swapped]), order(sc[swapped]), **tol)
+
+
+# A process started in the background by a shell without job control (`make test &` in a
+# script) inherits SIGINT as ignored, and Python then installs no KeyboardInterrupt handler.
+# The children of the Ctrl-C tests put the handler back first, as an interactive shell would.
+_WITH_CTRL_C = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
+@contextlib.contextmanager
+def interruptible_python(script, **popen):
+    """Run `script` in a child Python that Ctrl-C can interrupt, and make sure the child is
+    gone when the block ends, whatever happened in it (a failed assertion included)."""
+    p = subprocess.Popen([sys.executable, "-c", _WITH_CTRL_C + script], **popen)
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
+
+
+def interrupt(p):
+    """Send the child SIGINT, as Ctrl-C at a terminal would."""
+    p.send_signal(signal.SIGINT)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import interrupt, interruptible_python
 from oracle import scipy_vq as sp
 
 EXE = Path(sys.executable).parent / "ferrovq"
@@ -221,13 +222,12 @@ def test_sigint_during_a_run_leaves_the_old_output_or_a_whole_new_one(tmp_path):
     out = tmp_path / "out.json"
     for delay in (0.5, 1.0, 1.5, 2.0):
         out.write_text("old")
-        cmd = [sys.executable, "-m", "ferrovq", "cluster", str(inp), "-k", "8", "--quiet"]
-        p = subprocess.Popen(
-            [*cmd, "--seed", "1", "--out", str(out)], stderr=subprocess.PIPE, text=True
-        )
-        time.sleep(delay)
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=120)
+        args = ["cluster", str(inp), "-k", "8", "--quiet", "--seed", "1", "--out", str(out)]
+        script = f"import sys; from ferrovq.cli import main; sys.exit(main({args!r}))"
+        with interruptible_python(script, stderr=subprocess.PIPE, text=True) as p:
+            time.sleep(delay)
+            interrupt(p)
+            _, err = p.communicate(timeout=120)
         # 130: interrupted in main; -SIGINT: before the interpreter reached it (imports).
         assert p.returncode in (0, 130, -signal.SIGINT), err
         text = out.read_text()

@@ -2,7 +2,6 @@
 
 import multiprocessing as mp
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 import ferrovq as fv
+from conftest import interrupt, interruptible_python
 
 
 def blobs(n, d, k, seed):
@@ -137,13 +137,13 @@ def test_ctrl_c_interrupts_within_a_second(call):
         print("finished", flush=True)
         """
     )
-    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "ready"
-    time.sleep(1.0)
-    sent = time.perf_counter()
-    p.send_signal(signal.SIGINT)
-    out, _ = p.communicate(timeout=30)
-    latency = time.perf_counter() - sent
+    with interruptible_python(script, stdout=subprocess.PIPE, text=True) as p:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        sent = time.perf_counter()
+        interrupt(p)
+        out, _ = p.communicate(timeout=30)
+        latency = time.perf_counter() - sent
     assert p.returncode == 0, out
     assert "interrupted" in out and "after [0, 1" in out
     assert latency < 3.0, latency
