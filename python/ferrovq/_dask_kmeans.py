@@ -19,10 +19,11 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _is_arraylike_not_scalar, check_array
+from sklearn.utils.validation import check_array
 
 from ferrovq import _core
 from ferrovq import dask as fd
+from ferrovq._sklearn_compat import is_array_like_not_scalar
 
 __all__ = ["fit", "predict", "score", "transform"]
 
@@ -65,7 +66,7 @@ def fit(est, X, sample_weight):
     # scikit-learn's tolerance: `tol` times the mean per-feature variance.
     tol = 0.0 if est.tol == 0 else float(X.var(axis=0).mean().compute()) * est.tol
     init = est.init
-    if _is_arraylike_not_scalar(init):
+    if is_array_like_not_scalar(init):
         init = check_array(init, dtype=X.dtype, copy=True, order="C")
         est._validate_center_shape(X, init)
     random_state = check_random_state(est.random_state)
@@ -106,7 +107,7 @@ def _seeds(est, X, init, random_state, check_finite):
     elif isinstance(init, str) and init == "random":
         generator = np.random.default_rng(random_state.randint(2**31))
         centers = fd._points(X, k, generator, _workers(est), False)
-    elif _is_arraylike_not_scalar(init):
+    elif is_array_like_not_scalar(init):
         centers = init
     else:
         centers = check_array(init(X, k, random_state=random_state), dtype=X.dtype, order="C")

@@ -19,22 +19,25 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
     TransformerMixin,
-    _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
-    _assert_all_finite,
-    _check_sample_weight,
-    _is_arraylike_not_scalar,
     check_array,
     check_is_fitted,
     validate_data,
 )
 
 from ferrovq import _core, _kernels, _threads
+from ferrovq._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+    is_array_like_not_scalar,
+    validate_params,
+)
 
 __all__ = ["KMeans", "kmeans_plusplus"]
 
@@ -299,13 +302,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
         if self.n_init == "auto":
-            explicit = _is_arraylike_not_scalar(self.init) or (
+            explicit = is_array_like_not_scalar(self.init) or (
                 isinstance(self.init, str) and self.init == "k-means++"
             )
             self._n_init = 1 if explicit else 10
         else:
             self._n_init = self.n_init
-        if _is_arraylike_not_scalar(self.init) and self._n_init != 1:
+        if is_array_like_not_scalar(self.init) and self._n_init != 1:
             warnings.warn(
                 "Explicit initial center position passed: performing only"
                 f" one init in {self.__class__.__name__} instead of "
@@ -367,7 +370,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 p=sample_weight / sample_weight.sum(),
             )
             centers = X[seeds]
-        elif _is_arraylike_not_scalar(self.init):
+        elif is_array_like_not_scalar(self.init):
             centers = init
         else:
             centers = init(X, self.n_clusters, random_state=random_state)
@@ -412,7 +415,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         weights = _weights_or_none(sample_weight)
         init = self.init
-        init_is_array_like = _is_arraylike_not_scalar(init)
+        init_is_array_like = is_array_like_not_scalar(init)
         if init_is_array_like:
             init = check_array(init, dtype=X.dtype, copy=True, order="C")
             self._validate_center_shape(X, init)
@@ -531,7 +534,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         try:
             return _kernels.labels(X, centers, self.workers, check_finite=check)
         except ValueError:
-            _assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+            assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
             raise
 
     def fit_transform(self, X, y=None, sample_weight=None):
