@@ -72,15 +72,16 @@ def kmeans_plusplus(
     Parameters
     ----------
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The data to pick seeds from.
+        The rows the centres are picked from.
     n_clusters : int
-        The number of centroids to initialise.
+        How many centres to pick.
     sample_weight : array-like of shape (n_samples,), default=None
-        The weight of each observation (None: all equal).
+        Each row's weight in the draws (None: all rows count the same).
     x_squared_norms : array-like of shape (n_samples,), default=None
-        Squared Euclidean norm of each data point; only its length is checked.
+        Accepted for scikit-learn's signature; ferrovq computes distances directly, so
+        only the length is checked.
     random_state : int, RandomState instance or None, default=None
-        The random number generator, as in scikit-learn.
+        Seed or generator for the draws, read as scikit-learn reads it.
     n_local_trials : int, default=None
         Candidates drawn for each centre after the first (None: ``2 + int(log(k))``); the
         one that lowers the potential most is kept.
@@ -96,13 +97,10 @@ def kmeans_plusplus(
     --------
     >>> import numpy as np
     >>> from ferrovq import kmeans_plusplus
-    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
-    >>> centers, indices = kmeans_plusplus(X, n_clusters=2, random_state=0)
-    >>> centers
-    array([[10,  2],
-           [ 1,  0]])
-    >>> indices
-    array([3, 2])
+    >>> X = np.array([[0.0, 0.0], [0.5, 0.0], [20.0, 20.0], [20.5, 20.0]])
+    >>> centers, indices = kmeans_plusplus(X, n_clusters=2, random_state=3)
+    >>> sorted(int(i) // 2 for i in indices)  # one centre from each pair of rows
+    [0, 1]
     """
     data = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
     sample_weight = _check_sample_weight(sample_weight, data, dtype=data.dtype)
@@ -241,23 +239,22 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     n_iter_ : int
         Iterations of the kept run.
     n_features_in_ : int
-        Number of features seen during fit.
+        How many columns `fit` was given.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
-        Names of the features seen during fit (only when they are all strings).
+        The column names of the frame `fit` was given, when every name is a string.
 
     Examples
     --------
     >>> import numpy as np
     >>> from ferrovq import KMeans
-    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
-    >>> kmeans = KMeans(n_clusters=2, random_state=0, n_init="auto").fit(X)
-    >>> kmeans.labels_
-    array([1, 1, 1, 0, 0, 0], dtype=int32)
-    >>> kmeans.predict([[0, 0], [12, 3]])
-    array([1, 0], dtype=int32)
-    >>> kmeans.cluster_centers_
-    array([[10.,  2.],
-           [ 1.,  2.]])
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 0.0], [9.0, 9.0], [9.0, 8.0]])
+    >>> model = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> model.labels_[:3].tolist() != model.labels_[3:].tolist()
+    True
+    >>> model.cluster_centers_[model.predict([[8.0, 9.5]])]
+    array([[9. , 8.5]])
+    >>> round(model.inertia_, 3)
+    1.833
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -382,14 +379,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
-        """Compute k-means clustering.
+        """Cluster the rows of `X`; the result is kept on the estimator.
 
         Parameters
         ----------
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training rows (converted to C order; a sparse matrix to CSR).
         y : Ignored
-            Not used, present for API consistency.
+            Ignored: clustering has no targets (the argument keeps pipelines working).
         sample_weight : array-like of shape (n_samples,), default=None
             The weight of each row (None: all equal); not used by a callable or array
             `init`.
@@ -500,7 +497,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training rows.
         y : Ignored
-            Not used, present for API consistency.
+            Ignored: clustering has no targets (the argument keeps pipelines working).
         sample_weight : array-like of shape (n_samples,), default=None
             The weight of each row.
 
@@ -545,7 +542,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training rows.
         y : Ignored
-            Not used, present for API consistency.
+            Ignored: clustering has no targets (the argument keeps pipelines working).
         sample_weight : array-like of shape (n_samples,), default=None
             The weight of each row.
 
@@ -583,14 +580,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         return _kernels.distances(X, centers, self.workers)
 
     def score(self, X, y=None, sample_weight=None):
-        """Opposite of the value of `X` on the k-means objective.
+        """How well the centres fit `X`: minus its k-means objective (higher is better).
 
         Parameters
         ----------
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Rows to score.
         y : Ignored
-            Not used, present for API consistency.
+            Ignored: clustering has no targets (the argument keeps pipelines working).
         sample_weight : array-like of shape (n_samples,), default=None
             The weight of each row.
 

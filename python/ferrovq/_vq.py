@@ -38,52 +38,49 @@ _EMPTY_CLUSTER = "One of the clusters is empty. Re-run kmeans with a different i
 
 def whiten(obs, check_finite=None, *, workers=None):
     """
-    Normalize a group of observations on a per feature basis.
+    Scale every column of `obs` to unit standard deviation.
 
-    Each feature (column) is divided by its standard deviation across all observations,
-    to give it unit variance. Columns whose standard deviation is zero are left as they
-    are, with a warning.
+    Run it before `kmeans` or `kmeans2` when the features are on different scales, so
+    that no feature dominates the distances. The deviation is the population one
+    (``ddof=0``), taken over all rows; a column that is constant keeps its values and
+    causes a warning.
 
     Parameters
     ----------
-    obs : ndarray
-        Each row of the array is an observation. The columns are the features seen
-        during each observation.
+    obs : array_like
+        One observation per row, one feature per column (a 1-D array is one feature).
     check_finite : bool, optional
-        Whether to check that the input contains only finite numbers. Disabling may give
-        a performance gain, but may result in problems (crashes, non-termination) if the
-        input does contain infinities or NaNs. Default: True.
+        Reject NaN and infinity with a ``ValueError`` (default: True). With False no
+        check is made, and a non-finite value spreads into its whole column.
     workers : int, optional
-        Number of threads. None (default): a threadpoolctl limit if set, else
-        ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores; -1 means all
-        cores. The result does not depend on it.
+        Threads to use. None (default) takes a threadpoolctl limit when one is set, then
+        ``RAYON_NUM_THREADS``, then ``OMP_NUM_THREADS``, and otherwise every core; -1
+        asks for every core. Any value gives the same result, bit for bit.
 
     Returns
     -------
     result : ndarray
-        Contains the values in `obs` scaled by the standard deviation of each column.
+        `obs` with each column divided by its standard deviation; same shape, and the
+        same float type (integer input gives float64).
 
     Raises
     ------
     ValueError
-        If `check_finite` and `obs` contains NaN or infinity.
+        If `check_finite` and `obs` holds NaN or infinity.
 
     Warns
     -----
     RuntimeWarning
-        If `check_finite` and some column has standard deviation zero.
+        If `check_finite` and a column's standard deviation is zero.
 
     Examples
     --------
     >>> import numpy as np
     >>> from ferrovq import whiten
-    >>> features  = np.array([[1.9, 2.3, 1.7],
-    ...                       [1.5, 2.5, 2.2],
-    ...                       [0.8, 0.6, 1.7,]])
-    >>> whiten(features)
-    array([[4.17944278, 2.69811351, 7.21248917],
-           [3.29956009, 2.93273208, 9.33380951],
-           [1.75976538, 0.7038557 , 7.21248917]])
+    >>> heights_weights = np.array([[170.0, 60.0], [180.0, 80.0], [160.0, 70.0]])
+    >>> scaled = whiten(heights_weights)
+    >>> scaled.std(axis=0)
+    array([1., 1.])
     """
     if check_finite is None:
         check_finite = True
@@ -114,58 +111,60 @@ def whiten(obs, check_finite=None, *, workers=None):
 
 def vq(obs, code_book, check_finite=True, *, workers=None):
     """
-    Assign codes from a code book to observations.
+    Give each row of `obs` the index of its nearest code in `code_book`.
 
-    Each observation vector in the 'M' by 'N' `obs` array is compared with the centroids
-    in the code book and assigned the code of the closest centroid (the lowest code on a
-    tie).
+    Nearest means smallest Euclidean distance, computed exactly (a tie goes to the
+    lower index). This is the assignment step of k-means on its own: use it to label new
+    data with a code book found earlier.
 
     Parameters
     ----------
-    obs : ndarray
-        Each row of the 'M' x 'N' array is an observation. The columns are the
-        "features" seen during each observation. The features must be whitened first
-        using the whiten function or something equivalent.
-    code_book : ndarray
-        The code book is usually generated using the k-means algorithm. Each row of the
-        array holds a different code, and the columns are the features of the code.
+    obs : array_like
+        Observations, one per row (M x N), or M values of one feature (1-D). Whiten them
+        as the code book's data was, if it was.
+    code_book : array_like
+        The codes, one per row (K x N), or K values (1-D), usually the centroids that
+        `kmeans` or `kmeans2` returned.
     check_finite : bool, optional
-        Whether to check that the input matrices contain only finite numbers. Disabling
-        may give a performance gain, but may result in problems if the inputs do contain
-        infinities or NaNs (here: a row whose distances are all NaN gets code 0 and an
-        infinite distance). Default: True.
+        Reject NaN and infinity with a ``ValueError`` (default: True). Turning it off
+        saves one read of the input; see the notes on non-finite values below.
     workers : int, optional
-        Number of threads. None (default): a threadpoolctl limit if set, else
-        ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores; -1 means all
-        cores. The result does not depend on it.
+        Threads to use. None (default) takes a threadpoolctl limit when one is set, then
+        ``RAYON_NUM_THREADS``, then ``OMP_NUM_THREADS``, and otherwise every core; -1
+        asks for every core. Any value gives the same result, bit for bit.
 
     Returns
     -------
     code : ndarray
-        A length M array (int32) holding the code book index for each observation.
+        int32 array of length M: the index into `code_book` of each row's nearest code.
     dist : ndarray
-        The distortion (distance) between the observation and its nearest code, in the
-        result type of `obs` and `code_book` (float32 stays float32).
+        Each row's Euclidean distance to that code, in the common float type of the
+        two inputs (float32 with float32 stays float32).
 
     Raises
     ------
     ValueError
-        For non-finite input when `check_finite`, ranks that differ or are not 1 or 2,
-        feature counts that differ, or an empty code book.
+        If `check_finite` and an input holds NaN or infinity; if the inputs' ranks differ
+        or are not 1 or 2; if their feature counts differ; if `code_book` is empty.
     TypeError
-        For float types other than float16, float32 and float64.
+        For a float type other than float16, float32 and float64.
+
+    Notes
+    -----
+    With ``check_finite=False``, a row whose distances are all NaN gets code 0 and an
+    infinite distance.
 
     Examples
     --------
     >>> import numpy as np
     >>> from ferrovq import vq
-    >>> code_book = np.array([[1., 1., 1.],
-    ...                       [2., 2., 2.]])
-    >>> features  = np.array([[1.9, 2.3, 1.7],
-    ...                       [1.5, 2.5, 2.2],
-    ...                       [0.8, 0.6, 1.7]])
-    >>> vq(features, code_book)
-    (array([1, 1, 0], dtype=int32), array([0.43588989, 0.73484692, 0.83066239]))
+    >>> corners = np.array([[0.0, 0.0], [10.0, 10.0]])
+    >>> points = np.array([[1.0, 2.0], [9.0, 7.0], [4.0, 3.0]])
+    >>> codes, dist = vq(points, corners)
+    >>> codes
+    array([0, 1, 0], dtype=int32)
+    >>> dist.round(3)
+    array([2.236, 3.162, 5.   ])
     """
     obs = np.asarray(obs)
     # SciPy checks obs first. A contiguous float32/float64 obs is checked by the core
@@ -199,38 +198,46 @@ def vq(obs, code_book, check_finite=True, *, workers=None):
 
 def py_vq(obs, code_book, check_finite=True, *, workers=None):
     """
-    Assign codes from a code book to observations, for any real input type.
+    `vq` for any real input type, computed in float64.
 
-    SciPy's fallback of `vq` for inputs that are not floating point: distances are
-    computed in float64 and the codes are the platform's default integer type.
+    SciPy keeps this variant for inputs without a float kernel (integers, booleans); its
+    codes are the platform's default integer type rather than int32.
 
     Parameters
     ----------
-    obs : ndarray
-        Expects a rank 2 array. Each row is one observation.
-    code_book : ndarray
-        Code book to use. Same format than obs. Should have same number of features
-        (e.g., columns) than obs.
+    obs : array_like
+        Observations, one per row (a 1-D array is one feature).
+    code_book : array_like
+        Codes with as many features as `obs`.
     check_finite : bool, optional
-        Whether to check that the input matrices contain only finite numbers.
-        Default: True.
+        Reject NaN and infinity with a ``ValueError`` (default: True). Turning it off
+        saves one read of the input; see the notes on non-finite values below.
     workers : int, optional
-        Number of threads, as for `vq`.
+        Threads to use. None (default) takes a threadpoolctl limit when one is set, then
+        ``RAYON_NUM_THREADS``, then ``OMP_NUM_THREADS``, and otherwise every core; -1
+        asks for every core. Any value gives the same result, bit for bit.
 
     Returns
     -------
     code : ndarray
-        code[i] gives the label of the ith observation; its code is code_book[code[i]].
+        For each row, the index of its nearest code (``numpy.intp``).
     min_dist : ndarray
-        min_dist[i] gives the distance between the ith observation and its corresponding
-        code.
+        For each row, the float64 distance to that code.
 
     Raises
     ------
     ValueError
-        For non-finite input when `check_finite`, ranks that differ, arrays that are not
-        2-D after 1-D input is made a column, feature counts that differ, complex input,
-        or an empty code book.
+        If `check_finite` and an input holds NaN or infinity; for ranks that differ,
+        arrays that are not 2-D once 1-D input is made a column, feature counts that
+        differ, complex input, or an empty code book.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrovq import py_vq
+    >>> codes, dist = py_vq(np.array([[0, 1], [7, 9]]), np.array([[0, 0], [8, 8]]))
+    >>> codes.tolist(), dist.tolist()
+    ([0, 1], [1.0, 1.4142135623730951])
     """
     obs = asarray(obs, check_finite)
     code_book = asarray(code_book, check_finite)
@@ -290,77 +297,72 @@ def kmeans(
     callback=None,
 ):
     """
-    Performs k-means on a set of observation vectors forming k clusters.
+    Find `k` centroids by k-means, keeping the best of several starts.
 
-    The k-means algorithm adjusts the classification of the observations into clusters
-    and updates the cluster centroids until the position of the centroids is stable over
-    successive iterations: here, until the change in the mean Euclidean distance between
-    the observations and their centroids is at most `thresh`.
+    Each start picks `k` distinct rows at random and runs Lloyd iterations until the
+    mean distance of the rows to their centroids falls by no more than `thresh` in one
+    iteration. A centroid left without rows is dropped, so fewer than `k` may come back.
 
     Parameters
     ----------
-    obs : ndarray
-        Each row of the M by N array is an observation vector. The columns are the
-        features seen during each observation. The features must be whitened first with
-        the `whiten` function.
-    k_or_guess : int or ndarray
-        The number of centroids to generate, or a k by N array of initial centroids. The
-        initial k centroids are chosen by randomly selecting observations from the
-        observation matrix.
+    obs : array_like
+        Observations, one per row (a 1-D array is one feature). Whiten them first if
+        the features have different scales.
+    k_or_guess : int or array_like
+        How many centroids to find, or the starting centroids themselves (one per row),
+        in which case a single run starts from them and `iter` does not matter.
     iter : int, optional
-        The number of times to run k-means, returning the codebook with the lowest
-        distortion. Ignored if initial centroids are given with an array for
-        `k_or_guess`. This is not the number of iterations of the k-means algorithm.
+        How many random starts to try (default 20); the centroids with the smallest
+        mean distance win. It does not bound the number of Lloyd iterations.
     thresh : float, optional
-        Terminates the k-means algorithm if the change in distortion since the last
-        k-means iteration is less than or equal to threshold.
+        Stop a run once an iteration lowers the mean distance by at most this much
+        (default 1e-5).
     check_finite : bool, optional
-        Whether to check that the input matrices contain only finite numbers.
-        Default: True.
-    rng : {None, int, `numpy.random.Generator`}, optional
-        Passed to `numpy.random.default_rng`, as in SciPy. If neither `rng` nor the
-        legacy keyword `seed` is given, numpy's global RandomState is used (so
-        ``np.random.seed`` makes a run reproducible); `seed` accepts None, an int, a
-        RandomState or a Generator, as SciPy's ``check_random_state``.
+        Reject NaN and infinity with a ``ValueError`` (default: True). Turning it off
+        saves one read of the input; see the notes on non-finite values below.
+    rng : {None, int, numpy.random.Generator}, optional
+        Source of the random draws, turned into a Generator by
+        `numpy.random.default_rng`. Left out (and `seed` too), numpy's global
+        RandomState is used, so ``np.random.seed`` makes a run repeatable. The older
+        keyword `seed` takes None, an int, a RandomState or a Generator. The draws are
+        SciPy's, in SciPy's order: the same state gives SciPy's answer.
     workers : int, optional
-        Number of threads. None (default): a threadpoolctl limit if set, else
-        ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores; -1 means all
-        cores. The result does not depend on it.
+        Threads to use. None (default) takes a threadpoolctl limit when one is set, then
+        ``RAYON_NUM_THREADS``, then ``OMP_NUM_THREADS``, and otherwise every core; -1
+        asks for every core. Any value gives the same result, bit for bit.
     callback : callable, optional
-        Called as ``callback(iteration, rows_compared)`` after each Lloyd iteration
-        (numbered from 1 within each of the `iter` runs), with the number of observations
-        that were compared with other centroids than their own (the others were settled
-        by distance bounds). An exception it raises stops the run and propagates. Not in SciPy.
+        ferrovq only: ``callback(iteration, rows_compared)`` after every Lloyd
+        iteration, where `rows_compared` counts the rows that distance bounds could not
+        settle and that were compared with other centroids. Raising in it stops the run
+        and the exception reaches the caller.
 
     Returns
     -------
     codebook : ndarray
-        A k by N array of k centroids; centroids that lost all their observations are
-        removed, so there may be fewer than k.
+        The centroids, one per row.
     distortion : float
-        The mean (non-squared) Euclidean distance between the observations passed and the
-        centroids generated.
+        The mean Euclidean distance (not squared) from each row to its nearest
+        centroid.
 
     Raises
     ------
     ValueError
-        For non-finite input when `check_finite`, `iter` < 1, an empty guess, a
-        non-integer or non-positive k, or k larger than the number of observations.
+        If `check_finite` and an input holds NaN or infinity; if `iter` < 1; for an
+        empty `k_or_guess`, a `k` that is not a positive integer, or more centroids than
+        rows.
     TypeError
         If both `rng` and `seed` are given.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from ferrovq import kmeans, whiten
-    >>> features = np.array([[1.9, 2.3], [1.5, 2.5], [0.8, 0.6], [0.4, 1.8],
-    ...                      [0.1, 0.1], [0.2, 1.8], [2.0, 0.5], [0.3, 1.5],
-    ...                      [1.0, 1.0]])
-    >>> whitened = whiten(features)
-    >>> book = np.array((whitened[0], whitened[2]))
-    >>> codebook, distortion = kmeans(whitened, book)
-    >>> codebook.shape
-    (2, 2)
+    >>> from ferrovq import kmeans
+    >>> rng = np.random.default_rng(7)
+    >>> left = rng.normal(-4.0, 0.5, size=(30, 2))
+    >>> right = rng.normal(4.0, 0.5, size=(30, 2))
+    >>> codebook, distortion = kmeans(np.vstack([left, right]), 2, rng=7)
+    >>> np.sort(codebook[:, 0]).round()
+    array([-4.,  4.])
     """
     obs = asarray(obs, check_finite)
     guess = asarray(k_or_guess, check_finite)
@@ -471,72 +473,75 @@ def kmeans2(
     callback=None,
 ):
     """
-    Classify a set of observations into k clusters using the k-means algorithm.
+    Run `iter` Lloyd iterations from centroids chosen by `minit`; return centroids and labels.
 
-    Runs exactly `iter` Lloyd iterations from initial centroids chosen by `minit`.
+    Unlike `kmeans`, there is one start and no stopping rule: exactly `iter` rounds of
+    assigning every row to its nearest centroid and moving each centroid to the mean of
+    its rows.
 
     Parameters
     ----------
-    data : ndarray
-        A 'M' by 'N' array of 'M' observations in 'N' dimensions or a length 'M' array
-        of 'M' 1-D observations.
-    k : int or ndarray
-        The number of clusters to form as well as the number of centroids to generate.
-        If `minit` is 'matrix', or if an ndarray is given instead, it is interpreted as
-        the initial clusters to use.
+    data : array_like
+        Observations, M rows of N features, or M values of one feature (1-D).
+    k : int or array_like
+        The number of clusters, or (when an array is given, or ``minit='matrix'``) the
+        starting centroids, one per row.
     iter : int, optional
-        Number of iterations of the k-means algorithm to run. Note that this differs in
-        meaning from the iters parameter to the kmeans function.
+        The number of Lloyd iterations (default 10). `kmeans`'s `iter` counts starts
+        instead.
     thresh : float, optional
-        (not used yet)
-    minit : str, optional
-        Method for initialization: 'random' (k samples of a Gaussian with the data's mean
-        and covariance), 'points' (k distinct rows at random), '++' (k-means++ careful
-        seeding) or 'matrix' (`k` is the initial code book).
-    missing : str, optional
-        What to do with a cluster that ends up empty: 'warn' (warn and keep its previous
-        centroid) or 'raise' (raise `ClusterError`).
+        Accepted for SciPy's signature; it has no effect, as in SciPy.
+    minit : {'random', 'points', '++', 'matrix'}, optional
+        How to start: 'random' draws `k` points from a Gaussian with the data's mean
+        and covariance; 'points' picks `k` distinct rows; '++' is k-means++ (each new
+        centroid a row drawn with probability proportional to its squared distance to
+        the centroids so far); 'matrix' takes `k` as the centroids.
+    missing : {'warn', 'raise'}, optional
+        When an iteration leaves a cluster without rows: 'warn' (its centroid stays
+        where it was) or 'raise' a `ClusterError`.
     check_finite : bool, optional
-        Whether to check that the input matrices contain only finite numbers.
-        Default: True.
-    rng : {None, int, `numpy.random.Generator`}, optional
-        Passed to `numpy.random.default_rng`, as in SciPy. If neither `rng` nor the
-        legacy keyword `seed` is given, numpy's global RandomState is used; `seed`
-        accepts None, an int, a RandomState or a Generator.
+        Reject NaN and infinity with a ``ValueError`` (default: True). Turning it off
+        saves one read of the input; see the notes on non-finite values below.
+    rng : {None, int, numpy.random.Generator}, optional
+        Source of the random draws, turned into a Generator by
+        `numpy.random.default_rng`. Left out (and `seed` too), numpy's global
+        RandomState is used, so ``np.random.seed`` makes a run repeatable. The older
+        keyword `seed` takes None, an int, a RandomState or a Generator. The draws are
+        SciPy's, in SciPy's order: the same state gives SciPy's answer.
     workers : int, optional
-        Number of threads. None (default): a threadpoolctl limit if set, else
-        ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores; -1 means all
-        cores. The result does not depend on it.
+        Threads to use. None (default) takes a threadpoolctl limit when one is set, then
+        ``RAYON_NUM_THREADS``, then ``OMP_NUM_THREADS``, and otherwise every core; -1
+        asks for every core. Any value gives the same result, bit for bit.
     callback : callable, optional
-        Called as ``callback(iteration, rows_compared)`` after each Lloyd iteration (numbered
-        from 1), with the number of observations that were compared with other centroids
-        than their own (the others were settled by distance bounds). An exception it raises stops
-        the run and propagates. Not in SciPy.
+        ferrovq only: ``callback(iteration, rows_compared)`` after every Lloyd
+        iteration, where `rows_compared` counts the rows that distance bounds could not
+        settle and that were compared with other centroids. Raising in it stops the run
+        and the exception reaches the caller.
 
     Returns
     -------
     centroid : ndarray
-        A 'k' by 'N' array of centroids found at the last iteration of k-means.
+        The centroids after the last iteration, one per row (k x N).
     label : ndarray
-        label[i] (int32) is the code or index of the centroid the ith observation is
-        closest to, from the last assignment.
+        int32 array of length M: for each row, the index of its nearest centroid in the
+        last assignment.
 
     Raises
     ------
     ValueError
-        For `iter` < 1, an unknown `minit` or `missing`, input of rank > 2, empty input,
-        a `k` array that does not match the data, k < 1, or non-finite input when
-        `check_finite`.
+        If `iter` < 1; for an unknown `minit` or `missing`; for data of rank above 2 or
+        empty data; for starting centroids that do not match the data's rank or width;
+        for k < 1; if `check_finite` and an input holds NaN or infinity.
     ClusterError
-        If a cluster becomes empty and ``missing='raise'``.
+        If a cluster loses all its rows and ``missing='raise'``.
     numpy.linalg.LinAlgError
-        For ``minit='random'`` when the data's covariance matrix is singular.
+        With ``minit='random'``, if the data's covariance matrix is singular.
 
     Warns
     -----
     UserWarning
-        Once per iteration that leaves a cluster empty, with ``missing='warn'``; and if
-        `k` is not an integer.
+        With ``missing='warn'``, once for each iteration that leaves a cluster empty;
+        also when `k` is not a whole number (it is truncated).
 
     Examples
     --------
