@@ -10,7 +10,8 @@
 #   make bench-dask  ferrovq.dask against dask-ml and in-memory ferrovq (dask_compare.py)
 #   make bench-embeddings  embedding-scale k-means against faiss, scikit-learn, intelex
 #               (embeddings.py: iterations, convergence, assignment rate, seeding)
-#   make docs   the documentation site in docs/_build/html (Sphinx, warnings are errors)
+#   make docs   the documentation site in docs/_build/html (Sphinx, warnings are errors),
+#               running the example gallery (examples/)
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~30 min)
 #   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
@@ -50,8 +51,8 @@ lint: install
 	cargo clippy --quiet --all-targets -- -D warnings
 	cargo clippy --quiet --all-targets --features python -- -D warnings
 	cargo clippy --quiet --all-targets --features portable -- -D warnings
-	$(PY) -m ruff check python tests benches docs
-	$(PY) -m ruff format --check python tests benches docs
+	$(PY) -m ruff check python tests benches docs examples
+	$(PY) -m ruff format --check python tests benches docs examples
 	$(PY) -m mypy.stubtest ferrovq._core
 
 bench: install
@@ -64,7 +65,7 @@ bench-sklearn: install
 
 docs: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[docs]"
-	rm -rf docs/_build
+	rm -rf docs/_build docs/auto_examples
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 bench-embeddings: install

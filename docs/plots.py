@@ -1,5 +1,6 @@
-"""The performance page's plots, drawn from the tables the README records (one source for
-the figures): SciPy / ferrovq at every size, and KMeans against its peers."""
+"""The performance page's plots, drawn from the tables the pages themselves hold (one source
+for the figures): SciPy / ferrovq at every size (sweep.md), and KMeans against its peers
+(performance.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
 
 
 def table(text, header_start):
@@ -75,10 +76,11 @@ def peers_plot(rows, out):
 
 
 def main(static):
-    text = (ROOT / "README.md").read_text()
-    sweep_plot(table(text, "| n | d | k | dtype | vq |"), static / "sweep.png")
-    peers_plot(table(text, "| n | d | k | dtype | ferrovq fit ms |"), static / "kmeans_peers.png")
+    sweep = (HERE / "sweep.md").read_text()
+    peers = (HERE / "performance.md").read_text()
+    sweep_plot(table(sweep, "| n | d | k | dtype | vq |"), static / "sweep.png")
+    peers_plot(table(peers, "| n | d | k | dtype | ferrovq fit ms |"), static / "kmeans_peers.png")
 
 
 if __name__ == "__main__":
-    main(Path(__file__).resolve().parent / "_static")
+    main(HERE / "_static")

@@ -1,7 +1,7 @@
 """Our documentation is in our own words: no sentence of SciPy's or scikit-learn's
 docstrings for the functions and estimators ferrovq reproduces appears in the package's
-sources, the documentation pages or the README (names, signatures and facts carry over;
-prose does not)."""
+sources, the documentation pages, the gallery's examples or the README (names, signatures
+and facts carry over; prose does not)."""
 
 import inspect
 import re
@@ -55,6 +55,7 @@ def _our_files():
     yield ROOT / "README.md"
     yield from (ROOT / "python" / "ferrovq").rglob("*.py")
     yield from (ROOT / "python" / "ferrovq").rglob("*.pyi")
+    yield from (ROOT / "examples").glob("*.py")
     for path in (ROOT / "docs").rglob("*"):
         if path.suffix in (".md", ".rst", ".py") and "_build" not in path.parts:
             if "auto_examples" not in path.parts:
