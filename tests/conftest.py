@@ -133,6 +133,14 @@ def interruptible_python(script, **popen):
         p.communicate()
 
 
+def run_python(code, timeout=300, **kwargs):
+    """Run `code` in a child Python and return its CompletedProcess (text output captured).
+    A child that outlives `timeout` seconds is killed, and the test fails."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, **kwargs
+    )
+
+
 def interrupt(p):
     """Send the child SIGINT, as Ctrl-C at a terminal would."""
     p.send_signal(signal.SIGINT)

@@ -37,7 +37,7 @@ def test_help_for_every_subcommand():
 
 def test_console_script_is_installed():
     assert EXE.exists(), "the ferrovq console script is not installed beside python"
-    p = subprocess.run([str(EXE), "--version"], capture_output=True, text=True)
+    p = subprocess.run([str(EXE), "--version"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.strip()
 
 

@@ -3,7 +3,6 @@
 import multiprocessing as mp
 import os
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 import ferrovq as fv
-from conftest import interrupt, interruptible_python
+from conftest import interrupt, interruptible_python, run_python
 
 
 def blobs(n, d, k, seed):
@@ -45,7 +44,7 @@ def test_bad_workers():
 def test_rayon_num_threads_is_respected_without_workers():
     code = "import ferrovq._core as c; print(c.default_workers())"
     env = dict(os.environ, RAYON_NUM_THREADS="3")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = run_python(code, env=env)
     assert out.stdout.strip() == "3"
 
 
@@ -102,9 +101,14 @@ def test_fork_after_the_pool_was_used():
     q = ctx.Queue()
     p = ctx.Process(target=_child_kmeans, args=(q,))
     p.start()
-    p.join(timeout=60)
-    assert p.exitcode == 0, "the forked child hung or crashed"
-    assert q.get(timeout=5) == expected
+    try:
+        p.join(timeout=60)
+        assert p.exitcode == 0, "the forked child hung or crashed"
+        assert q.get(timeout=5) == expected
+    finally:
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 import warnings
 
 import joblib
@@ -22,6 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import ferrovq
+from conftest import run_python
 from ferrovq import KMeans, kmeans_plusplus
 
 pytestmark = pytest.mark.skipif(
@@ -389,10 +388,10 @@ def test_threadpoolctl_limits_ferrovq():
 def test_omp_num_threads_is_honoured_when_rayon_is_unset():
     code = "from ferrovq import _core; print(_core.default_workers())"
     env = {"PATH": "", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = run_python(code, env=env)
     assert out.stdout.strip() == "1", out.stderr
     env["RAYON_NUM_THREADS"] = "3"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = run_python(code, env=env)
     assert out.stdout.strip() == "3", out.stderr
 
 
@@ -410,7 +409,7 @@ def test_results_do_not_depend_on_the_thread_count():
 
 def test_import_ferrovq_never_imports_sklearn():
     code = "import sys, ferrovq; print('sklearn' in sys.modules, 'threadpoolctl' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = run_python(code)
     assert out.stdout.split() == ["False", "False"], out.stderr
 
 
@@ -420,7 +419,7 @@ def test_missing_sklearn_names_the_extra():
         "import ferrovq\n"
         "try:\n    ferrovq.KMeans\nexcept ImportError as e:\n    print(e)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = run_python(code)
     assert "pip install 'ferrovq[sklearn]'" in out.stdout, out.stderr
     with pytest.raises(AttributeError):
         ferrovq.not_a_name  # noqa: B018
