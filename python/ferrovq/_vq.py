@@ -151,8 +151,8 @@ def vq(obs, code_book, check_finite=True, *, workers=None):
 
     Notes
     -----
-    With ``check_finite=False``, a row whose distances are all NaN gets code 0 and an
-    infinite distance.
+    With ``check_finite=False``, a row whose distances are all NaN or all infinite gets
+    code 0 and an infinite distance.
 
     Examples
     --------
