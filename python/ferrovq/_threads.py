@@ -10,10 +10,13 @@ imported; the scikit-learn and Dask front-ends always do.
 from __future__ import annotations
 
 import sys
+import threading
 
 __all__ = ["register", "register_if_loaded"]
 
 _registered = False
+# Without a GIL (free-threaded Python) two first calls could both register; one at a time.
+_registering = threading.Lock()
 
 
 def register() -> bool:
@@ -37,6 +40,11 @@ def register() -> bool:
     ...     _core.default_workers()
     1
     """
+    with _registering:
+        return _register_once()
+
+
+def _register_once() -> bool:
     global _registered
     if _registered:
         return True
