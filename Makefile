@@ -12,17 +12,19 @@
 #               (embeddings.py: iterations, convergence, assignment rate, seeding)
 #   make docs   the documentation site in docs/_build/html (Sphinx, warnings are errors),
 #               running the example gallery (examples/)
+#   make bench-threads  vq from 1, 2 and 8 threads under Python 3.14 and free-threaded 3.14t
 #   make sweep  SciPy / ferrovq ratios at every size (benches/sweep.py, ~30 min)
-#   make wheel  the portable wheel (manylinux2014, glibc >= 2.17) in dist/, checked by auditwheel
+#   make wheel  the portable wheels (manylinux2014, glibc >= 2.17) in dist/: abi3 and the
+#               free-threaded cp314t, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
-#   make matrix the portable wheel's tests on the oldest and newest Python and numpy
+#   make matrix the wheels' tests on Python 3.10 (numpy 1.25), 3.13, 3.14 and 3.14t
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint docs bench bench-sklearn bench-dask bench-embeddings sweep wheel sdist matrix oracle install venv
+.PHONY: demo test lint docs bench bench-sklearn bench-dask bench-embeddings bench-threads sweep wheel sdist matrix oracle install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +74,19 @@ bench-embeddings: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/embeddings.py
 
+# vq from 1, 2 and 8 Python threads under CPython 3.14 and the free-threaded 3.14t, each in
+# a venv holding the wheel and numpy only (the table on the "Free-threaded Python" page).
+bench-threads: wheel $(PYTHONS)/3.14/.built
+	rm -rf target/bench-threads
+	$(PY_314) -m venv target/bench-threads/py314
+	$(PY_314T) -m venv target/bench-threads/py314t
+	target/bench-threads/py314/bin/pip install -q --only-binary=:all: "$(WHEEL_ABI3)"
+	target/bench-threads/py314t/bin/pip install -q --only-binary=:all: "$(WHEEL_314T)"
+	@echo "| Python | input | 1 thread | 2 threads | 8 threads |"
+	@echo "|---|---|---|---|---|"
+	@target/bench-threads/py314/bin/python benches/threads.py
+	@target/bench-threads/py314t/bin/python benches/threads.py
+
 bench-dask: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/dask_compare.py
@@ -80,15 +95,32 @@ sweep: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
 	$(PY) benches/sweep.py
 
-# zig links against glibc 2.17's symbols, so the wheel installs on RHEL 8, Ubuntu 20.04,
-# Amazon Linux 2 and newer; maturin finds zig through the venv's `python -m ziglang`.
-wheel: $(PY)
+# CPython 3.14 and its free-threaded build, made from CPython's source once and cached
+# outside the clone (tools/build-python.sh; a few minutes each on two cores).
+PYTHONS ?= $(HOME)/.cache/ferrovq/pythons
+PY_314  := $(PYTHONS)/3.14/bin/python3.14
+PY_314T := $(PYTHONS)/3.14t/bin/python3.14t
+
+$(PYTHONS)/%/.built:
+	FERROVQ_PYTHONS=$(PYTHONS) tools/build-python.sh $*
+
+# Two wheels: one abi3 wheel for every CPython >= 3.10 with the GIL, and one for the
+# free-threaded 3.14t (the stable ABI does not cover it). zig links both against glibc
+# 2.17's symbols, so they install on RHEL 8, Ubuntu 20.04, Amazon Linux 2 and newer;
+# maturin finds zig through the venv's `python -m ziglang`.
+WHEEL_ABI3 = $$(ls dist/ferrovq-*-abi3-*.whl)
+WHEEL_314T = $$(ls dist/ferrovq-*-cp314t-*.whl)
+
+wheel: $(PY) $(PYTHONS)/3.14t/.built
 	$(PY) -m pip install -q ziglang auditwheel
 	rm -rf dist
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m maturin build --release --quiet --zig \
 		--compatibility manylinux2014 -o dist
-	$(PY) -m auditwheel show dist/ferrovq-*.whl | tee dist/auditwheel.txt
-	grep -q '"manylinux_2_17_x86_64"' dist/auditwheel.txt
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m maturin build --release --quiet --zig \
+		--compatibility manylinux2014 -i $(PY_314T) -o dist
+	for w in dist/ferrovq-*.whl; do $(PY) -m auditwheel show $$w; done | tee dist/auditwheel.txt
+	test "$$(grep -c '"manylinux_2_17_x86_64"' dist/auditwheel.txt)" = 2
+	ls $(WHEEL_ABI3) $(WHEEL_314T)
 
 # The sdist must build from itself alone (cargo present): install it into a throwaway venv
 # and run a k-means there, outside the source tree.
@@ -102,31 +134,40 @@ sdist: $(PY)
 		c, l = ferrovq.kmeans2(x, 4, rng=0); assert c.shape == (4, 3) and len(l) == 2000; \
 		print('sdist', ferrovq.__version__, 'builds and runs')"
 
-# The two ends of what pyproject.toml allows, each in a fresh venv holding the portable
-# wheel alone (Python from pyenv). Newest: Python 3.13 with the newest numpy runs the whole
-# suite. Oldest: Python 3.10 with numpy 1.25 runs all but the scikit-learn modules
-# (scikit-learn 1.9, their oracle and the [sklearn] extra, needs Python 3.11); SciPy 1.17
-# does not install there either, so the SciPy-API tests get its recorded answers
-# (tests/oracle.py, recorded by `make oracle`), with hypothesis pinned to the version that
-# drew the recorded examples.
+# The wheels' tests in fresh venvs holding only the wheel, its dependencies and the test
+# tools, all from wheels: Python 3.13 and 3.14 with the newest numpy, and the free-threaded
+# 3.14t (the whole suite, the many-thread stress test included, with the GIL left to
+# ferrovq and its dependencies to keep off), run the whole suite. The oldest end, Python
+# 3.10 with numpy 1.25, runs all but the scikit-learn modules (scikit-learn 1.9, their
+# oracle and the [sklearn] extra, needs Python 3.11); SciPy 1.17 does not install there
+# either, so the SciPy-API tests get its recorded answers (tests/oracle.py, recorded by
+# `make oracle`), with hypothesis pinned to the version that drew the recorded examples.
 PY_NEW ?= $(shell pyenv prefix 3.13 2>/dev/null)/bin/python
 PY_OLD ?= $(shell pyenv prefix 3.10 2>/dev/null)/bin/python
 HYPOTHESIS_PIN := hypothesis==6.168.5
-SKLEARN_SUITE := test_sklearn.py test_sklearn_compat.py test_wording.py test_engine.py test_dask_kmeans.py test_embeddings.py
+SKLEARN_SUITE := test_sklearn.py test_sklearn_compat.py test_wording.py test_engine.py \
+	test_dask_kmeans.py test_embeddings.py test_free_threading.py
 ORACLE_SUITE := test_vq.py test_kmeans.py test_properties.py test_fuzz.py test_cli.py
+PYTEST := -m pytest -c ../pyproject.toml --rootdir=.. -p no:cacheprovider -q
 
-matrix: wheel
+# $(call full-suite,interpreter,venv name,wheel tag: abi3 or cp314t)
+define full-suite
+	$(1) -m venv target/matrix/$(2)
+	target/matrix/$(2)/bin/pip install -q --only-binary=:all: \
+		"$$(ls dist/ferrovq-*-$(3)-*.whl)[test,plot]"
+	cd tests && ../target/matrix/$(2)/bin/python $(PYTEST)
+endef
+
+matrix: wheel $(PYTHONS)/3.14/.built
 	rm -rf target/matrix && mkdir -p target/matrix
-	$(PY_NEW) -m venv target/matrix/new
-	target/matrix/new/bin/pip install -q "$$(ls dist/ferrovq-*.whl)[test,plot]"
-	cd tests && ../target/matrix/new/bin/python -m pytest -c ../pyproject.toml --rootdir=.. \
-		-p no:cacheprovider -q
+	$(call full-suite,$(PY_NEW),py313,abi3)
+	$(call full-suite,$(PY_314),py314,abi3)
+	$(call full-suite,$(PY_314T),py314t,cp314t)
 	$(PY_OLD) -m venv target/matrix/old
 	target/matrix/old/bin/pip install -q "numpy==1.25.*" pytest "$(HYPOTHESIS_PIN)" \
-		"matplotlib>=3.7" "dask[array]>=2024.8" "distributed>=2024.8" "$$(ls dist/ferrovq-*.whl)"
+		"matplotlib>=3.7" "dask[array]>=2024.8" "distributed>=2024.8" "$(WHEEL_ABI3)"
 	target/matrix/old/bin/python -c "import numpy; assert numpy.__version__.startswith('1.25')"
-	cd tests && FERROVQ_ORACLE=replay ../target/matrix/old/bin/python -m pytest \
-		-c ../pyproject.toml --rootdir=.. -p no:cacheprovider -q \
+	cd tests && FERROVQ_ORACLE=replay ../target/matrix/old/bin/python $(PYTEST) \
 		$(addprefix --ignore=,$(SKLEARN_SUITE))
 
 # Record SciPy 1.17's answers to the SciPy-API tests for the Python 3.10 end of `make matrix`
@@ -134,6 +175,5 @@ matrix: wheel
 oracle: wheel
 	rm -rf target/oracle
 	$(PY_NEW) -m venv target/oracle
-	target/oracle/bin/pip install -q "$$(ls dist/ferrovq-*.whl)[test,plot]" "$(HYPOTHESIS_PIN)"
-	cd tests && FERROVQ_ORACLE=record ../target/oracle/bin/python -m pytest \
-		-c ../pyproject.toml --rootdir=.. -p no:cacheprovider -q $(ORACLE_SUITE)
+	target/oracle/bin/pip install -q "$(WHEEL_ABI3)[test,plot]" "$(HYPOTHESIS_PIN)"
+	cd tests && FERROVQ_ORACLE=record ../target/oracle/bin/python $(PYTEST) $(ORACLE_SUITE)
