@@ -29,6 +29,7 @@
 //!     stop: Stop::CenterShift { tol: 1e-4, max_iter: 300 },
 //!     empty: Empty::Farthest,
 //!     weights: None,
+//!     farthest: None,
 //! };
 //! let fit = run(&exec, data.view(), init.view(), &params)?;
 //! assert_eq!(fit.labels, [0, 0, 1, 1, 0]);

@@ -9,6 +9,7 @@ import pytest
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from test_dask import blobs, local_client  # noqa: E402
 
 import ferrovq  # noqa: E402
@@ -53,6 +54,28 @@ def test_kmeans_estimator_on_a_dask_array_equals_in_memory(dtype, tol):
     want = ferrovq.KMeans(10, init=init, n_init=1, max_iter=1).fit(x).cluster_centers_
     np.testing.assert_allclose(first, want, rtol=rtol)
     assert any(np.array_equal(first[9], row) for row in x)
+
+
+@pytest.mark.parametrize(
+    ("rows", "init"),
+    [
+        # More centres than distinct rows: nothing moves, and the empty centres go on the
+        # heaviest (before it: on its sum).
+        ([[0.0, 0.0]] * 2 + [[3.0, 1.0]] * 4 + [[1.0, 4.0]] * 2, [0, 1, 2, 6, 7, 3]),
+        ([[5.0, 5.0], [5.0, 5.0], [0.0, 0.0], [9.0, 1.0]], [2, 2, 0, 3]),
+    ],
+)
+def test_empty_clusters_over_blocks_as_in_memory(rows, init):
+    x = np.array(rows)
+    dx = da.from_array(x, chunks=3)
+    for max_iter in (1, 300):
+        # Both say, as scikit-learn does, that fewer clusters than asked have rows.
+        with dask.config.set(scheduler="threads"), pytest.warns(ConvergenceWarning):
+            ours = ferrovq.KMeans(len(init), init=x[init], max_iter=max_iter).fit(dx)
+        with pytest.warns(ConvergenceWarning):
+            want = ferrovq.KMeans(len(init), init=x[init], max_iter=max_iter).fit(x)
+        np.testing.assert_allclose(ours.cluster_centers_, want.cluster_centers_, rtol=1e-12)
+        assert ours.n_iter_ == want.n_iter_
 
 
 def test_kmeans_estimator_on_a_dask_array_seeds_by_kmeans_parallel(processes):

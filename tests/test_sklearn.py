@@ -174,6 +174,42 @@ def test_sparse_input_matches_sklearn_and_dense(fmt):
     )
 
 
+# Empty clusters, scikit-learn's way: refilled from the farthest rows (ties in numpy's
+# argpartition order), not at all when every row sits on its centre, and a centre still
+# without rows placed on the heaviest one (before it: its sum not yet divided). The values
+# and weights are chosen so that every mean is exact: whether a row sits on its centre is
+# then not decided by rounding, in either library.
+_DUPLICATES = np.repeat([[0.0, 0.0], [3.0, 1.0], [1.0, 4.0]], [2, 4, 2], axis=0)
+_BEFORE = np.array([[5.0, 5.0], [5.0, 5.0], [0.0, 0.0], [9.0, 1.0]])
+_SYMMETRIC = np.array([[-1.0, 0.0], [1.0, 0.0], [-1.0, 9.0], [1.0, 9.0], [0.0, 4.0]])
+EMPTY_CASES = {  # (rows, initial centres)
+    "more centres than distinct rows": (_DUPLICATES, _DUPLICATES[[0, 1, 2, 6, 7, 3]]),
+    "an empty centre before the heaviest": (_BEFORE, _BEFORE[[2, 2, 0, 3]]),
+    # Four rows equally far from the one centre that has rows; two of them refill the
+    # two empty centres, and which two decides the answer.
+    "equally far rows": (_SYMMETRIC, np.array([[0.0, 4.5], [50.0, 50.0], [60.0, 60.0]])),
+}
+
+
+@pytest.mark.parametrize("case", EMPTY_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_empty_clusters_as_sklearn(case, dtype, fmt, weighted):
+    rows, init = EMPTY_CASES[case]
+    X, init = rows.astype(dtype), init.astype(dtype)
+    # Powers of two, equal for equal rows: scikit-learn divides by a cluster's weight as a
+    # product with its reciprocal, exact only for a power of two.
+    same = np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
+    w = 2.0 ** (same % 3 - 1) if weighted else None
+    data = sp.csr_matrix(X) if fmt == "csr" else X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for max_iter in (1, 300):
+            ours, theirs = fit_both(data, w, n_clusters=len(init), init=init, max_iter=max_iter)
+            assert agree(ours, theirs, dtype), max_iter
+
+
 def test_n_init_keeps_the_lowest_inertia_and_explicit_inits():
     X = blobs(800, 3, 6, seed=1, spread=3.0)
     ours, theirs = fit_both(X, n_clusters=6, init="random", n_init=5, random_state=0)

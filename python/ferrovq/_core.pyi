@@ -1,6 +1,6 @@
 """Type stubs for the native module. Callers pass C-contiguous, native-endian float arrays."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import final
 
 import numpy as np
@@ -50,6 +50,7 @@ def lloyd(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
     callback: Callable[[int, int], object] | None = None,
+    farthest: Callable[[npt.NDArray[np.float64], int], Sequence[int]] | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int, int]: ...
 def kmeans_plusplus(
     data: npt.NDArray[np.floating],
@@ -178,6 +179,7 @@ def sparse_lloyd(
     max_iter: int,
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
+    farthest: Callable[[npt.NDArray[np.float64], int], Sequence[int]] | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int]: ...
 def sparse_nearest(
     parts: _Csr, codes: npt.NDArray[np.floating], workers: int | None = None

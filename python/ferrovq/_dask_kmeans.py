@@ -129,10 +129,7 @@ def _lloyd(est, X, centers, tol):
                 sums, counts = fd._sums(X, centers, workers, i == 0, run)
             if not counts.all():
                 sums, counts = _relocated(X, centers, sums, counts, workers)
-            # (A cluster its row was taken from may be left empty: its sums stay, unscaled,
-            # as scikit-learn's do.)
-            scale = np.where(counts > 0, counts, 1)[:, None].astype(sums.dtype)
-            new = (sums / scale).astype(X.dtype)
+            new = _means(sums, counts, X).astype(X.dtype)
             shift = float(((new.astype(np.float64) - centers) ** 2).sum())
             centers = new
             # Unchanged labels (scikit-learn's strict convergence) give the same sums
@@ -150,6 +147,23 @@ def _lloyd(est, X, centers, tol):
     return centers, i + 1
 
 
+def _means(sums, counts, X):
+    """The clusters' means; a cluster without rows goes on the heaviest cluster `h` (the
+    first with the most rows), scikit-learn's rule: on its mean if after it, on its sum
+    if before (scikit-learn places them as it divides the sums, in index order). That sum
+    is scikit-learn's, of the centred rows; the column means of `X` it needs are computed
+    only then."""
+    h = int(np.argmax(counts))
+    means = sums / np.where(counts > 0, counts, 1)[:, None].astype(sums.dtype)
+    empty = np.flatnonzero(counts == 0)
+    if (empty < h).any():
+        shift = X.mean(axis=0, dtype=np.float64).compute()
+        for j in empty[empty < h]:
+            means[j] = sums[h] - (counts[h] - 1) * shift
+    means[empty[empty > h]] = means[h]
+    return means
+
+
 def _farthest_rows(block, book, m, block_info=None):
     """The block's `m` rows farthest from their nearest code of `book`: one row each of
     (distance, global row index, label, the row's values), farthest first, ties lowest
@@ -165,7 +179,8 @@ def _farthest_rows(block, book, m, block_info=None):
 
 def _relocated(X, centers, sums, counts, workers):
     """scikit-learn's relocation: each empty cluster, in index order, takes the farthest
-    row from its code (ties: lowest row), which leaves its own cluster."""
+    row from its code (ties: lowest row), which leaves its own cluster; when every row
+    sits on its code, nothing moves."""
     empty = np.flatnonzero(counts == 0)
     m, d = len(empty), X.shape[1]
     rows = X.map_blocks(
@@ -176,6 +191,8 @@ def _relocated(X, centers, sums, counts, workers):
         chunks=(tuple(min(m, c) for c in X.chunks[0]), (3 + d,)),
     ).compute()
     rows = rows[np.lexsort((rows[:, 1], -rows[:, 0]))][:m]
+    if rows[0, 0] == 0:
+        return sums, counts
     sums, counts = sums.copy(), counts.copy()
     for j, row in zip(empty, rows, strict=True):
         old, x = int(row[2]), row[3:].astype(sums.dtype)

@@ -32,13 +32,14 @@ def greedy_plusplus(X, k, trials, first, uniforms, weights=None, workers=None):
     return _core.greedy_plusplus(X, k, trials, int(first), uniforms, weights, workers)
 
 
-def lloyd(X, centers, tol, max_iter, weights=None, workers=None):
-    """Lloyd iterations from `centers`, empty clusters refilled from the farthest rows:
-    with `tol`, scikit-learn's centre-shift rule (at most `max_iter` iterations, labels
-    against the final centres); with None, exactly `max_iter` iterations (labels from the
-    last assignment). Returns ``(centers, labels, n_iter)``."""
+def lloyd(X, centers, tol, max_iter, weights=None, workers=None, farthest=None):
+    """Lloyd iterations from `centers`, empty clusters refilled from the farthest rows
+    (chosen by ``farthest(distances, n_empty)`` if given): with `tol`, scikit-learn's
+    centre-shift rule (at most `max_iter` iterations, labels against the final centres);
+    with None, exactly `max_iter` iterations (labels from the last assignment). Returns
+    ``(centers, labels, n_iter)``."""
     if sp.issparse(X):
-        return _core.sparse_lloyd(_parts(X), centers, tol, max_iter, weights, workers)
+        return _core.sparse_lloyd(_parts(X), centers, tol, max_iter, weights, workers, farthest)
     stop = "iterations" if tol is None else "center_shift"
     centers, labels, n_iter, _ = _core.lloyd(
         X,
@@ -49,6 +50,7 @@ def lloyd(X, centers, tol, max_iter, weights=None, workers=None):
         "farthest",
         weights,
         workers,
+        farthest=farthest,
     )
     return centers, labels, n_iter
 

@@ -152,6 +152,19 @@ def _weights_or_none(sample_weight):
     return None if np.all(sample_weight == 1) else np.ascontiguousarray(sample_weight)
 
 
+def _farthest_rows(dtype):
+    """scikit-learn's choice of the rows that refill empty clusters: the last `n_empty` of
+    numpy's ``argpartition`` of the rows' distances to their centres (in the data's dtype),
+    farthest first. Among equally far rows the same ones move as in scikit-learn, in
+    whatever order numpy's partition leaves them on this machine."""
+
+    def choose(distances, n_empty):
+        order = np.argpartition(distances.astype(dtype, copy=False), -n_empty)
+        return order[: -n_empty - 1 : -1].tolist()
+
+    return choose
+
+
 def _tolerance(variances, tol):
     """scikit-learn's tolerance: `tol` times the mean of the data's column variances."""
     if tol == 0:
@@ -353,16 +366,33 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             validate_data(self, X, **params)  # a NaN comes before what failed
             raise
 
-    def _init_centroids(self, X, init, random_state, sample_weight):
+    def _init_centroids(
+        self,
+        X,
+        x_squared_norms,
+        init,
+        random_state,
+        sample_weight,
+        init_size=None,
+        n_centroids=None,
+    ):
+        """Initial centres, with scikit-learn's signature for this step (its tests and
+        subclasses call it): `n_centroids` of them (default `n_clusters`), seeded from
+        `init_size` rows drawn with replacement if given. `x_squared_norms` is not needed
+        (the distances are computed directly)."""
+        n_clusters = self.n_clusters if n_centroids is None else n_centroids
+        if init_size is not None and init_size < X.shape[0]:
+            rows = random_state.randint(0, X.shape[0], init_size)
+            X, sample_weight = X[rows], sample_weight[rows]
         if isinstance(init, str) and init == "k-means++":
             indices = _greedy_plusplus(
-                X, self.n_clusters, sample_weight, random_state, workers=self.workers
+                X, n_clusters, sample_weight, random_state, workers=self.workers
             )
             centers = X[indices]
         elif isinstance(init, str) and init == "random":
             seeds = random_state.choice(
                 X.shape[0],
-                size=self.n_clusters,
+                size=n_clusters,
                 replace=False,
                 p=sample_weight / sample_weight.sum(),
             )
@@ -370,7 +400,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         elif is_array_like_not_scalar(self.init):
             centers = init
         else:
-            centers = init(X, self.n_clusters, random_state=random_state)
+            centers = init(X, n_clusters, random_state=random_state)
             centers = check_array(centers, dtype=X.dtype, copy=False, order="C")
             self._validate_center_shape(X, centers)
         if sp.issparse(centers):
@@ -428,7 +458,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self._tol = _tolerance(variances, self.tol)
         best = None
         for _ in range(self._n_init):
-            centers = self._init_centroids(X, init, random_state, sample_weight)
+            centers = self._init_centroids(X, None, init, random_state, sample_weight)
             if self.verbose:
                 print("Initialization complete")
             run = self._lloyd(X, centers, weights)
@@ -463,7 +493,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             centers, labels, n_iter = self._lloyd_verbose(X, centers, weights)
         else:
             centers, labels, n_iter = _kernels.lloyd(
-                X, centers, self._tol, self.max_iter, weights, self.workers
+                X,
+                centers,
+                self._tol,
+                self.max_iter,
+                weights,
+                self.workers,
+                farthest=_farthest_rows(X.dtype),
             )
         return centers, labels, _kernels.inertia(X, centers, labels, weights, self.workers), n_iter
 
@@ -472,7 +508,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         (the inertia after each iteration costs a pass over the data)."""
         labels_old = None
         for i in range(self.max_iter):
-            new, labels, _ = _kernels.lloyd(X, centers, None, 1, weights, self.workers)
+            new, labels, _ = _kernels.lloyd(
+                X, centers, None, 1, weights, self.workers, farthest=_farthest_rows(X.dtype)
+            )
             inertia = _kernels.inertia(X, centers, labels, weights, self.workers)
             print(f"Iteration {i}, inertia {inertia}.")
             shift = ((new.astype(np.float64) - centers) ** 2).sum()

@@ -86,6 +86,7 @@ impl Groups {
             stop: Stop::Iterations(GROUPING_ITERATIONS),
             empty: Empty::Keep,
             weights: None,
+            farthest: None,
         };
         let placed = exec.quietly(|exec| run(exec, book, init.view(), &params))?;
         let places = placed

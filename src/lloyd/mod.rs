@@ -23,8 +23,8 @@ mod step;
 mod sums;
 
 pub use block::BlockBounds;
-pub(crate) use rules::farthest;
-pub use rules::{Distortion, Empty, Stop};
+pub(crate) use rules::{heaviest, place_on_heaviest, refill_rows};
+pub use rules::{Distortion, Empty, FarthestRows, Stop};
 pub(crate) use sums::check_weights;
 pub use sums::{block_stats, BlockStats, ClusterSums};
 
@@ -45,6 +45,9 @@ pub struct Params<'a, F> {
     pub empty: Empty,
     /// One weight per row (`None`: every row weighs one).
     pub weights: Option<&'a [F]>,
+    /// Under [`Empty::Farthest`], the front-end's choice among the rows (`None`: farthest
+    /// first, ties to the lowest row).
+    pub farthest: Option<&'a dyn FarthestRows>,
 }
 
 /// The result of [`run`].
@@ -82,7 +85,12 @@ pub struct Run<F> {
 ///
 /// let data = array![[0.0, 0.0], [0.0, 1.0], [10.0, 10.0], [10.0, 11.0]];
 /// let init = array![[0.0, 0.0], [10.0, 10.0]];
-/// let params = Params { stop: Stop::Iterations(5), empty: Empty::Keep, weights: None };
+/// let params = Params {
+///     stop: Stop::Iterations(5),
+///     empty: Empty::Keep,
+///     weights: None,
+///     farthest: None,
+/// };
 /// let exec = Exec::with_threads(2)?;
 /// let out = run(&exec, data.view(), init.view(), &params)?;
 /// assert_eq!(out.centroids, array![[0.0, 0.5], [10.0, 10.5]]);
@@ -212,13 +220,19 @@ impl<F: Float> Lloyd<'_, F> {
                 Empty::Raise => return Err(Error::EmptyCluster),
                 Empty::Farthest => {
                     let labels = self.state.labels();
-                    rules::relocate_to_farthest(
-                        self.exec, x, d, &labels, p.weights, book, &mut sums,
-                    )?;
+                    rules::relocate_to_farthest(self.exec, x, d, &labels, book, p, &mut sums)?;
                 }
                 Empty::Drop | Empty::Keep => {}
             }
         }
+        // Under Empty::Farthest, the heaviest code and its undivided sum, before division.
+        let heaviest = (p.empty == Empty::Farthest).then(|| {
+            let h = match sums.weights() {
+                Some(w) => rules::heaviest(w.iter().map(|w| w.to_f64())),
+                None => rules::heaviest(sums.counts().iter().map(|&c| c as f64)),
+            };
+            (h, sums.sums()[h * d..(h + 1) * d].to_vec())
+        });
         let (mut means, has) = sums.into_means();
         if p.empty == Empty::Drop {
             means = means
@@ -227,6 +241,8 @@ impl<F: Float> Lloyd<'_, F> {
                 .filter(|(_, &h)| h)
                 .flat_map(|(c, _)| c.iter().copied())
                 .collect();
+        } else if let Some((h, sum_h)) = heaviest {
+            rules::place_on_heaviest(&mut means, d, &has, h, &sum_h);
         } else {
             for j in (0..k).filter(|&j| !has[j]) {
                 for f in 0..d {
@@ -277,7 +293,39 @@ mod tests {
             stop,
             empty,
             weights: None,
+            farthest: None,
         }
+    }
+
+    #[test]
+    fn codes_left_empty_go_on_the_heaviest_code_as_in_scikit_learn() {
+        let exec = Exec::with_threads(2).unwrap();
+        let shift = |max_iter| Stop::CenterShift { tol: 0.0, max_iter };
+        // More codes than distinct rows: every row sits on its code, nothing is moved,
+        // and the empty code 2 lands on the heaviest code (1, two rows): on its mean, as
+        // it comes after it. Nothing moved, so the run stops after one iteration.
+        let x = array![[0.0, 0.0], [1.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+        let out = run(
+            &exec,
+            x.view(),
+            x.view(),
+            &params(shift(300), Empty::Farthest),
+        )
+        .unwrap();
+        assert_eq!(out.centroids, x);
+        assert_eq!((out.iterations, out.labels), (1, vec![0, 1, 1, 3, 4]));
+        // An empty code before the heaviest meets its sum not yet divided (scikit-learn
+        // places the empty codes in index order while it divides the sums).
+        let x = array![[5.0, 5.0], [5.0, 5.0], [0.0, 0.0]];
+        let init = array![[9.0, 9.0], [5.0, 5.0], [0.0, 0.0]];
+        let out = run(
+            &exec,
+            x.view(),
+            init.view(),
+            &params(shift(1), Empty::Farthest),
+        )
+        .unwrap();
+        assert_eq!(out.centroids, array![[10.0, 10.0], [5.0, 5.0], [0.0, 0.0]]);
     }
 
     #[test]

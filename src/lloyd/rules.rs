@@ -2,9 +2,11 @@
 //! code that has no rows after an assignment.
 
 use super::sums::ClusterSums;
-use crate::error::Result;
+use super::Params;
+use crate::error::{Error, Result};
 use crate::float::{Float, Promote};
 use crate::parallel::Exec;
+use std::fmt;
 
 /// When a run stops.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,8 +41,50 @@ pub enum Empty {
     Raise,
     /// It takes the row farthest from its own code, as scikit-learn does: empty codes in
     /// index order take the rows in decreasing order of that distance (ties: lowest row
-    /// first); the row's weight moves out of its code's sums but keeps its label.
+    /// first, unless [`Params::farthest`](super::Params::farthest) chooses); the row's
+    /// weight moves out of its code's sums but keeps its label. When every row sits on its
+    /// code nothing moves. A code still without rows is placed on the heaviest code (the
+    /// first of the largest weight total): on its mean if it comes after it, on its sum not
+    /// yet divided if before, as scikit-learn places them while it divides the sums.
     Farthest,
+}
+
+/// A front-end's own choice of the rows that refill empty codes under [`Empty::Farthest`],
+/// for a library whose order among equally far rows is its own (scikit-learn's is that of
+/// numpy's `argpartition`).
+pub trait FarthestRows: Sync + fmt::Debug {
+    /// The `take` rows to move, farthest first, given each row's squared distance `far` to
+    /// the code it was assigned to.
+    ///
+    /// # Errors
+    /// Whatever stops the choice (the caller's own failure).
+    fn choose(&self, far: &[f64], take: usize) -> Result<Vec<usize>>;
+}
+
+/// The rows that refill `take` empty codes: `chooser`'s, checked to be `take` distinct
+/// rows, or else [`farthest`]'s.
+pub(crate) fn refill_rows(
+    far: &[f64],
+    take: usize,
+    chooser: Option<&dyn FarthestRows>,
+) -> Result<Vec<usize>> {
+    let Some(chooser) = chooser else {
+        return Ok(farthest(far, take));
+    };
+    let rows = chooser.choose(far, take)?;
+    let mut seen = vec![false; far.len()];
+    let valid = rows.len() == take.min(far.len())
+        && rows
+            .iter()
+            .all(|&i| i < far.len() && !std::mem::replace(&mut seen[i], true));
+    if valid {
+        Ok(rows)
+    } else {
+        Err(Error::InvalidParameter(format!(
+            "the rows chosen to refill {take} empty codes are not {take} distinct rows of {}",
+            far.len()
+        )))
+    }
 }
 
 /// A mean distance and the precision it was computed in (that of the code book it was
@@ -72,14 +116,15 @@ impl Distortion {
 }
 
 /// [`Empty::Farthest`]: refill the empty codes of `sums` with the rows of `x` (`n x d`)
-/// farthest from their own code in `book` (the code book they were assigned against).
+/// farthest from their own code in `book` (the code book they were assigned against), as
+/// the run's `params` choose them, moving their weights.
 pub(super) fn relocate_to_farthest<F: Promote<C>, C: Float>(
     exec: &Exec,
     x: &[F],
     d: usize,
     labels: &[i32],
-    weights: Option<&[F]>,
     book: &[C],
+    params: &Params<F>,
     sums: &mut ClusterSums<F>,
 ) -> Result<()> {
     let empty: Vec<usize> = (0..sums.k()).filter(|&j| sums.is_empty(j)).collect();
@@ -101,11 +146,47 @@ pub(super) fn relocate_to_farthest<F: Promote<C>, C: Float>(
         },
         |()| (),
     )?;
-    for (&j, &i) in empty.iter().zip(&farthest(&far, empty.len())) {
-        let w = weights.map_or(F::from_f64(1.0), |w| w[i]);
+    if far.iter().all(|&v| v == 0.0) {
+        return Ok(()); // more codes than distinct rows: scikit-learn moves nothing then
+    }
+    for (&j, &i) in empty
+        .iter()
+        .zip(&refill_rows(&far, empty.len(), params.farthest)?)
+    {
+        let w = params.weights.map_or(F::from_f64(1.0), |w| w[i]);
         sums.relocate(&x[i * d..(i + 1) * d], w, labels[i] as usize, j);
     }
     Ok(())
+}
+
+/// The heaviest code: the first of the largest weight `totals` (row counts, unweighted).
+pub(crate) fn heaviest(totals: impl Iterator<Item = f64>) -> usize {
+    let mut best = (0, f64::NEG_INFINITY);
+    for (j, t) in totals.enumerate() {
+        if t > best.1 {
+            best = (j, t);
+        }
+    }
+    best.0
+}
+
+/// [`Empty::Farthest`]'s last step, scikit-learn's: each code `j` still without rows
+/// (`!has[j]`) is placed on the heaviest code `h` ([`heaviest`]), on its mean (`means`'
+/// row `h`) if `j` comes after it and on its undivided sum `sum_h` if before: scikit-learn
+/// places them in index order as it divides the sums by the weights, so a code before `h`
+/// meets `h`'s sum not yet divided.
+pub(crate) fn place_on_heaviest<F: Copy>(
+    means: &mut [F],
+    d: usize,
+    has: &[bool],
+    h: usize,
+    sum_h: &[F],
+) {
+    let mean_h = means[h * d..(h + 1) * d].to_vec();
+    for j in (0..has.len()).filter(|&j| !has[j]) {
+        let from = if j < h { sum_h } else { &mean_h };
+        means[j * d..(j + 1) * d].copy_from_slice(from);
+    }
 }
 
 /// The `take` rows of largest `far` (their distance to their own code), farthest first,
@@ -143,6 +224,15 @@ mod tests {
         assert!(a.changed_more_than(Distortion::START, 1e300));
     }
 
+    fn farthest_rule(weights: Option<&[f64]>) -> Params<'_, f64> {
+        Params {
+            stop: Stop::Iterations(1),
+            empty: Empty::Farthest,
+            weights,
+            farthest: None,
+        }
+    }
+
     #[test]
     fn empty_codes_take_the_farthest_rows_in_order() {
         let exec = Exec::with_threads(2).unwrap();
@@ -152,7 +242,16 @@ mod tests {
         let labels = [0; 5];
         let mut sums = ClusterSums::new(3, 1, false);
         sums.add_rows(&x, labels, None);
-        relocate_to_farthest(&exec, &x, 1, &labels, None, &book, &mut sums).unwrap();
+        relocate_to_farthest(
+            &exec,
+            &x,
+            1,
+            &labels,
+            &book,
+            &farthest_rule(None),
+            &mut sums,
+        )
+        .unwrap();
         let (means, has) = sums.into_means();
         // Code 1 gets the farthest row (10), code 2 the next (9); code 0 keeps 0, 1, 3.
         assert_eq!(means, [4.0 / 3.0, 10.0, 9.0]);
@@ -161,8 +260,63 @@ mod tests {
         let w = [1.0f64, 1.0, 2.0, 0.5, 1.0];
         let mut sums = ClusterSums::new(3, 1, true);
         sums.add_rows(&x, labels, Some(&w));
-        relocate_to_farthest(&exec, &x, 1, &labels, Some(&w), &book, &mut sums).unwrap();
+        relocate_to_farthest(
+            &exec,
+            &x,
+            1,
+            &labels,
+            &book,
+            &farthest_rule(Some(&w)),
+            &mut sums,
+        )
+        .unwrap();
         assert_eq!(sums.weights().unwrap(), [3.0, 0.5, 2.0]);
         assert_eq!(sums.into_means().0, [4.0 / 3.0, 10.0, 9.0]);
+    }
+
+    /// Picks, among the rows as far as the farthest, the highest-numbered ones (a rule of
+    /// its own, unlike the default's lowest rows), or returns what it is told to.
+    #[derive(Debug)]
+    struct Chooser(Option<Vec<usize>>);
+
+    impl FarthestRows for Chooser {
+        fn choose(&self, far: &[f64], take: usize) -> Result<Vec<usize>> {
+            if let Some(rows) = &self.0 {
+                return Ok(rows.clone());
+            }
+            let mut order: Vec<usize> = (0..far.len()).collect();
+            order.sort_by(|&a, &b| far[b].total_cmp(&far[a]).then(b.cmp(&a)));
+            Ok(order[..take].to_vec())
+        }
+    }
+
+    #[test]
+    fn a_front_end_chooses_among_equally_far_rows() {
+        let exec = Exec::with_threads(2).unwrap();
+        // Rows 0..4 at 0, 2, 0, 2, 1 on a line, all labelled 0 against code 0 at 1: rows
+        // 0, 1, 2 and 3 are equally far (1); codes 1 and 2 are empty.
+        let x = [0.0f64, 2.0, 0.0, 2.0, 1.0];
+        let book = [1.0f64, 50.0, 60.0];
+        let labels = [0; 5];
+        let refill = |chooser: Option<&dyn FarthestRows>| {
+            let mut sums = ClusterSums::new(3, 1, false);
+            sums.add_rows(&x, labels, None);
+            let params = Params {
+                farthest: chooser,
+                ..farthest_rule(None)
+            };
+            relocate_to_farthest(&exec, &x, 1, &labels, &book, &params, &mut sums)
+                .map(|()| sums.into_means().0)
+        };
+        // The default: the lowest rows first (0 to code 1, 1 to code 2).
+        assert_eq!(refill(None).unwrap(), [1.0, 0.0, 2.0]);
+        // The chooser's: the highest rows first (3 to code 1, 2 to code 2).
+        let highest = Chooser(None);
+        assert_eq!(refill(Some(&highest)).unwrap(), [1.0, 2.0, 0.0]);
+        // A choice that is not `take` distinct rows is refused, not followed.
+        for bad in [vec![1, 1], vec![0], vec![0, 5]] {
+            let err = refill(Some(&Chooser(Some(bad)))).unwrap_err();
+            assert!(matches!(err, Error::InvalidParameter(_)), "{err:?}");
+        }
     }
 }

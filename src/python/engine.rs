@@ -3,7 +3,7 @@
 //! (The scikit-learn and Dask front-ends of the Python package stand on these.)
 
 use super::arrays::{codes_like, with_float, with_float_pair};
-use super::running::{cost, run};
+use super::running::{cost, run, PyFarthest};
 use crate::float::{Float, Promote};
 use crate::lloyd::{Empty, Params, Stop};
 use numpy::{
@@ -57,7 +57,7 @@ fn empty_policy(empty: &str) -> PyResult<Empty> {
 type LloydOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray1<i32>>, usize, usize);
 
 #[pyfunction]
-#[pyo3(signature = (data, init, stop, value, max_iter, empty, weights=None, workers=None, callback=None))]
+#[pyo3(signature = (data, init, stop, value, max_iter, empty, weights=None, workers=None, callback=None, farthest=None))]
 #[allow(clippy::too_many_arguments)]
 fn lloyd<'py>(
     py: Python<'py>,
@@ -70,12 +70,13 @@ fn lloyd<'py>(
     weights: Option<&Bound<'py, PyAny>>,
     workers: Option<usize>,
     callback: Option<Py<PyAny>>,
+    farthest: Option<Py<PyAny>>,
 ) -> PyResult<LloydOut<'py>> {
     fn go<'py, F: Promote<C> + Promote<F> + Element, C: Float + Element>(
         py: Python<'py>,
         x: numpy::PyReadonlyArray2<'py, F>,
         c: numpy::PyReadonlyArray2<'py, C>,
-        params: (Stop, Empty, Option<&Bound<'py, PyAny>>),
+        params: (Stop, Empty, Option<&Bound<'py, PyAny>>, Option<&PyFarthest>),
         workers: Option<usize>,
         callback: Option<&Py<PyAny>>,
     ) -> PyResult<LloydOut<'py>> {
@@ -86,6 +87,7 @@ fn lloyd<'py>(
             stop: params.0,
             empty: params.1,
             weights: w,
+            farthest: params.3.map(|f| f as &dyn crate::lloyd::FarthestRows),
         };
         let size = cost(&[xv.nrows(), cv.nrows(), cv.ncols()]);
         let out = run(py, size, workers, callback, |exec| {
@@ -98,10 +100,12 @@ fn lloyd<'py>(
             out.empty_iterations,
         ))
     }
+    let chooser = farthest.map(PyFarthest);
     let params = (
         stop_rule(stop, value, max_iter)?,
         empty_policy(empty)?,
         weights,
+        chooser.as_ref(),
     );
     let cb = callback.as_ref();
     with_float_pair!(data, init, "init", |x, c| go(py, x, c, params, workers, cb))

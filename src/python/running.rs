@@ -1,8 +1,11 @@
 //! Running core work from Python: the GIL released, Ctrl-C checked between units of work,
-//! a progress callback, and a panic turned into a `RuntimeError`.
+//! the caller's callbacks (progress, a front-end's choice of rows for empty codes), and a
+//! panic turned into a `RuntimeError`.
 
 use crate::error::Error;
+use crate::lloyd::FarthestRows;
 use crate::parallel::{Control, Exec};
+use numpy::PyArray1;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -39,6 +42,23 @@ impl Control for SignalControl<'_> {
             })),
             None => self.check(),
         }
+    }
+}
+
+/// A Python callable ``choose(far, take) -> rows`` as the engine's [`FarthestRows`]: the
+/// front-end's order among equally far rows (scikit-learn's: numpy's `argpartition`),
+/// called attached to the interpreter, with `far` as a float64 array.
+#[derive(Debug)]
+pub(super) struct PyFarthest(pub(super) Py<PyAny>);
+
+impl FarthestRows for PyFarthest {
+    fn choose(&self, far: &[f64], take: usize) -> crate::Result<Vec<usize>> {
+        Python::attach(|py| {
+            self.0
+                .call1(py, (PyArray1::from_slice(py, far), take))?
+                .extract::<Vec<usize>>(py)
+        })
+        .map_err(|e| Error::InvalidParameter(format!("choosing rows for empty clusters: {e}")))
     }
 }
 

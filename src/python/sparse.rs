@@ -3,7 +3,7 @@
 
 use super::arrays::codes_like;
 use super::engine::weights_of;
-use super::running::{cost, run};
+use super::running::{cost, run, PyFarthest};
 use crate::float::Float;
 use crate::lloyd::Stop;
 use crate::sparse::Csr;
@@ -80,7 +80,8 @@ fn sparse_greedy_plusplus<'py>(
 type SparseLloydOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray1<i32>>, usize);
 
 #[pyfunction]
-#[pyo3(signature = (parts, init, tol, max_iter, weights=None, workers=None))]
+#[pyo3(signature = (parts, init, tol, max_iter, weights=None, workers=None, farthest=None))]
+#[allow(clippy::too_many_arguments)]
 fn sparse_lloyd<'py>(
     py: Python<'py>,
     parts: Parts<'py>,
@@ -89,6 +90,7 @@ fn sparse_lloyd<'py>(
     max_iter: usize,
     weights: Option<&Bound<'py, PyAny>>,
     workers: Option<usize>,
+    farthest: Option<Py<PyAny>>,
 ) -> PyResult<SparseLloydOut<'py>> {
     fn go<'py, F: Float + Element>(
         py: Python<'py>,
@@ -97,13 +99,14 @@ fn sparse_lloyd<'py>(
         stop: Stop,
         weights: Option<&Bound<'py, PyAny>>,
         workers: Option<usize>,
+        farthest: Option<&PyFarthest>,
     ) -> PyResult<SparseLloydOut<'py>> {
         let c = codes_like::<F>(init, "init")?;
         let cv = c.as_array();
         let w = weights_of::<F>(weights)?;
         let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
         let out = run(py, pass_cost(&x, cv.nrows()), workers, None, |exec| {
-            crate::sparse::lloyd(exec, &x, cv, stop, w)
+            crate::sparse::lloyd(exec, &x, cv, stop, w, farthest.map(|f| f as _))
         })?;
         Ok((
             out.centroids.into_pyarray(py).into_any(),
@@ -115,7 +118,16 @@ fn sparse_lloyd<'py>(
         Some(tol) => Stop::CenterShift { tol, max_iter },
         None => Stop::Iterations(max_iter),
     };
-    with_csr!(parts, |x| go(py, x, init, stop, weights, workers))
+    let chooser = farthest.map(PyFarthest);
+    with_csr!(parts, |x| go(
+        py,
+        x,
+        init,
+        stop,
+        weights,
+        workers,
+        chooser.as_ref()
+    ))
 }
 
 #[pyfunction]

@@ -39,6 +39,7 @@ pub fn kmeans_single<F: Promote<C> + Promote<F>, C: Float>(
         stop: Stop::Distortion { thresh },
         empty: Empty::Drop,
         weights: None,
+        farthest: None,
     };
     let out = run(exec, data, guess, &params)?;
     Ok(KmeansRun {

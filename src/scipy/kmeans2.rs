@@ -49,6 +49,7 @@ pub fn kmeans2_lloyd<F: Promote<C> + Promote<F>, C: Float>(
             Missing::Raise => Empty::Raise,
         },
         weights: None,
+        farthest: None,
     };
     let out = run(exec, data, init, &params)?;
     Ok(Kmeans2Run {

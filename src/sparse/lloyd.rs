@@ -5,7 +5,7 @@
 use super::{codes_for, Csr};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::lloyd::{farthest, Stop};
+use crate::lloyd::{heaviest, place_on_heaviest, refill_rows, FarthestRows, Stop};
 use crate::parallel::Exec;
 use ndarray::{Array2, ArrayView2};
 
@@ -24,7 +24,8 @@ pub struct SparseRun<F> {
 /// Lloyd iterations on the sparse rows `x` from `init` (`k x d`), with the stopping rule
 /// `stop` ([`Stop::Iterations`] or [`Stop::CenterShift`]) and empty codes refilled from
 /// the rows farthest from their code, as the dense engine does under
-/// [`crate::lloyd::Empty::Farthest`].
+/// [`crate::lloyd::Empty::Farthest`] (`farthest`: the front-end's choice among them, as
+/// [`crate::lloyd::Params::farthest`]).
 ///
 /// # Errors
 /// `InvalidParameter` for no rows, an empty code book, [`Stop::Distortion`] or a rule that
@@ -36,6 +37,7 @@ pub fn lloyd<F: Float>(
     init: ArrayView2<F>,
     stop: Stop,
     weights: Option<&[F]>,
+    farthest: Option<&dyn FarthestRows>,
 ) -> Result<SparseRun<F>> {
     let (n, d) = (x.rows(), x.cols());
     codes_for(x, init)?;
@@ -65,7 +67,7 @@ pub fn lloyd<F: Float>(
         exec.iteration(iterations, n)?;
         let changed = new.iter().zip(&labels).filter(|(a, b)| a != b).count();
         labels = new;
-        let updated = update(x, &book, &labels, &dists, weights);
+        let updated = update(x, &book, &labels, &dists, weights, farthest)?;
         let shift: f64 = updated
             .iter()
             .zip(&book)
@@ -91,15 +93,17 @@ pub fn lloyd<F: Float>(
 }
 
 /// The (weighted) means of the rows of each label, empty codes first refilled with the
-/// rows farthest from their code (`dists`: each row's squared distance to it); a code
-/// whose rows weigh nothing keeps its place in `book`.
+/// rows farthest from their code (`dists`: each row's squared distance to it) unless every
+/// row sits on its code; a code left whose rows weigh nothing is placed on the heaviest
+/// code, as the dense engine's [`crate::lloyd::Empty::Farthest`] does.
 fn update<F: Float>(
     x: &Csr<F>,
     book: &[F],
     labels: &[i32],
     dists: &[f64],
     weights: Option<&[F]>,
-) -> Vec<F> {
+    farthest: Option<&dyn FarthestRows>,
+) -> Result<Vec<F>> {
     let d = x.cols();
     let k = book.len() / d.max(1);
     let w = |i: usize| weights.map_or(1.0, |w| w[i].to_f64());
@@ -111,14 +115,26 @@ fn update<F: Float>(
         x.add_to(i, w(i), &mut sums[l * d..(l + 1) * d]);
     }
     let empty: Vec<usize> = (0..k).filter(|&j| mass[j] == 0.0).collect();
-    for (&j, &i) in empty.iter().zip(&farthest(dists, empty.len())) {
-        let from = labels[i] as usize;
-        x.add_to(i, -w(i), &mut sums[from * d..(from + 1) * d]);
-        mass[from] -= w(i);
-        x.add_to(i, w(i), &mut sums[j * d..(j + 1) * d]);
-        mass[j] = w(i);
+    if !empty.is_empty() && dists.iter().any(|&v| v != 0.0) {
+        for (&j, &i) in empty
+            .iter()
+            .zip(&refill_rows(dists, empty.len(), farthest)?)
+        {
+            let from = labels[i] as usize;
+            x.add_to(i, -w(i), &mut sums[from * d..(from + 1) * d]);
+            mass[from] -= w(i);
+            x.add_to(i, w(i), &mut sums[j * d..(j + 1) * d]);
+            mass[j] = w(i);
+        }
     }
-    sums.chunks_exact(d.max(1))
+    let has: Vec<bool> = mass.iter().map(|&m| m > 0.0).collect();
+    let h = heaviest(mass.iter().copied());
+    let sum_h: Vec<F> = sums[h * d..(h + 1) * d]
+        .iter()
+        .map(|&s| F::from_f64(s))
+        .collect();
+    let mut means: Vec<F> = sums
+        .chunks_exact(d.max(1))
         .zip(book.chunks_exact(d.max(1)))
         .zip(&mass)
         .flat_map(|((s, old), &m)| {
@@ -126,7 +142,9 @@ fn update<F: Float>(
                 .zip(old)
                 .map(move |(&s, &o)| if m > 0.0 { F::from_f64(s / m) } else { o })
         })
-        .collect()
+        .collect();
+    place_on_heaviest(&mut means, d, &has, h, &sum_h);
+    Ok(means)
 }
 
 #[cfg(test)]
@@ -161,11 +179,12 @@ mod tests {
             tol: 0.0,
             max_iter: 50,
         };
-        let sparse = lloyd(&exec, &x, init.view(), stop, None).unwrap();
+        let sparse = lloyd(&exec, &x, init.view(), stop, None, None).unwrap();
         let params = crate::lloyd::Params {
             stop,
             empty: crate::lloyd::Empty::Farthest,
             weights: None,
+            farthest: None,
         };
         let dense = crate::lloyd::run(&exec, dense.view(), init.view(), &params).unwrap();
         assert_eq!(sparse.labels, dense.labels);
