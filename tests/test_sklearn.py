@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 
 import joblib
@@ -208,6 +209,24 @@ def test_empty_clusters_as_sklearn(case, dtype, fmt, weighted):
         for max_iter in (1, 300):
             ours, theirs = fit_both(data, w, n_clusters=len(init), init=init, max_iter=max_iter)
             assert agree(ours, theirs, dtype), max_iter
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("return_n_iter", [False, True])
+def test_k_means_function_as_sklearn(dtype, return_n_iter):
+    X = blobs(3000, 6, 5, dtype, seed=12)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    args = dict(sample_weight=w, random_state=3, return_n_iter=return_n_iter)
+    ours, theirs = ferrovq.k_means(X, 5, **args), skc.k_means(X, 5, **args)
+    assert len(ours) == len(theirs) == (4 if return_n_iter else 3)
+    assert np.array_equal(ours[1], theirs[1])
+    assert ours[0].dtype == theirs[0].dtype and close(ours[0], theirs[0], dtype)
+    assert close(ours[2], theirs[2], dtype) and ours[3:] == theirs[3:]
+    for bad in (dict(return_n_iter="yes"), dict(n_init=0)):
+        with pytest.raises(ValueError) as want:
+            skc.k_means(X, 5, **bad)
+        with pytest.raises(type(want.value), match=re.escape(str(want.value))):
+            ferrovq.k_means(X, 5, **bad)
 
 
 def test_n_init_keeps_the_lowest_inertia_and_explicit_inits():

@@ -1,6 +1,7 @@
-"""scikit-learn's own tests of KMeans, run against ferrovq.KMeans: the installed
-scikit-learn's test_k_means.py in a child pytest, with ``sklearn.cluster.KMeans`` swapped
-for ours before the module imports it (tests/sklearn_swap.py), float32 cases included.
+"""scikit-learn's own tests of KMeans and k_means, run against ferrovq's: the installed
+scikit-learn's test_k_means.py in a child pytest, with ``sklearn.cluster.KMeans`` and
+``k_means`` swapped for ours before the module imports them (tests/sklearn_swap.py),
+float32 cases included.
 MiniBatchKMeans's tests are left out: ferrovq has no MiniBatchKMeans yet."""
 
 import os

@@ -13,6 +13,7 @@ __all__ = [
     "ClusterError",
     "KMeans",
     "__version__",
+    "k_means",
     "kmeans",
     "kmeans2",
     "kmeans_plusplus",
@@ -24,11 +25,12 @@ __all__ = [
 _threads.register_if_loaded()
 
 #: Names served by the scikit-learn front-end, imported on first use.
-_SKLEARN_NAMES = ("KMeans", "kmeans_plusplus")
+_SKLEARN_NAMES = ("KMeans", "k_means", "kmeans_plusplus")
 
 
 def __getattr__(name):
-    """``ferrovq.KMeans`` and ``ferrovq.kmeans_plusplus``: imported only when asked for, so
+    """``ferrovq.KMeans``, ``ferrovq.k_means`` and ``ferrovq.kmeans_plusplus``: imported only
+    when asked for, so
     that ``import ferrovq`` never imports scikit-learn."""
     if name not in _SKLEARN_NAMES:
         raise AttributeError(f"module 'ferrovq' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""scikit-learn's ``KMeans`` and ``kmeans_plusplus`` on the ferrovq engine.
+"""scikit-learn's ``KMeans``, ``k_means`` and ``kmeans_plusplus`` on the ferrovq engine.
 
 The rules are scikit-learn 1.9's, and every random number is drawn from the same numpy
 stream in the same order, so the same ``random_state`` gives scikit-learn's result; the
@@ -39,7 +39,7 @@ from ferrovq._sklearn_compat import (
     validate_params,
 )
 
-__all__ = ["KMeans", "kmeans_plusplus"]
+__all__ = ["KMeans", "k_means", "kmeans_plusplus"]
 
 _threads.register()
 
@@ -650,5 +650,80 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         return tags
 
 
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "sample_weight": ["array-like", None],
+        "return_n_iter": [bool],
+    },
+    prefer_skip_nested_validation=False,
+)
+def k_means(
+    X,
+    n_clusters,
+    *,
+    sample_weight=None,
+    init="k-means++",
+    n_init="auto",
+    max_iter=300,
+    verbose=False,
+    tol=1e-4,
+    random_state=None,
+    copy_x=True,
+    algorithm="lloyd",
+    return_n_iter=False,
+):
+    """k-means as a function, a drop-in for ``sklearn.cluster.k_means``: fits a
+    :class:`KMeans` with these parameters and returns what it found.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The rows to cluster.
+    n_clusters : int
+        How many clusters to find.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Each row's weight (None: all rows count the same).
+    init, n_init, max_iter, verbose, tol, random_state, copy_x, algorithm
+        As for :class:`KMeans`, with the same defaults.
+    return_n_iter : bool, default=False
+        Also return the number of iterations of the kept run.
+
+    Returns
+    -------
+    centroid : ndarray of shape (n_clusters, n_features)
+        The centres found.
+    label : ndarray of shape (n_samples,)
+        Each row's cluster (int32).
+    inertia : float
+        The (weighted) sum of the rows' squared distances to their centres.
+    best_n_iter : int
+        The iterations of the kept run; only with ``return_n_iter=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrovq import k_means
+    >>> X = np.array([[0.0, 0.0], [0.0, 2.0], [8.0, 8.0], [8.0, 10.0]])
+    >>> centres, labels, inertia = k_means(X, 2, random_state=0)
+    >>> bool(labels[0] == labels[1] != labels[2] == labels[3]), float(inertia)
+    (True, 4.0)
+    """
+    model = KMeans(
+        n_clusters=n_clusters,
+        init=init,
+        n_init=n_init,
+        max_iter=max_iter,
+        verbose=verbose,
+        tol=tol,
+        random_state=random_state,
+        copy_x=copy_x,
+        algorithm=algorithm,
+    ).fit(X, sample_weight=sample_weight)
+    found = (model.cluster_centers_, model.labels_, model.inertia_)
+    return (*found, model.n_iter_) if return_n_iter else found
+
+
 KMeans.__module__ = "ferrovq"
+k_means.__module__ = "ferrovq"
 kmeans_plusplus.__module__ = "ferrovq"
