@@ -517,7 +517,7 @@ def test_tolerance_and_centring_are_sklearns_bit_for_bit(dtype):
 def test_first_centre_is_numpys_choice():
     """The seeding's first row: numpy's RandomState.choice with the weights, the same index
     and the same state after it, and numpy's errors where it refuses the weights."""
-    from ferrovq._sklearn import _weighted_choice
+    from ferrovq._sklearn._base import _weighted_choice
 
     rng = np.random.default_rng(7)
     cases = [np.ones(1), np.ones(2), np.ones(100_003), rng.uniform(size=1000) ** 8]

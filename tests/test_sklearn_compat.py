@@ -1,4 +1,4 @@
-"""The door to scikit-learn's private names (ferrovq._sklearn_compat): each name still
+"""The door to scikit-learn's private names (ferrovq._sklearn._compat): each name still
 exists in the installed scikit-learn, the extra's bound is the series tested, and each
 fallback behaves as the private helper it stands in for (scikit-learn is the oracle)."""
 
@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import _check_sample_weight, _is_arraylike_not_scalar
 
-from ferrovq import _sklearn_compat as compat
+from ferrovq._sklearn import _compat as compat
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,10 +44,11 @@ def _private_sklearn_imports(path):
 
 def test_no_other_module_imports_private_names():
     package = ROOT / "python" / "ferrovq"
-    door = _private_sklearn_imports(package / "_sklearn_compat.py")
+    door_path = package / "_sklearn" / "_compat.py"
+    door = _private_sklearn_imports(door_path)
     assert {(m, n) for m, names in compat.PRIVATE.items() for n in names} == set(door)
-    for path in package.glob("*.py"):
-        if path.name != "_sklearn_compat.py":
+    for path in package.rglob("*.py"):
+        if path != door_path:
             assert _private_sklearn_imports(path) == [], path
 
 

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_array
 
 from ferrovq import _core
 from ferrovq import dask as fd
-from ferrovq._sklearn_compat import is_array_like_not_scalar
+from ferrovq._sklearn._compat import is_array_like_not_scalar
 
 __all__ = ["fit", "predict", "score", "transform"]
 

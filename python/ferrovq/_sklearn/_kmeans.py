@@ -1,4 +1,4 @@
-"""scikit-learn's ``KMeans``, ``k_means`` and ``kmeans_plusplus`` on the ferrovq engine.
+"""scikit-learn's ``KMeans``, ``k_means`` and ``kmeans_plusplus``.
 
 The rules are scikit-learn 1.9's, and every random number is drawn from the same numpy
 stream in the same order, so the same ``random_state`` gives scikit-learn's result; the
@@ -13,24 +13,22 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import get_config
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    ClusterMixin,
-    TransformerMixin,
-)
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import assert_all_finite, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.sparsefuncs import mean_variance_axis
-from sklearn.utils.validation import (
-    check_array,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_array, validate_data
 
-from ferrovq import _core, _kernels, _threads
-from ferrovq._sklearn_compat import (
+from ferrovq import _core
+from ferrovq._sklearn._base import (
+    _BaseKMeans,
+    _dask_kmeans,
+    _greedy_plusplus,
+    _is_dask,
+    _is_same_clustering,
+    _tolerance,
+    _weights_or_none,
+)
+from ferrovq._sklearn._compat import (
     Interval,
     StrOptions,
     _check_sample_weight,
@@ -40,8 +38,6 @@ from ferrovq._sklearn_compat import (
 )
 
 __all__ = ["KMeans", "k_means", "kmeans_plusplus"]
-
-_threads.register()
 
 
 @validate_params(
@@ -120,86 +116,7 @@ def kmeans_plusplus(
     return np.asarray(X)[indices], indices
 
 
-def _greedy_plusplus(
-    X, n_clusters, sample_weight, random_state, n_local_trials=None, workers=None
-):
-    """scikit-learn's ``_kmeans_plusplus`` on validated data, its draws in its order: the
-    indices of the chosen rows."""
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
-    first = _weighted_choice(random_state, sample_weight / sample_weight.sum())
-    uniforms = random_state.uniform(size=(n_clusters - 1) * n_local_trials)
-    weights = _weights_or_none(sample_weight)
-    return _kernels.greedy_plusplus(
-        X, n_clusters, n_local_trials, first, uniforms, weights, workers
-    ).astype(int)
-
-
-def _weighted_choice(random_state, p):
-    """``random_state.choice(len(p), p=p)``: numpy's one draw and the index it gives for it,
-    its passes over `p` in Rust (at a million rows 10 ms in numpy). Where numpy might refuse
-    `p` (NaN, a negative value, a sum off 1 by about its tolerance) numpy's own call runs,
-    for its error."""
-    atol = max(np.sqrt(np.finfo(np.float64).eps), np.sqrt(np.finfo(p.dtype).eps))
-    total = p.sum(dtype=np.float64)
-    if not abs(total - 1.0) < atol - 1e-9 or (p < 0).any():
-        return random_state.choice(len(p), p=p)
-    return _core.first_centre(p, random_state.random_sample())
-
-
-def _weights_or_none(sample_weight):
-    """None for unit weights (the engine's unweighted sums are the same bits, and faster)."""
-    return None if np.all(sample_weight == 1) else np.ascontiguousarray(sample_weight)
-
-
-def _farthest_rows(dtype):
-    """scikit-learn's choice of the rows that refill empty clusters: the last `n_empty` of
-    numpy's ``argpartition`` of the rows' distances to their centres (in the data's dtype),
-    farthest first. Among equally far rows the same ones move as in scikit-learn, in
-    whatever order numpy's partition leaves them on this machine."""
-
-    def choose(distances, n_empty):
-        order = np.argpartition(distances.astype(dtype, copy=False), -n_empty)
-        return order[: -n_empty - 1 : -1].tolist()
-
-    return choose
-
-
-def _tolerance(variances, tol):
-    """scikit-learn's tolerance: `tol` times the mean of the data's column variances."""
-    if tol == 0:
-        return 0
-    return np.mean(variances) * tol
-
-
-def _is_same_clustering(labels1, labels2, n_clusters):
-    """Whether two labellings are the same up to a permutation of the labels."""
-    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
-    return len(np.unique(pairs // n_clusters)) == len(pairs)
-
-
-def _is_dask(X):
-    """Whether `X` is a dask array (told without importing dask)."""
-    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "map_blocks")
-
-
-def _dask_kmeans():
-    """The dask-array methods (importing dask, the ``[dask]`` extra), on first use."""
-    from ferrovq import _dask_kmeans
-
-    return _dask_kmeans
-
-
-def _common(X, centers):
-    """`X` and `centers` in their common dtype (scikit-learn's Cython helpers would refuse
-    a float64 model on float32 data or the reverse; here they are compared in float64)."""
-    dtype = np.promote_types(X.dtype, centers.dtype)
-    if sp.issparse(X):
-        return X.astype(dtype, copy=False), centers.astype(dtype, copy=False)
-    return np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(centers, dtype=dtype)
-
-
-class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class KMeans(_BaseKMeans):
     """K-Means clustering, a drop-in for ``sklearn.cluster.KMeans``.
 
     The parameters, defaults, attributes, methods, warnings and exceptions of
@@ -335,78 +252,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 stacklevel=3,
             )
 
-    def _validate_center_shape(self, X, centers):
-        if centers.shape[0] != self.n_clusters:
-            raise ValueError(
-                f"The shape of the initial centers {centers.shape} does not "
-                f"match the number of clusters {self.n_clusters}."
-            )
-        if centers.shape[1] != X.shape[1]:
-            raise ValueError(
-                f"The shape of the initial centers {centers.shape} does not "
-                f"match the number of features of the data {X.shape[1]}."
-            )
-
-    def _check_test_data(self, X, check_finite=True):
-        """`X` validated as scikit-learn's KMeans validates it; without `check_finite`, a
-        dense `X` is not searched for NaN and infinity (the caller's pass over it checks),
-        but any other complaint is scikit-learn's first."""
-        params = dict(
-            accept_sparse="csr",
-            reset=False,
-            dtype=[np.float64, np.float32],
-            order="C",
-            accept_large_sparse=False,
-        )
-        if check_finite or sp.issparse(X):
-            return validate_data(self, X, **params)
-        try:
-            return validate_data(self, X, ensure_all_finite=False, **params)
-        except ValueError:
-            validate_data(self, X, **params)  # a NaN comes before what failed
-            raise
-
-    def _init_centroids(
-        self,
-        X,
-        x_squared_norms,
-        init,
-        random_state,
-        sample_weight,
-        init_size=None,
-        n_centroids=None,
-    ):
-        """Initial centres, with scikit-learn's signature for this step (its tests and
-        subclasses call it): `n_centroids` of them (default `n_clusters`), seeded from
-        `init_size` rows drawn with replacement if given. `x_squared_norms` is not needed
-        (the distances are computed directly)."""
-        n_clusters = self.n_clusters if n_centroids is None else n_centroids
-        if init_size is not None and init_size < X.shape[0]:
-            rows = random_state.randint(0, X.shape[0], init_size)
-            X, sample_weight = X[rows], sample_weight[rows]
-        if isinstance(init, str) and init == "k-means++":
-            indices = _greedy_plusplus(
-                X, n_clusters, sample_weight, random_state, workers=self.workers
-            )
-            centers = X[indices]
-        elif isinstance(init, str) and init == "random":
-            seeds = random_state.choice(
-                X.shape[0],
-                size=n_clusters,
-                replace=False,
-                p=sample_weight / sample_weight.sum(),
-            )
-            centers = X[seeds]
-        elif is_array_like_not_scalar(self.init):
-            centers = init
-        else:
-            centers = init(X, n_clusters, random_state=random_state)
-            centers = check_array(centers, dtype=X.dtype, copy=False, order="C")
-            self._validate_center_shape(X, centers)
-        if sp.issparse(centers):
-            centers = centers.toarray()
-        return np.ascontiguousarray(centers, dtype=X.dtype)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Cluster the rows of `X`; the result is kept on the estimator.
@@ -461,7 +306,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             centers = self._init_centroids(X, None, init, random_state, sample_weight)
             if self.verbose:
                 print("Initialization complete")
-            run = self._lloyd(X, centers, weights)
+            run = self._lloyd(X, centers, weights, self._tol)
             if best is None or (
                 run[2] < best[2] and not _is_same_clustering(run[1], best[1], self.n_clusters)
             ):
@@ -486,168 +331,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.inertia_ = inertia
         self.n_iter_ = n_iter
         return self
-
-    def _lloyd(self, X, centers, weights):
-        """One run from `centers`: (centres, labels, inertia, iterations)."""
-        if self.verbose:
-            centers, labels, n_iter = self._lloyd_verbose(X, centers, weights)
-        else:
-            centers, labels, n_iter = _kernels.lloyd(
-                X,
-                centers,
-                self._tol,
-                self.max_iter,
-                weights,
-                self.workers,
-                farthest=_farthest_rows(X.dtype),
-            )
-        return centers, labels, _kernels.inertia(X, centers, labels, weights, self.workers), n_iter
-
-    def _lloyd_verbose(self, X, centers, weights):
-        """The run one iteration per engine call, printing scikit-learn's progress lines
-        (the inertia after each iteration costs a pass over the data)."""
-        labels_old = None
-        for i in range(self.max_iter):
-            new, labels, _ = _kernels.lloyd(
-                X, centers, None, 1, weights, self.workers, farthest=_farthest_rows(X.dtype)
-            )
-            inertia = _kernels.inertia(X, centers, labels, weights, self.workers)
-            print(f"Iteration {i}, inertia {inertia}.")
-            shift = ((new.astype(np.float64) - centers) ** 2).sum()
-            centers = new
-            if labels_old is not None and np.array_equal(labels, labels_old):
-                print(f"Converged at iteration {i}: strict convergence.")
-                return centers, labels, i + 1
-            if shift <= self._tol:
-                print(
-                    f"Converged at iteration {i}: center shift {shift} within "
-                    f"tolerance {self._tol}."
-                )
-                break
-            labels_old = labels
-        return centers, _kernels.labels(X, centers, self.workers), i + 1
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Compute cluster centres and each row's cluster: ``fit(X).labels_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Training rows.
-        y : Ignored
-            Ignored: clustering has no targets (the argument keeps pipelines working).
-        sample_weight : array-like of shape (n_samples,), default=None
-            The weight of each row.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Each row's cluster.
-        """
-        return self.fit(X, sample_weight=sample_weight).labels_
-
-    def predict(self, X):
-        """The closest cluster of each row.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Rows to label (any float dtype: a float32 model labels float64 rows too).
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Each row's cluster (int32; for a dask `X`, a lazy dask array).
-        """
-        check_is_fitted(self)
-        if _is_dask(X):
-            return _dask_kmeans().predict(self, X)
-        X = self._check_test_data(X, check_finite=False)
-        X, centers = _common(X, self.cluster_centers_)
-        # validate_data's check for NaN and infinity, made while the rows are labelled.
-        check = not sp.issparse(X) and not get_config()["assume_finite"]
-        try:
-            return _kernels.labels(X, centers, self.workers, check_finite=check)
-        except ValueError:
-            assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
-            raise
-
-    def fit_transform(self, X, y=None, sample_weight=None):
-        """Compute clustering and each row's distance to every centre.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Training rows.
-        y : Ignored
-            Ignored: clustering has no targets (the argument keeps pipelines working).
-        sample_weight : array-like of shape (n_samples,), default=None
-            The weight of each row.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_clusters)
-            Distances to the centres.
-        """
-        self.fit(X, sample_weight=sample_weight)
-        if _is_dask(X):
-            return _dask_kmeans().transform(self, X)
-        return self._transform(self._check_test_data(X))
-
-    def transform(self, X):
-        """Each row's Euclidean distance to every centre.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Rows to transform.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_clusters)
-            Distances to the centres (dense, even for sparse input; for a dask `X`, a lazy
-            dask array).
-        """
-        check_is_fitted(self)
-        if _is_dask(X):
-            return _dask_kmeans().transform(self, X)
-        return self._transform(self._check_test_data(X))
-
-    def _transform(self, X):
-        X, centers = _common(X, self.cluster_centers_)
-        return _kernels.distances(X, centers, self.workers)
-
-    def score(self, X, y=None, sample_weight=None):
-        """How well the centres fit `X`: minus its k-means objective (higher is better).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Rows to score.
-        y : Ignored
-            Ignored: clustering has no targets (the argument keeps pipelines working).
-        sample_weight : array-like of shape (n_samples,), default=None
-            The weight of each row.
-
-        Returns
-        -------
-        score : float
-            Minus the (weighted) sum of squared distances to the closest centres.
-        """
-        check_is_fitted(self)
-        if _is_dask(X):
-            return _dask_kmeans().score(self, X, sample_weight)
-        X = self._check_test_data(X)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        X, centers = _common(X, self.cluster_centers_)
-        labels = _kernels.labels(X, centers, self.workers)
-        weights = _weights_or_none(sample_weight.astype(X.dtype, copy=False))
-        return -_kernels.inertia(X, centers, labels, weights, self.workers)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
 
 @validate_params(

@@ -1,0 +1,15 @@
+"""scikit-learn's k-means family on the ferrovq engine: ``KMeans``, ``k_means``,
+``kmeans_plusplus`` and ``BisectingKMeans``, one module each as in scikit-learn, their
+shared parts in ``_base`` and scikit-learn's private names behind one door, ``_compat``.
+
+The rules are scikit-learn 1.9's, and every random number is drawn from the same numpy
+stream in the same order, so the same ``random_state`` gives scikit-learn's result; the
+distance work runs in Rust. Needs the ``ferrovq[sklearn]`` extra.
+"""
+
+from ferrovq import _threads
+from ferrovq._sklearn._kmeans import KMeans, k_means, kmeans_plusplus
+
+__all__ = ["KMeans", "k_means", "kmeans_plusplus"]
+
+_threads.register()
