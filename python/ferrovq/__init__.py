@@ -10,6 +10,7 @@ from ferrovq._core import __version__
 from ferrovq._vq import ClusterError, kmeans, kmeans2, py_vq, vq, whiten
 
 __all__ = [
+    "BisectingKMeans",
     "ClusterError",
     "KMeans",
     "__version__",
@@ -25,12 +26,12 @@ __all__ = [
 _threads.register_if_loaded()
 
 #: Names served by the scikit-learn front-end, imported on first use.
-_SKLEARN_NAMES = ("KMeans", "k_means", "kmeans_plusplus")
+_SKLEARN_NAMES = ("BisectingKMeans", "KMeans", "k_means", "kmeans_plusplus")
 
 
 def __getattr__(name):
-    """``ferrovq.KMeans``, ``ferrovq.k_means`` and ``ferrovq.kmeans_plusplus``: imported only
-    when asked for, so
+    """``ferrovq.KMeans``, ``ferrovq.BisectingKMeans``, ``ferrovq.k_means`` and
+    ``ferrovq.kmeans_plusplus``: imported only when asked for, so
     that ``import ferrovq`` never imports scikit-learn."""
     if name not in _SKLEARN_NAMES:
         raise AttributeError(f"module 'ferrovq' has no attribute {name!r}")

@@ -8,8 +8,9 @@ distance work runs in Rust. Needs the ``ferrovq[sklearn]`` extra.
 """
 
 from ferrovq import _threads
+from ferrovq._sklearn._bisect_k_means import BisectingKMeans
 from ferrovq._sklearn._kmeans import KMeans, k_means, kmeans_plusplus
 
-__all__ = ["KMeans", "k_means", "kmeans_plusplus"]
+__all__ = ["BisectingKMeans", "KMeans", "k_means", "kmeans_plusplus"]
 
 _threads.register()

@@ -1,0 +1,94 @@
+"""ferrovq.BisectingKMeans against scikit-learn's (the oracle): the same random_state gives
+the same splits, labels, centres and inertia, dense and sparse, weighted or not, with
+either strategy; and scikit-learn's estimator conventions."""
+
+import re
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn.cluster as skc
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from test_sklearn import EXPECTED_FAILED, blobs, close
+
+from ferrovq import BisectingKMeans
+
+
+def fit_both(X, sample_weight=None, **params):
+    ours = BisectingKMeans(**params).fit(X, sample_weight=sample_weight)
+    theirs = skc.BisectingKMeans(**params).fit(X, sample_weight=sample_weight)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("strategy", ["biggest_inertia", "largest_cluster"])
+@pytest.mark.parametrize("init", ["random", "k-means++"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_and_predict_as_sklearn(dtype, strategy, init, weighted):
+    X = blobs(4000, 6, 9, dtype, seed=7, spread=2.0)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(X)) if weighted else None
+    params = dict(n_clusters=7, init=init, n_init=2, bisecting_strategy=strategy)
+    ours, theirs = fit_both(X, w, random_state=5, **params)
+    assert np.array_equal(ours.labels_, theirs.labels_)
+    assert ours.cluster_centers_.dtype == theirs.cluster_centers_.dtype == dtype
+    assert close(ours.cluster_centers_, theirs.cluster_centers_, dtype)
+    assert close(ours.inertia_, theirs.inertia_, dtype)
+    Y = blobs(1500, 6, 9, dtype, seed=8, spread=3.0)
+    # predict walks the tree: not always the nearest centre, and the same as scikit-learn.
+    assert np.array_equal(ours.predict(Y), theirs.predict(Y))
+    assert np.allclose(ours.transform(Y), theirs.transform(Y), rtol=1e-4)
+    assert close(ours.score(Y), theirs.score(Y), dtype)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_as_sklearn(fmt):
+    dense = blobs(1500, 20, 5, seed=3)
+    dense[np.random.default_rng(0).random(dense.shape) < 0.7] = 0
+    X = sp.csr_matrix(dense).asformat(fmt)
+    ours, theirs = fit_both(X, n_clusters=5, random_state=1)
+    assert np.array_equal(ours.labels_, theirs.labels_)
+    assert close(ours.cluster_centers_, theirs.cluster_centers_, np.float64)
+    assert np.array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_one_cluster_and_copy_x():
+    X = blobs(300, 3, 2, seed=4)
+    ours, theirs = fit_both(X, n_clusters=1)
+    assert np.array_equal(ours.cluster_centers_, theirs.cluster_centers_)
+    kept = X.copy()
+    BisectingKMeans(3, copy_x=False, random_state=0).fit(X)
+    assert np.allclose(X, kept, rtol=0, atol=1e-12)
+
+
+def test_verbose_prints_what_sklearn_prints(capsys):
+    X = blobs(200, 2, 3, seed=6)
+    BisectingKMeans(3, verbose=1, random_state=0).fit(X)
+    ours = capsys.readouterr().out
+    skc.BisectingKMeans(3, verbose=1, random_state=0).fit(X)
+    theirs = capsys.readouterr().out
+    number = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?")
+    assert number.sub("#", ours) == number.sub("#", theirs)
+    values = [float(v) for v in number.findall(ours)]
+    assert np.allclose(values, [float(v) for v in number.findall(theirs)], rtol=1e-9)
+    assert ours.count("New centroids from bisection") == 2
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(n_init=0), dict(init="k-means||"), dict(bisecting_strategy="x"), dict(n_clusters=0)],
+)
+def test_errors_as_sklearn(params):
+    X = blobs(50, 2, 2, seed=1)
+    with pytest.raises(ValueError) as want:
+        skc.BisectingKMeans(**params).fit(X)
+    with pytest.raises(type(want.value)) as got:
+        BisectingKMeans(**params).fit(X)
+    assert str(got.value) == str(want.value)
+
+
+@parametrize_with_checks(
+    [BisectingKMeans(n_init=2, n_clusters=2, max_iter=5)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
