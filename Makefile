@@ -150,8 +150,8 @@ PY_NEW ?= $(shell pyenv prefix 3.13 2>/dev/null)/bin/python
 PY_OLD ?= $(shell pyenv prefix 3.10 2>/dev/null)/bin/python
 HYPOTHESIS_PIN := hypothesis==6.168.5
 SKLEARN_SUITE := test_sklearn.py test_sklearn_compat.py test_sklearn_own_tests.py test_wording.py \
-	test_bisecting_kmeans.py test_engine.py test_dask_kmeans.py test_embeddings.py \
-	test_free_threading.py
+	test_bisecting_kmeans.py test_minibatch_kmeans.py test_engine.py test_dask_kmeans.py \
+	test_embeddings.py test_free_threading.py
 ORACLE_SUITE := test_vq.py test_kmeans.py test_properties.py test_fuzz.py test_cli.py
 PYTEST := -m pytest -c ../pyproject.toml --rootdir=.. -p no:cacheprovider -q
 

@@ -1,12 +1,13 @@
 """A pytest plugin (``-p sklearn_swap``) that makes ``sklearn.cluster``'s ``KMeans``,
-``k_means`` and ``BisectingKMeans`` ferrovq's before scikit-learn's own test modules import
-them, and checks that every collected module then holds ferrovq's."""
+``k_means``, ``MiniBatchKMeans`` and ``BisectingKMeans`` ferrovq's before scikit-learn's
+own test modules import them, and checks that every collected module then holds
+ferrovq's."""
 
 import sklearn.cluster
 
 import ferrovq
 
-SWAPPED = ("KMeans", "k_means", "BisectingKMeans")
+SWAPPED = ("KMeans", "k_means", "MiniBatchKMeans", "BisectingKMeans")
 for name in SWAPPED:
     setattr(sklearn.cluster, name, getattr(ferrovq, name))
 

@@ -13,6 +13,7 @@ __all__ = [
     "BisectingKMeans",
     "ClusterError",
     "KMeans",
+    "MiniBatchKMeans",
     "__version__",
     "k_means",
     "kmeans",
@@ -26,12 +27,12 @@ __all__ = [
 _threads.register_if_loaded()
 
 #: Names served by the scikit-learn front-end, imported on first use.
-_SKLEARN_NAMES = ("BisectingKMeans", "KMeans", "k_means", "kmeans_plusplus")
+_SKLEARN_NAMES = ("BisectingKMeans", "KMeans", "MiniBatchKMeans", "k_means", "kmeans_plusplus")
 
 
 def __getattr__(name):
-    """``ferrovq.KMeans``, ``ferrovq.BisectingKMeans``, ``ferrovq.k_means`` and
-    ``ferrovq.kmeans_plusplus``: imported only when asked for, so
+    """The scikit-learn front-end's names (``ferrovq.KMeans``, ``MiniBatchKMeans``,
+    ``BisectingKMeans``, ``k_means``, ``kmeans_plusplus``): imported only when asked for, so
     that ``import ferrovq`` never imports scikit-learn."""
     if name not in _SKLEARN_NAMES:
         raise AttributeError(f"module 'ferrovq' has no attribute {name!r}")

@@ -26,11 +26,13 @@ __all__ = [
     "kmeans_plusplus",
     "kmeans_single",
     "lloyd",
+    "minibatch_step",
     "nearest",
     "sparse_distances",
     "sparse_greedy_plusplus",
     "sparse_inertia",
     "sparse_lloyd",
+    "sparse_minibatch_step",
     "sparse_nearest",
     "vq",
     "whiten",
@@ -52,6 +54,13 @@ def lloyd(
     callback: Callable[[int, int], object] | None = None,
     farthest: Callable[[npt.NDArray[np.float64], int], Sequence[int]] | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int, int]: ...
+def minibatch_step(
+    data: npt.NDArray[np.floating],
+    weights: npt.NDArray[np.floating],
+    centers: npt.NDArray[np.floating],
+    totals: npt.NDArray[np.floating],
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.int32], float, npt.NDArray[np.floating]]: ...
 def kmeans_plusplus(
     data: npt.NDArray[np.floating],
     k: int,
@@ -181,6 +190,13 @@ def sparse_lloyd(
     workers: int | None = None,
     farthest: Callable[[npt.NDArray[np.float64], int], Sequence[int]] | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int32], int]: ...
+def sparse_minibatch_step(
+    parts: _Csr,
+    weights: npt.NDArray[np.floating],
+    centers: npt.NDArray[np.floating],
+    totals: npt.NDArray[np.floating],
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.int32], float, npt.NDArray[np.floating]]: ...
 def sparse_nearest(
     parts: _Csr, codes: npt.NDArray[np.floating], workers: int | None = None
 ) -> npt.NDArray[np.int32]: ...

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from ferrovq import _core
 
-__all__ = ["distances", "greedy_plusplus", "inertia", "labels", "lloyd"]
+__all__ = ["distances", "greedy_plusplus", "inertia", "labels", "lloyd", "minibatch_step"]
 
 
 def _parts(X):
@@ -53,6 +53,15 @@ def lloyd(X, centers, tol, max_iter, weights=None, workers=None, farthest=None):
         farthest=farthest,
     )
     return centers, labels, n_iter
+
+
+def minibatch_step(X, weights, centers, totals, workers=None):
+    """One mini-batch step on the rows `X` (dense or sparse): their labels and inertia
+    against `centers`, and the centres moved to their running means (`totals`, each
+    centre's weight so far, updated in place). Returns ``(labels, inertia, moved)``."""
+    if sp.issparse(X):
+        return _core.sparse_minibatch_step(_parts(X), weights, centers, totals, workers)
+    return _core.minibatch_step(X, weights, centers, totals, workers)
 
 
 def labels(X, centers, workers=None, check_finite=False):

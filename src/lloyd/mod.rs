@@ -9,6 +9,10 @@
 //! after an update is in the data's type `F`. Without weights, or with unit weights, the
 //! sums are the same bits.
 //!
+//! [`minibatch::step`] is the other update the engine knows: a sample of rows assigned as
+//! every iteration assigns them, then each code moved to the running mean of all the rows
+//! it has been given (scikit-learn's `MiniBatchKMeans`).
+//!
 //! [`block_stats`] is the same iteration's statistics for one block of rows, for callers
 //! that hold the data in blocks (a Dask array): merged in block order they give results
 //! that do not depend on where or on how many threads the blocks ran. [`BlockBounds`]
@@ -18,6 +22,7 @@ mod ball;
 mod block;
 mod bounds;
 mod groups;
+pub mod minibatch;
 mod rules;
 mod step;
 mod sums;

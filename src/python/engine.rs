@@ -1,5 +1,6 @@
 //! The engine's own front-end: Lloyd runs with any stopping rule, empty-cluster policy and
-//! row weights, weighted k-means++ from the caller's draws, and the finiteness check.
+//! row weights, mini-batch steps, weighted k-means++ from the caller's draws, and the
+//! finiteness check.
 //! (The scikit-learn and Dask front-ends of the Python package stand on these.)
 
 use super::arrays::{codes_like, with_float, with_float_pair};
@@ -109,6 +110,69 @@ fn lloyd<'py>(
     );
     let cb = callback.as_ref();
     with_float_pair!(data, init, "init", |x, c| go(py, x, c, params, workers, cb))
+}
+
+/// A mini-batch step's labels, inertia and moved codes.
+pub(super) type StepOut<'py> = (Bound<'py, PyArray1<i32>>, f64, Bound<'py, PyAny>);
+
+/// The weights and running totals of a mini-batch step: `weights` read, `totals` (one per
+/// code, the weight each has gathered) written in place.
+pub(super) fn step_arrays<'py, F: Element>(
+    weights: &Bound<'py, PyAny>,
+    totals: &Bound<'py, PyAny>,
+) -> PyResult<(PyReadonlyArray1<'py, F>, numpy::PyReadwriteArray1<'py, F>)> {
+    let w = weights
+        .extract()
+        .map_err(|_| PyTypeError::new_err("weights: expected a 1-D array of the data's dtype"))?;
+    let t = totals.extract().map_err(|_| {
+        PyTypeError::new_err("totals: expected a writable 1-D array of the data's dtype")
+    })?;
+    Ok((w, t))
+}
+
+/// One mini-batch step on dense rows ([`crate::lloyd::minibatch::step`]): `totals` is
+/// updated in place; returns the batch's labels and inertia and the moved codes.
+#[pyfunction]
+#[pyo3(signature = (data, weights, centers, totals, workers=None))]
+fn minibatch_step<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    weights: &Bound<'py, PyAny>,
+    centers: &Bound<'py, PyAny>,
+    totals: &Bound<'py, PyAny>,
+    workers: Option<usize>,
+) -> PyResult<StepOut<'py>> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        x: numpy::PyReadonlyArray2<'py, F>,
+        (weights, centers, totals): (&Bound<'py, PyAny>, &Bound<'py, PyAny>, &Bound<'py, PyAny>),
+        workers: Option<usize>,
+    ) -> PyResult<StepOut<'py>> {
+        let c = codes_like::<F>(centers, "centers")?;
+        let (w, mut t) = step_arrays::<F>(weights, totals)?;
+        let (xv, cv) = (x.as_array(), c.as_array());
+        let (ws, ts) = (w.as_slice()?, t.as_slice_mut()?);
+        let mut moved = vec![F::ZERO; cv.len()];
+        let out = run(
+            py,
+            cost(&[xv.nrows(), cv.nrows(), cv.ncols()]),
+            workers,
+            None,
+            |exec| crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, &mut moved),
+        )?;
+        let moved = crate::matrix(moved, cv.nrows(), cv.ncols())?;
+        Ok((
+            out.labels.into_pyarray(py),
+            out.inertia,
+            moved.into_pyarray(py).into_any(),
+        ))
+    }
+    with_float!(data, "data", |x| go(
+        py,
+        x,
+        (weights, centers, totals),
+        workers
+    ))
 }
 
 type PlusPlusOut<'py> = (
@@ -308,6 +372,7 @@ fn _panic_in_worker(py: Python<'_>) -> PyResult<()> {
 /// Add this front-end's functions to the module.
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lloyd, m)?)?;
+    m.add_function(wrap_pyfunction!(minibatch_step, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(greedy_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(first_centre, m)?)?;

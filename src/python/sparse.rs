@@ -2,7 +2,7 @@
 //! against dense code books, for the scikit-learn estimator.
 
 use super::arrays::codes_like;
-use super::engine::weights_of;
+use super::engine::{step_arrays, weights_of, StepOut};
 use super::running::{cost, run, PyFarthest};
 use crate::float::Float;
 use crate::lloyd::Stop;
@@ -184,6 +184,42 @@ fn sparse_inertia<'py>(
     with_csr!(parts, |x| go(py, x, codes, labels, weights, workers))
 }
 
+/// One mini-batch step on sparse rows ([`crate::lloyd::minibatch::sparse_step`]), as the
+/// engine front-end's `minibatch_step`.
+#[pyfunction]
+#[pyo3(signature = (parts, weights, centers, totals, workers=None))]
+fn sparse_minibatch_step<'py>(
+    py: Python<'py>,
+    parts: Parts<'py>,
+    weights: &Bound<'py, PyAny>,
+    centers: &Bound<'py, PyAny>,
+    totals: &Bound<'py, PyAny>,
+    workers: Option<usize>,
+) -> PyResult<StepOut<'py>> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        x: Csr<'_, F>,
+        (weights, centers, totals): (&Bound<'py, PyAny>, &Bound<'py, PyAny>, &Bound<'py, PyAny>),
+        workers: Option<usize>,
+    ) -> PyResult<StepOut<'py>> {
+        let c = codes_like::<F>(centers, "centers")?;
+        let (w, mut t) = step_arrays::<F>(weights, totals)?;
+        let cv = c.as_array();
+        let (ws, ts) = (w.as_slice()?, t.as_slice_mut()?);
+        let mut moved = vec![F::ZERO; cv.len()];
+        let out = run(py, pass_cost(&x, cv.nrows()), workers, None, |exec| {
+            crate::lloyd::minibatch::sparse_step(exec, &x, ws, cv, ts, &mut moved)
+        })?;
+        let moved = crate::matrix(moved, cv.nrows(), cv.ncols())?;
+        Ok((
+            out.labels.into_pyarray(py),
+            out.inertia,
+            moved.into_pyarray(py).into_any(),
+        ))
+    }
+    with_csr!(parts, |x| go(py, x, (weights, centers, totals), workers))
+}
+
 #[pyfunction]
 #[pyo3(signature = (parts, codes, workers=None))]
 fn sparse_distances<'py>(
@@ -212,6 +248,7 @@ fn sparse_distances<'py>(
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sparse_greedy_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(sparse_lloyd, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse_minibatch_step, m)?)?;
     m.add_function(wrap_pyfunction!(sparse_nearest, m)?)?;
     m.add_function(wrap_pyfunction!(sparse_inertia, m)?)?;
     m.add_function(wrap_pyfunction!(sparse_distances, m)?)?;

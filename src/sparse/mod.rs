@@ -84,6 +84,14 @@ impl<'a, F: Float> Csr<'a, F> {
         s.max(0.0)
     }
 
+    /// Add `w` times row `i` to `code` (a dense row), in `F`, stored values in order.
+    pub(crate) fn add_scaled(&self, i: usize, w: F, code: &mut [F]) {
+        let (a, b) = (self.indptr[i] as usize, self.indptr[i + 1] as usize);
+        for (&j, &v) in self.indices[a..b].iter().zip(&self.data[a..b]) {
+            code[j as usize] += v * w;
+        }
+    }
+
     /// Add `w` times row `i` to `sums` (a dense row).
     fn add_to(&self, i: usize, w: f64, sums: &mut [f64]) {
         self.row_values(i).for_each(|(j, v)| sums[j] += w * v);

@@ -5,6 +5,10 @@ share ``_BaseKMeans``: seeding, one Lloyd run on the engine, checks of new data,
 
 from __future__ import annotations
 
+import warnings
+from numbers import Integral, Real
+from typing import ClassVar
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
@@ -18,7 +22,12 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ferrovq import _core, _kernels
-from ferrovq._sklearn._compat import _check_sample_weight, is_array_like_not_scalar
+from ferrovq._sklearn._compat import (
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    is_array_like_not_scalar,
+)
 
 
 def _greedy_plusplus(
@@ -102,6 +111,55 @@ def _common(X, centers):
 
 class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """The parts of a k-means estimator that do not depend on how it fits."""
+
+    #: The parameters every estimator of the family has, with scikit-learn's constraints.
+    _parameter_constraints: ClassVar[dict] = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "workers": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def _validated_rows(self, X, copy=False, reset=True):
+        """`X` as scikit-learn's k-means estimators take it for fitting: float32 or
+        float64 in C order, or CSR with 32-bit indices."""
+        return validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            copy=copy,
+            accept_large_sparse=False,
+            reset=reset,
+        )
+
+    def _check_params_vs_input(self, X, default_n_init):
+        """scikit-learn's checks of the parameters against the data: enough rows, and the
+        number of runs (`n_init='auto'`: one for 'k-means++' and given centres, else
+        `default_n_init`; given centres are run once, with a warning if asked for more)."""
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
+        if self.n_init == "auto":
+            explicit = is_array_like_not_scalar(self.init) or (
+                isinstance(self.init, str) and self.init == "k-means++"
+            )
+            self._n_init = 1 if explicit else default_n_init
+        else:
+            self._n_init = self.n_init
+        if is_array_like_not_scalar(self.init) and self._n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only"
+                f" one init in {self.__class__.__name__} instead of "
+                f"n_init={self._n_init}.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            self._n_init = 1
 
     def _validate_center_shape(self, X, centers, n_centroids=None):
         n_centroids = self.n_clusters if n_centroids is None else n_centroids

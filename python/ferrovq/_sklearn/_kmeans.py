@@ -8,7 +8,7 @@ distance work runs in Rust. Needs the ``ferrovq[sklearn]`` extra.
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.sparsefuncs import mean_variance_axis
-from sklearn.utils.validation import check_array, validate_data
+from sklearn.utils.validation import check_array
 
 from ferrovq import _core
 from ferrovq._sklearn._base import (
@@ -188,16 +188,9 @@ class KMeans(_BaseKMeans):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
-        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
+        **_BaseKMeans._parameter_constraints,
         "copy_x": ["boolean"],
         "algorithm": [StrOptions({"lloyd", "elkan"})],
-        "workers": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -226,24 +219,7 @@ class KMeans(_BaseKMeans):
         self.workers = workers
 
     def _check_params_vs_input(self, X):
-        if X.shape[0] < self.n_clusters:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
-        if self.n_init == "auto":
-            explicit = is_array_like_not_scalar(self.init) or (
-                isinstance(self.init, str) and self.init == "k-means++"
-            )
-            self._n_init = 1 if explicit else 10
-        else:
-            self._n_init = self.n_init
-        if is_array_like_not_scalar(self.init) and self._n_init != 1:
-            warnings.warn(
-                "Explicit initial center position passed: performing only"
-                f" one init in {self.__class__.__name__} instead of "
-                f"n_init={self._n_init}.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            self._n_init = 1
+        super()._check_params_vs_input(X, default_n_init=10)
         if self.algorithm == "elkan" and self.n_clusters == 1:
             warnings.warn(
                 "algorithm='elkan' doesn't make sense for a single "
@@ -273,15 +249,7 @@ class KMeans(_BaseKMeans):
         """
         if _is_dask(X):
             return _dask_kmeans().fit(self, X, sample_weight)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-            copy=self.copy_x,
-            accept_large_sparse=False,
-        )
+        X = self._validated_rows(X, copy=self.copy_x)
         self._check_params_vs_input(X)
         random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)

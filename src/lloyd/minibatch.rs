@@ -1,0 +1,239 @@
+//! The mini-batch step (scikit-learn's `MiniBatchKMeans`): a sample of rows assigned to
+//! their nearest codes as every Lloyd iteration assigns them, then each code moved to the
+//! running mean of all the rows it has been given so far: its position counted with the
+//! weight it has gathered, plus its new rows.
+
+use crate::assign::nearest_labels;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::lloyd::check_weights;
+use crate::measure::check_labels;
+use crate::parallel::Exec;
+use crate::sparse::Csr;
+use ndarray::ArrayView2;
+
+/// What one mini-batch step gives: the batch's labels, against the codes before the step,
+/// and its inertia (the sum of each row's weight times its squared distance to its code).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStep {
+    /// Each batch row's nearest code before the update (ties to the lowest).
+    pub labels: Vec<i32>,
+    /// The batch's inertia against the codes before the update.
+    pub inertia: f64,
+}
+
+/// One mini-batch step on dense rows `batch` (`b x d`, weights `weights`): assign them to
+/// `centers` (`k x d`), then move each code into `moved` to the running mean of the rows it
+/// has been given, `(old * total + sum(w * x)) / (total + sum(w))`, in the rows' type and in
+/// scikit-learn's order (so scikit-learn's bits); `totals` (each code's weight so far)
+/// gains the batch's weights. A code given no rows stays where it was.
+///
+/// # Errors
+/// `FeatureMismatch` or `InvalidParameter` for a code book that is not `k x d` with
+/// `k >= 1`; `BadShape` for weights, totals or `moved` of the wrong length; and whatever
+/// the executor's control hook returns.
+pub fn step<F: Float>(
+    exec: &Exec,
+    batch: ArrayView2<F>,
+    weights: &[F],
+    centers: ArrayView2<F>,
+    totals: &mut [F],
+    moved: &mut [F],
+) -> Result<BatchStep> {
+    let labels = nearest_labels(exec, batch, centers, false)?;
+    let inertia = crate::inertia(exec, batch, centers, &labels, Some(weights))?;
+    let batch = batch.as_standard_layout();
+    let (x, d) = (crate::contiguous(&batch)?, batch.ncols());
+    let add = |i: usize, w: F, code: &mut [F]| {
+        for (c, &v) in code.iter_mut().zip(&x[i * d..(i + 1) * d]) {
+            *c += v * w;
+        }
+    };
+    let book = centers.as_standard_layout();
+    let book = crate::contiguous(&book)?;
+    running_means(book, d, &labels, weights, add, totals, moved)?;
+    Ok(BatchStep { labels, inertia })
+}
+
+/// [`step`] on sparse rows.
+///
+/// # Errors
+/// As [`step`].
+pub fn sparse_step<F: Float>(
+    exec: &Exec,
+    batch: &Csr<F>,
+    weights: &[F],
+    centers: ArrayView2<F>,
+    totals: &mut [F],
+    moved: &mut [F],
+) -> Result<BatchStep> {
+    let labels = crate::sparse::nearest(exec, batch, centers)?;
+    let inertia = crate::sparse::inertia(exec, batch, centers, &labels, Some(weights))?;
+    let book = centers.as_standard_layout();
+    let book = crate::contiguous(&book)?;
+    let add = |i: usize, w: F, code: &mut [F]| batch.add_scaled(i, w, code);
+    running_means(book, batch.cols(), &labels, weights, add, totals, moved)?;
+    Ok(BatchStep { labels, inertia })
+}
+
+/// Each code `j` of `centers` (`k x d`, row-major) moved into `moved` to the running mean
+/// of the rows labelled `j`: `(old * totals[j] + sum(w * x)) * (1 / (totals[j] + sum(w)))`,
+/// all in the rows' type and in scikit-learn's order (the old position times its total,
+/// then each row times its weight added in row order by `add_row(i, w, code)`, then the
+/// product with the reciprocal of the new total), so the same bits as scikit-learn's
+/// update; `totals[j]` gains the rows' weights, summed in row order. A code given no rows
+/// (or rows of weight zero) stays where it was.
+fn running_means<F: Float>(
+    centers: &[F],
+    d: usize,
+    labels: &[i32],
+    weights: &[F],
+    add_row: impl Fn(usize, F, &mut [F]),
+    totals: &mut [F],
+    moved: &mut [F],
+) -> Result<()> {
+    let k = centers.len() / d.max(1);
+    check_weights(Some(weights), labels.len())?;
+    for (what, len, cols) in [("totals", totals.len(), 1), ("moved codes", moved.len(), d)] {
+        if len != k * cols {
+            return Err(Error::BadShape {
+                what,
+                len,
+                rows: k,
+                cols,
+            });
+        }
+    }
+    check_labels(labels, labels.len(), k)?;
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (i, &l) in labels.iter().enumerate() {
+        rows[l as usize].push(i);
+    }
+    for (j, members) in rows.iter().enumerate() {
+        let (old, code) = (&centers[j * d..(j + 1) * d], &mut moved[j * d..(j + 1) * d]);
+        let gained = members.iter().fold(F::ZERO, |s, &i| s + weights[i]);
+        if gained > F::ZERO {
+            for (c, &o) in code.iter_mut().zip(old) {
+                *c = o * totals[j];
+            }
+            for &i in members {
+                add_row(i, weights[i], code);
+            }
+            totals[j] += gained;
+            let alpha = F::ONE / totals[j];
+            for c in code.iter_mut() {
+                *c = *c * alpha;
+            }
+        } else {
+            code.copy_from_slice(old);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn codes_move_to_the_running_mean_of_their_rows() {
+        let exec = Exec::with_threads(2).unwrap();
+        let centers = array![[0.0, 0.0], [10.0, 10.0], [50.0, 50.0]];
+        // Code 0 has gathered weight 2 at the origin; code 1 nothing yet; code 2 gets no row.
+        let mut totals = [2.0, 0.0, 5.0];
+        let batch = array![[3.0, 0.0], [9.0, 11.0], [0.0, 3.0], [11.0, 9.0]];
+        let weights = [1.0, 1.0, 1.0, 3.0];
+        let mut moved = [0.0; 6];
+        let out = step(
+            &exec,
+            batch.view(),
+            &weights,
+            centers.view(),
+            &mut totals,
+            &mut moved,
+        )
+        .unwrap();
+        assert_eq!(out.labels, [0, 1, 0, 1]);
+        // Squared distances 9, 2, 9 and 2 (times 3) to the codes before the step.
+        assert_eq!(out.inertia, 9.0 + 2.0 + 9.0 + 6.0);
+        // Code 0: (0 * 2 + (3, 0) + (0, 3)) / 4; code 1: ((9, 11) + 3 (11, 9)) / 4.
+        assert_eq!(moved, [0.75, 0.75, 10.5, 9.5, 50.0, 50.0]);
+        assert_eq!(totals, [4.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn sparse_rows_move_the_codes_as_dense_rows_do() {
+        let exec = Exec::with_threads(2).unwrap();
+        let dense = array![
+            [0.0, 2.5, 0.0],
+            [4.0, 0.0, 1.0],
+            [0.0, 0.0, 3.0],
+            [5.0, 1.0, 0.0]
+        ];
+        let (indptr, indices, data) = (
+            [0, 1, 3, 4, 6],
+            [1, 0, 2, 2, 0, 1],
+            [2.5, 4.0, 1.0, 3.0, 5.0, 1.0],
+        );
+        let sparse = Csr::new(&indptr, &indices, &data, 3).unwrap();
+        let centers = array![[0.0, 1.0, 1.0], [4.0, 1.0, 0.5]];
+        let weights = [0.5, 2.0, 1.0, 1.5];
+        let run = |sparse_rows: bool| {
+            let (mut totals, mut moved) = ([3.0, 1.0], [0.0; 6]);
+            let out = if sparse_rows {
+                sparse_step(
+                    &exec,
+                    &sparse,
+                    &weights,
+                    centers.view(),
+                    &mut totals,
+                    &mut moved,
+                )
+            } else {
+                step(
+                    &exec,
+                    dense.view(),
+                    &weights,
+                    centers.view(),
+                    &mut totals,
+                    &mut moved,
+                )
+            };
+            (out.unwrap(), totals, moved)
+        };
+        let (a, b) = (run(false), run(true));
+        assert_eq!(
+            (a.0.labels.clone(), a.1, a.2),
+            (b.0.labels.clone(), b.1, b.2)
+        );
+        assert!((a.0.inertia - b.0.inertia).abs() < 1e-12);
+    }
+
+    #[test]
+    fn shapes_that_do_not_match_are_errors() {
+        let exec = Exec::with_threads(1).unwrap();
+        let centers = array![[0.0], [1.0]];
+        let batch = array![[0.5], [2.0]];
+        let (mut totals, mut moved) = ([0.0; 2], [0.0; 2]);
+        let short = step(
+            &exec,
+            batch.view(),
+            &[1.0],
+            centers.view(),
+            &mut totals,
+            &mut moved,
+        );
+        assert!(matches!(short, Err(Error::BadShape { .. })));
+        let mut three = [0.0; 3];
+        let wrong = step(
+            &exec,
+            batch.view(),
+            &[1.0; 2],
+            centers.view(),
+            &mut three,
+            &mut moved,
+        );
+        assert!(matches!(wrong, Err(Error::BadShape { what: "totals", .. })));
+    }
+}
