@@ -160,7 +160,7 @@ define full-suite
 	$(1) -m venv target/matrix/$(2)
 	target/matrix/$(2)/bin/pip install -q --only-binary=:all: \
 		"$$(ls dist/ferrovq-*-$(3)-*.whl)[test,plot]"
-	cd tests && ../target/matrix/$(2)/bin/python $(PYTEST)
+	cd tests && $(abspath target/matrix/$(2))/bin/python $(PYTEST)
 endef
 
 matrix: wheel $(PYTHONS)/3.14/.built

@@ -1,8 +1,11 @@
 """ferrovq.KMeans against scikit-learn, scikit-learn-intelex and faiss: end-to-end ``fit``
 with the defaults (k-means++, n_init='auto', tol=1e-4, to convergence) and ``predict``,
-at sizes from 100 rows to a million; then GridSearchCV with n_jobs=1 and 2.
+at sizes from 100 rows to a million; then GridSearchCV with n_jobs=1 and 2; then the rest
+of the family against scikit-learn's: ``MiniBatchKMeans.fit``, ``partial_fit`` per chunk
+(a twentieth of the rows) and ``BisectingKMeans.fit``, with their defaults.
 
-Run: ``make bench-sklearn`` (or ``python benches/sklearn_compare.py [--quick]``).
+Run: ``make bench-sklearn`` (or ``python benches/sklearn_compare.py [--quick | --family]``;
+``--family`` runs the family's table alone).
 
 Every library runs each case in its own subprocess (peak RSS is its own, measured from the
 moment the data exists, as in compare.py), after an untimed warm-up fit on small data.
@@ -114,15 +117,82 @@ def run_one(lib, case, repeats, labels_path):
     return out
 
 
-def child(lib, case, repeats, labels_path):
+def child(lib, case, repeats, labels_path, mode="--child"):
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
     env.pop("OPENBLAS_L2_SIZE", None)
-    cmd = [sys.executable, __file__, "--child", json.dumps([lib, case, repeats, labels_path])]
+    cmd = [sys.executable, __file__, mode, json.dumps([lib, case, repeats, labels_path])]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     if p.returncode != 0:
         raise RuntimeError(f"{lib} failed on {case}:\n{p.stderr}")
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+FAMILY_CASES = [
+    dict(n=1_000, d=16, k=8, dtype="float32"),
+    dict(n=100_000, d=16, k=64, dtype="float32"),
+    dict(n=1_000_000, d=16, k=64, dtype="float32"),
+    dict(n=500_000, d=64, k=256, dtype="float32"),
+]
+
+
+def run_family(lib, case, repeats):
+    """Seconds for `lib`'s MiniBatchKMeans.fit, its partial_fit per chunk and
+    BisectingKMeans.fit on `case` (defaults, random_state=0; medians of `repeats`), and
+    MiniBatchKMeans's steps and labels (to compare)."""
+    import numpy as np
+
+    if lib == "ferrovq":
+        from ferrovq import BisectingKMeans, MiniBatchKMeans
+    else:
+        from sklearn.cluster import BisectingKMeans, MiniBatchKMeans
+    X = make_data(**case)
+    k = case["k"]
+    MiniBatchKMeans(n_clusters=4, random_state=0).fit(X[:500])  # warm-up
+    fits, partials, bisects = [], [], []
+    chunks = np.array_split(X, 20)
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model = MiniBatchKMeans(n_clusters=k, random_state=0).fit(X)
+        fits.append(time.perf_counter() - t)
+        stream = MiniBatchKMeans(n_clusters=k, random_state=0).partial_fit(chunks[0])
+        t = time.perf_counter()
+        for chunk in chunks[1:]:
+            stream.partial_fit(chunk)
+        partials.append((time.perf_counter() - t) / (len(chunks) - 1))
+        bisects.append(timed_call(lambda: BisectingKMeans(n_clusters=k, random_state=0).fit(X)))
+    return dict(
+        fit=median(fits),
+        partial=median(partials),
+        bisect=median(bisects),
+        steps=int(model.n_steps_),
+        labels=model.labels_.tolist(),
+    )
+
+
+def family_table():
+    print()
+    print(
+        "| n | d | k | MiniBatchKMeans.fit ms: ferrovq / scikit-learn | vs scikit-learn "
+        "| steps (ours / scikit-learn) | labels = scikit-learn | partial_fit per chunk ms "
+        "| vs scikit-learn | BisectingKMeans.fit ms | vs scikit-learn |"
+    )
+    print("|" + "---|" * 11)
+    for case in FAMILY_CASES:
+        f, s = (
+            child(lib, case, repeats_for(case["n"]), None, "--family-child") for lib in LIBS[:2]
+        )
+        same = f.pop("labels") == s.pop("labels")
+        print(
+            f"| {case['n']:,} | {case['d']} | {case['k']} "
+            f"| {f['fit'] * 1e3:.1f} / {s['fit'] * 1e3:.1f} | {s['fit'] / f['fit']:.1f}x "
+            f"| {f['steps']} / {s['steps']} | {'yes' if same else 'no'} "
+            f"| {f['partial'] * 1e3:.2f} / {s['partial'] * 1e3:.2f} "
+            f"| {s['partial'] / f['partial']:.1f}x "
+            f"| {f['bisect'] * 1e3:.1f} / {s['bisect'] * 1e3:.1f} "
+            f"| {s['bisect'] / f['bisect']:.1f}x |",
+            flush=True,
+        )
 
 
 def repeats_for(n):
@@ -169,11 +239,20 @@ def grid_search(n_jobs, workers=None, lib="ferrovq"):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--child")
+    ap.add_argument("--family-child")
     ap.add_argument("--quick", action="store_true", help="cases up to 100,000 rows only")
+    ap.add_argument("--family", action="store_true", help="the family's table alone")
     args = ap.parse_args()
     if args.child:
         lib, case, repeats, path = json.loads(args.child)
         print(json.dumps(run_one(lib, case, repeats, path)))
+        return
+    if args.family_child:
+        lib, case, repeats, _ = json.loads(args.family_child)
+        print(json.dumps(run_family(lib, case, repeats)))
+        return
+    if args.family:
+        family_table()
         return
     import numpy as np
 
@@ -220,6 +299,7 @@ def main():
         f"{os.cpu_count()} cores) {over:.2f} s; scikit-learn n_jobs=1 {sk_one:.2f} s, "
         f"n_jobs=2 {sk_two:.2f} s"
     )
+    family_table()
 
 
 if __name__ == "__main__":
