@@ -124,3 +124,24 @@ def test_kmeans_estimator_on_a_dask_array_refuses_what_it_cannot_do():
         fitted = ferrovq.KMeans(4, random_state=0).fit(dx)
         with pytest.raises(ValueError, match="X has 2 features, but KMeans is expecting 3"):
             fitted.predict(dx[:, :2])
+
+
+def test_incremental_minibatch_kmeans_over_dask_blocks():
+    """dask-ml's Incremental feeds the blocks to partial_fit in order: the same steps as
+    partial_fit over the blocks in memory, and as scikit-learn's MiniBatchKMeans."""
+    wrappers = pytest.importorskip("dask_ml.wrappers")  # not built for Python 3.14 yet
+    from sklearn.cluster import MiniBatchKMeans as SKLearnMiniBatchKMeans
+
+    x = blobs(20_000, 4, 6, np.float64, seed=2)
+    dx = da.from_array(x, chunks=5000)
+    with dask.config.set(scheduler="threads"):
+        fitted = wrappers.Incremental(
+            ferrovq.MiniBatchKMeans(n_clusters=6, random_state=0), shuffle_blocks=False
+        ).fit(dx)
+    ours = fitted.estimator_
+    theirs = SKLearnMiniBatchKMeans(n_clusters=6, random_state=0)
+    for block in np.array_split(x, 4):
+        theirs.partial_fit(block)
+    assert ours.n_steps_ == theirs.n_steps_ == 4
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, rtol=1e-10)
+    assert np.array_equal(fitted.predict(dx).compute(), theirs.predict(x))

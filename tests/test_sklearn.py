@@ -450,10 +450,12 @@ def test_omp_num_threads_is_honoured_when_rayon_is_unset():
     assert out.stdout.strip() == "3", out.stderr
 
 
-def test_results_do_not_depend_on_the_thread_count():
+@pytest.mark.parametrize("estimator", ["KMeans", "MiniBatchKMeans", "BisectingKMeans"])
+def test_results_do_not_depend_on_the_thread_count(estimator):
     X = blobs(30000, 8, 12, np.float32, seed=3, spread=4.0)
-    one = KMeans(12, random_state=0, workers=1).fit(X)
-    two = KMeans(12, random_state=0, workers=2).fit(X)
+    Estimator = getattr(ferrovq, estimator)
+    one = Estimator(12, random_state=0, workers=1).fit(X)
+    two = Estimator(12, random_state=0, workers=2).fit(X)
     assert np.array_equal(one.labels_, two.labels_)
     assert np.array_equal(one.cluster_centers_, two.cluster_centers_)
     assert one.inertia_ == two.inertia_
