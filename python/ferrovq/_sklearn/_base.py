@@ -161,6 +161,15 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
             )
             self._n_init = 1
 
+    def _checked_init(self, X):
+        """`init` as the fit uses it: given centres copied into the data's dtype and
+        checked against the data's shape; a name or a callable as it is."""
+        init = self.init
+        if is_array_like_not_scalar(init):
+            init = check_array(init, dtype=X.dtype, copy=True, order="C")
+            self._validate_center_shape(X, init)
+        return init
+
     def _validate_center_shape(self, X, centers, n_centroids=None):
         n_centroids = self.n_clusters if n_centroids is None else n_centroids
         if centers.shape[0] != n_centroids:

@@ -254,11 +254,8 @@ class KMeans(_BaseKMeans):
         random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         weights = _weights_or_none(sample_weight)
-        init = self.init
+        init = self._checked_init(X)
         init_is_array_like = is_array_like_not_scalar(init)
-        if init_is_array_like:
-            init = check_array(init, dtype=X.dtype, copy=True, order="C")
-            self._validate_center_shape(X, init)
         dense = not sp.issparse(X)
         if dense:
             # X -= X.mean(axis=0) where scikit-learn does it, and numpy.var's columns of the

@@ -14,7 +14,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.sparsefuncs import mean_variance_axis
-from sklearn.utils.validation import check_array
 
 from ferrovq import _kernels
 from ferrovq._sklearn._base import _BaseKMeans, _tolerance, _weights_or_none
@@ -22,7 +21,6 @@ from ferrovq._sklearn._compat import (
     Interval,
     _check_sample_weight,
     _fit_context,
-    is_array_like_not_scalar,
 )
 
 __all__ = ["MiniBatchKMeans"]
@@ -195,13 +193,6 @@ class MiniBatchKMeans(_BaseKMeans):
             )
             size = 3 * self.n_clusters
         self._init_size = min(size, X.shape[0])
-
-    def _checked_init(self, X):
-        init = self.init
-        if is_array_like_not_scalar(init):
-            init = check_array(init, dtype=X.dtype, copy=True, order="C")
-            self._validate_center_shape(X, init)
-        return init
 
     def _reassignment_due(self):
         """Whether this step may move starved centres: when some centre has gathered
