@@ -169,7 +169,8 @@ matrix: wheel $(PYTHONS)/3.14/.built
 	$(call full-suite,$(PY_314),py314,abi3)
 	$(call full-suite,$(PY_314T),py314t,cp314t)
 	$(PY_OLD) -m venv target/matrix/old
-	target/matrix/old/bin/pip install -q --only-binary=:all: "numpy==1.25.*" pytest "$(HYPOTHESIS_PIN)" \
+	target/matrix/old/bin/pip install -q --only-binary=:all: "numpy==1.25.*" pytest pytest-timeout \
+		"$(HYPOTHESIS_PIN)" \
 		"matplotlib>=3.7" "dask[array]>=2024.8" "distributed>=2024.8" "$(WHEEL_ABI3)"
 	target/matrix/old/bin/python -c "import numpy; assert numpy.__version__.startswith('1.25')"
 	cd tests && FERROVQ_ORACLE=replay ../target/matrix/old/bin/python $(PYTEST) \
