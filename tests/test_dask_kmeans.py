@@ -129,7 +129,8 @@ def test_kmeans_estimator_on_a_dask_array_refuses_what_it_cannot_do():
 def test_incremental_minibatch_kmeans_over_dask_blocks():
     """dask-ml's Incremental feeds the blocks to partial_fit in order: the same steps as
     partial_fit over the blocks in memory, and as scikit-learn's MiniBatchKMeans."""
-    # dask-ml comes with the development venv's [dev] extra, not the matrix's venvs.
+    # dask-ml comes with the [bench] extra only: with it (and the pyarrow and numba it
+    # brings) installed, test_dask's worker limited to 300 MiB stalled in two CI runs.
     wrappers = pytest.importorskip("dask_ml.wrappers")
     from sklearn.cluster import MiniBatchKMeans as SKLearnMiniBatchKMeans
 
