@@ -13,8 +13,8 @@
 
 use super::bound::{hit, margin, recheck, settle};
 use super::direct::direct_nearest;
-use super::dot::{dot_scores, two_smallest, LANES, ROWS};
-use super::exact::{exact_to_labels, lane_sq_dists, sq_dist};
+use super::dot::{dot_scores, tiles_scores, transposed, two_smallest, LANES, ROWS};
+use super::exact::{exact_to_labels, lane_sq_dists, lane_sq_norm, sq_dist};
 use super::lane_dots::{lane_dots_nearest, Ranking};
 use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
 use super::DOT_MIN_FEATURES;
@@ -22,6 +22,16 @@ use crate::float::Float;
 
 /// Up to this many codes, every feature count goes to the direct kernel.
 const DIRECT_MAX_CODES: usize = 16;
+
+/// Tiles of rows that share each block of the code book ([`Codebook::nearest_blocks`]).
+const BLOCK_TILES: usize = 8;
+
+/// Bytes of panels in a block of the code book: a quarter of a Zen 4 core's L2 cache.
+const BLOCK_PANEL_BYTES: usize = 256 << 10;
+
+/// Code books whose panels are larger go to [`Codebook::nearest_blocks`]: a Zen 4 core's
+/// L2 cache.
+const BLOCKED_BOOK_BYTES: usize = 1 << 20;
 
 /// The nearest code of one row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,9 +174,25 @@ impl<C: Float> Codebook<C> {
     pub fn scratch_len(&self) -> usize {
         if direct_kernel(self.k, self.d) {
             0
-        } else {
+        } else if !self.blocked() {
             self.kpad * ROWS
+        } else {
+            self.kpad * ROWS + BLOCK_TILES * ROWS * self.block_slots()
         }
+    }
+
+    /// Whether rows go to [`Codebook::nearest_blocks`]: `f32` codes whose panels are larger
+    /// than [`BLOCKED_BOOK_BYTES`] (a smaller book stays in the core's cache as tile after
+    /// tile of rows is scored against all of it).
+    fn blocked(&self) -> bool {
+        !C::WIDE && self.panels.len() * std::mem::size_of::<C>() > BLOCKED_BOOK_BYTES
+    }
+
+    /// Slots of the code book (whole panels) scored as one block by [`BLOCK_TILES`] tiles
+    /// of rows: at most [`BLOCK_PANEL_BYTES`] of panels, the whole book if it is smaller.
+    fn block_slots(&self) -> usize {
+        let panel = self.d * LANES * std::mem::size_of::<C>();
+        ((BLOCK_PANEL_BYTES / panel).max(1) * LANES).min(self.kpad)
     }
 
     /// The code of every row (row-major, `d` features): see [`Hit`]. `scratch` must hold
@@ -196,27 +222,30 @@ impl<C: Float> Codebook<C> {
             }
             return;
         }
+        if !self.blocked() {
+            self.nearest_tiles(rows, hits, scratch);
+        } else {
+            self.nearest_blocks(rows, hits, scratch);
+        }
+        if exact {
+            exact_to_labels(&self.rows, self.d, rows, hits);
+        }
+    }
+
+    /// The dot-product kernel's hits of `rows` tile by tile (`f64` codes: a tile of rows
+    /// is ranked in `f32` first where the code book is narrowed).
+    fn nearest_tiles(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
         let scratch = &mut scratch[..self.kpad * ROWS];
         let mut padded = Vec::new();
         let mut narrowed = self.narrow.as_deref().map(|n| {
             (
                 n,
-                vec![0.0f32; n.scratch_len()],
+                vec![0.0f32; n.kpad * ROWS],
                 Vec::with_capacity(ROWS * self.d),
             )
         });
         for (x, group) in rows.chunks(self.d * ROWS).zip(hits.chunks_mut(ROWS)) {
-            let full = if group.len() == ROWS {
-                x
-            } else {
-                // The last, partial group: pad with copies of its first row.
-                padded.clear();
-                padded.extend_from_slice(x);
-                while padded.len() < ROWS * self.d {
-                    padded.extend_from_slice(&x[..self.d]);
-                }
-                &padded[..]
-            };
+            let full = padded_to(x, ROWS * self.d, self.d, &mut padded);
             let narrowed = narrowed.as_mut().is_some_and(|(narrow, scratch, buf)| {
                 self.narrow_group(narrow, full, group, scratch, buf)
             });
@@ -229,11 +258,62 @@ impl<C: Float> Codebook<C> {
                 }
             }
         }
-        if exact {
-            exact_to_labels(&self.rows, self.d, rows, hits);
-        }
     }
 
+    /// The dot-product kernel's hits of `rows` (`f32` codes) in blocks of [`BLOCK_TILES`]
+    /// tiles: each block of [`Codebook::block_slots`] codes is scored against every tile of
+    /// the block while it is in the core's cache (one tile at a time, a code book larger
+    /// than the cache was read from memory once per tile), and each row keeps the two
+    /// smallest scores so far. A row whose best is certain from them is settled; the tile
+    /// of any other row is scored again against the whole book and the row picked as by
+    /// the tile-by-tile kernel (the same hits either way).
+    fn nearest_blocks(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
+        let (d, kpad, slots) = (self.d, self.kpad, self.block_slots());
+        let (whole, block) = scratch.split_at_mut(kpad * ROWS);
+        let mut padded = Vec::new();
+        for (x, hits) in rows
+            .chunks(d * ROWS * BLOCK_TILES)
+            .zip(hits.chunks_mut(ROWS * BLOCK_TILES))
+        {
+            let tiles = hits.len().div_ceil(ROWS);
+            let full = padded_to(x, tiles * ROWS * d, d, &mut padded);
+            let xts: Vec<Vec<[C; ROWS]>> = full
+                .chunks_exact(ROWS * d)
+                .map(|tile| transposed(tile, d))
+                .collect();
+            let mut two = vec![(C::INFINITY, C::INFINITY, 0); tiles * ROWS];
+            for start in (0..kpad).step_by(slots) {
+                let width = slots.min(kpad - start);
+                let panels = &self.panels[start * d..(start + width) * d];
+                let norms = &self.norms[start..start + width];
+                let out = &mut block[..tiles * ROWS * width];
+                tiles_scores(panels, norms, width, &xts, out);
+                for (run, scores) in two.iter_mut().zip(out.chunks_exact(width)) {
+                    let (b1, b2, i) = two_smallest(scores);
+                    merge_two(run, (b1, b2, start + i));
+                }
+            }
+            let eps = C::EPSILON.to_f64();
+            let tiles = x.chunks(ROWS * d).zip(hits.chunks_mut(ROWS));
+            for (g, ((x, hits), two)) in tiles.zip(two.chunks_exact(ROWS)).enumerate() {
+                let mut scored = false;
+                for (p, (out, &(best, second, label))) in hits.iter_mut().zip(two).enumerate() {
+                    let row = &x[p * d..(p + 1) * d];
+                    let x_norm = lane_sq_norm(row);
+                    let norms = (x_norm.to_f64(), self.max_norm.to_f64());
+                    if let Some(bounds) = settle(best.to_f64(), second.to_f64(), norms, d, eps) {
+                        *out = hit(label, bounds);
+                        continue;
+                    }
+                    if !scored {
+                        self.scores(&full[g * ROWS * d..(g + 1) * ROWS * d], whole);
+                        scored = true;
+                    }
+                    *out = self.pick(row, x_norm, &whole[p * kpad..(p + 1) * kpad]);
+                }
+            }
+        }
+    }
     /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `x` against every code, into `out`
     /// (`ROWS` runs of `kpad`), and the rows' `|x|^2`.
     pub(super) fn scores(&self, x: &[C], out: &mut [C]) -> [C; ROWS] {
@@ -295,6 +375,32 @@ pub(super) fn code_norm<C: Float>(code: &[C], max: &mut C) -> C {
         *max = nn;
     }
     nn
+}
+
+/// `x` as `len` values: itself if it is that long, else (a last, partial tile) padded in
+/// `buf` with copies of its first row (`d` values).
+fn padded_to<'a, C: Float>(x: &'a [C], len: usize, d: usize, buf: &'a mut Vec<C>) -> &'a [C] {
+    if x.len() == len {
+        return x;
+    }
+    buf.clear();
+    buf.extend_from_slice(x);
+    while buf.len() < len {
+        buf.extend_from_slice(&x[..d]);
+    }
+    buf
+}
+
+/// Fold the smallest and second smallest scores of a later block of codes (`b1`, `b2`,
+/// and the code of `b1`) into a row's running ones: the earlier code keeps a tie (which
+/// leaves the best uncertain, as a tie does in a single pass).
+fn merge_two<C: Float>(run: &mut (C, C, usize), (b1, b2, code): (C, C, usize)) {
+    let (a1, a2, _) = *run;
+    if b1 < a1 {
+        *run = (b1, if a1 < b2 { a1 } else { b2 }, code);
+    } else if b1 < a2 {
+        run.1 = b1;
+    }
 }
 
 /// [`dot_scores`] of the [`ROWS`] rows of `x`: `f64` rows in two tiles of half as many
@@ -382,6 +488,47 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// A code book larger than [`BLOCKED_BOOK_BYTES`] scored block by block: labels and
+    /// distances equal those of a brute-force comparison in `f32`, bit for bit, across
+    /// partial blocks of rows and codes, with exact ties (duplicated codes, which send
+    /// their tiles back to the whole-book scoring) and rows midway between two codes.
+    #[test]
+    fn blocked_book_matches_brute_force_bitwise() {
+        let mut next = crate::test_uniforms(77);
+        let (k, d) = (1100, 260);
+        let mut code: Vec<f32> = (0..k * d).map(|_| next() as f32).collect();
+        // Code 1099 repeats code 500: rows near code 500 tie exactly.
+        code.copy_within(500 * d..501 * d, 1099 * d);
+        let mut rows: Vec<f32> = (0..100 * d).map(|_| next() as f32).collect();
+        for j in [3usize, 500, 640, 1098] {
+            rows.extend(code[j * d..(j + 1) * d].iter().map(|v| v + 1e-3));
+            let (a, b) = (&code[j * d..(j + 1) * d], &code[(j - 1) * d..j * d]);
+            rows.extend(a.iter().zip(b).map(|(a, b)| (a + b) / 2.0));
+        }
+        let n = rows.len() / d;
+        let cb = Codebook::new(&code, k, d);
+        assert!(cb.blocked() && cb.block_slots() < cb.kpad);
+        for exact in [true, false] {
+            let mut hits = vec![Hit::default(); n];
+            let mut scratch = vec![0.0; cb.scratch_len()];
+            cb.nearest_rows(&rows, &mut hits, &mut scratch, exact);
+            for (i, x) in rows.chunks(d).enumerate() {
+                let dists: Vec<f32> = code.chunks(d).map(|c| sq_dist(x, c)).collect();
+                let best = dists.iter().copied().fold(f32::INFINITY, f32::min);
+                let label = dists.iter().position(|&v| v == best).unwrap();
+                assert_eq!(hits[i].label as usize, label, "row {i}");
+                if exact {
+                    assert_eq!(hits[i].best.to_bits(), best.to_bits(), "row {i}");
+                } else {
+                    assert!(hits[i].best >= best * (1.0 - 1e-5), "row {i}");
+                }
+                let others = dists.iter().enumerate().filter(|&(j, _)| j != label);
+                let second = others.map(|(_, &v)| v).fold(f32::INFINITY, f32::min);
+                assert!(hits[i].second <= second * (1.0 + 1e-5), "row {i}");
             }
         }
     }

@@ -14,48 +14,87 @@ pub(super) const LANES: usize = 32;
 /// accumulators takes sixteen AVX-512 registers).
 pub(crate) const ROWS: usize = 8;
 
+/// `R` rows (row-major in `x`, `d` features each) feature by feature, as
+/// [`panel_scores`] reads them: the `R` values of a feature side by side.
+pub(super) fn transposed<C: Float, const R: usize>(x: &[C], d: usize) -> Vec<[C; R]> {
+    (0..d)
+        .map(|f| std::array::from_fn(|p| x[p * d + f]))
+        .collect()
+}
+
 simd! {
     /// Scores `|c|^2 - 2 x.c` of `R` rows (row-major in `x`) against the `kpad` codes of
-    /// `panels`, written to `out` (row `p` at `p * stride`); returns the rows' `|x|^2`. Tiles of `R x LANES`
-    /// accumulators stay in registers while a panel of the code book (see
-    /// [`Codebook`](super::Codebook)) streams past, feature by feature.
+    /// `panels`, written to `out` (row `p` at `p * stride`); returns the rows' `|x|^2`.
     pub(super) fn dot_scores<C: Float, const R: usize>(
         panels: &[C],
         norms: &[C],
         kpad: usize,
         d: usize,
         x: &[C],
-        (out, stride): (&mut [C], usize),
+        out: (&mut [C], usize),
     ) -> [C; R] {
         // In lanes: summed in feature order, the chains of dependent additions were a third
         // of this function's time at 64 features against 32 codes.
         let x_norms: [C; R] = std::array::from_fn(|p| lane_sq_norm(&x[p * d..(p + 1) * d]));
-        // The rows feature by feature (the `R` values of a feature side by side): the loop
-        // below then reads them without a bounds check per row, whose exits made the
-        // compiler copy all sixteen accumulators between registers every feature (vq of
-        // 50,000 x 768 float32 rows against 1,024 codes ran at half the FMA rate).
-        let xt: Vec<[C; R]> = (0..d)
-            .map(|f| std::array::from_fn(|p| x[p * d + f]))
-            .collect();
-        let minus_two = C::from_f64(-2.0);
-        for (t, panel) in panels.chunks_exact(d * LANES).take(kpad / LANES).enumerate() {
-            let j0 = t * LANES;
-            let mut acc = [[C::ZERO; LANES]; R];
-            for (col, xf) in panel.chunks_exact(LANES).zip(&xt) {
-                for (accp, &xf) in acc.iter_mut().zip(xf) {
-                    for (a, &c) in accp.iter_mut().zip(col) {
-                        *a = xf.mul_add(c, *a);
-                    }
-                }
-            }
-            for (p, accp) in acc.iter().enumerate() {
-                let o = &mut out[p * stride + j0..p * stride + j0 + LANES];
-                for ((o, &a), &nn) in o.iter_mut().zip(accp).zip(&norms[j0..j0 + LANES]) {
-                    *o = minus_two.mul_add(a, nn);
+        panel_scores(panels, norms, kpad, &transposed::<C, R>(x, d), out);
+        x_norms
+    }
+}
+
+simd! {
+    /// [`panel_scores`] of each tile of `xts` against the same panels, into successive
+    /// runs of `out` (`R` rows of `kpad` each).
+    pub(super) fn tiles_scores<C: Float, const R: usize>(
+        panels: &[C],
+        norms: &[C],
+        kpad: usize,
+        xts: &[Vec<[C; R]>],
+        out: &mut [C],
+    ) {
+        for (xt, out) in xts.iter().zip(out.chunks_exact_mut(R * kpad)) {
+            panel_scores(panels, norms, kpad, xt, (out, kpad));
+        }
+    }
+}
+
+/// Scores `|c|^2 - 2 x.c` of the `R` rows of `xt` ([`transposed`]) against the `kpad`
+/// codes of `panels`, written to `out` (row `p` at `p * stride`). Tiles of `R x LANES`
+/// accumulators stay in registers while a panel of the code book (see
+/// [`Codebook`](super::Codebook)) streams past, feature by feature. (The rows are read
+/// transposed so that the loop has no bounds check per row: its exits made the
+/// compiler copy all sixteen accumulators between registers every feature, and `vq`
+/// of 50,000 x 768 float32 rows against 1,024 codes ran 10-15% slower.) Inlined into
+/// SIMD-dispatched callers, which give it their target.
+#[inline(always)]
+pub(super) fn panel_scores<C: Float, const R: usize>(
+    panels: &[C],
+    norms: &[C],
+    kpad: usize,
+    xt: &[[C; R]],
+    (out, stride): (&mut [C], usize),
+) {
+    let d = xt.len();
+    let minus_two = C::from_f64(-2.0);
+    for (t, panel) in panels
+        .chunks_exact(d * LANES)
+        .take(kpad / LANES)
+        .enumerate()
+    {
+        let j0 = t * LANES;
+        let mut acc = [[C::ZERO; LANES]; R];
+        for (col, xf) in panel.chunks_exact(LANES).zip(xt) {
+            for (accp, &xf) in acc.iter_mut().zip(xf) {
+                for (a, &c) in accp.iter_mut().zip(col) {
+                    *a = xf.mul_add(c, *a);
                 }
             }
         }
-        x_norms
+        for (p, accp) in acc.iter().enumerate() {
+            let o = &mut out[p * stride + j0..p * stride + j0 + LANES];
+            for ((o, &a), &nn) in o.iter_mut().zip(accp).zip(&norms[j0..j0 + LANES]) {
+                *o = minus_two.mul_add(a, nn);
+            }
+        }
     }
 }
 
