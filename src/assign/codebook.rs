@@ -379,7 +379,12 @@ pub(super) fn code_norm<C: Float>(code: &[C], max: &mut C) -> C {
 
 /// `x` as `len` values: itself if it is that long, else (a last, partial tile) padded in
 /// `buf` with copies of its first row (`d` values).
-fn padded_to<'a, C: Float>(x: &'a [C], len: usize, d: usize, buf: &'a mut Vec<C>) -> &'a [C] {
+pub(super) fn padded_to<'a, C: Float>(
+    x: &'a [C],
+    len: usize,
+    d: usize,
+    buf: &'a mut Vec<C>,
+) -> &'a [C] {
     if x.len() == len {
         return x;
     }

@@ -17,9 +17,13 @@ pub(crate) const ROWS: usize = 8;
 /// `R` rows (row-major in `x`, `d` features each) feature by feature, as
 /// [`panel_scores`] reads them: the `R` values of a feature side by side.
 pub(super) fn transposed<C: Float, const R: usize>(x: &[C], d: usize) -> Vec<[C; R]> {
-    (0..d)
-        .map(|f| std::array::from_fn(|p| x[p * d + f]))
-        .collect()
+    let mut xt = vec![[C::ZERO; R]; d];
+    for (p, row) in x.chunks_exact(d).take(R).enumerate() {
+        for (t, &v) in xt.iter_mut().zip(row) {
+            t[p] = v;
+        }
+    }
+    xt
 }
 
 simd! {

@@ -5,7 +5,7 @@
 //! panels waste nothing: [`crate::lloyd`] makes them so, but for the last.)
 
 use super::bound::{margin, recheck, settle};
-use super::codebook::{code_norm, tile_scores, to_panel};
+use super::codebook::{code_norm, padded_to, tile_scores, to_panel};
 use super::dot::{two_smallest, LANES, ROWS};
 use super::exact::sq_dist;
 use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
@@ -124,17 +124,7 @@ impl<C: Float> GroupedBook<C> {
         scratch: &mut GroupedScratch<C>,
     ) {
         let (d, slots, t) = (self.d, self.slots(), self.starts.len() - 1);
-        let full = if hits.len() == ROWS {
-            x
-        } else {
-            // A partial tile: padded with copies of its first row.
-            scratch.padded.clear();
-            scratch.padded.extend_from_slice(x);
-            while scratch.padded.len() < ROWS * d {
-                scratch.padded.extend_from_slice(&x[..d]);
-            }
-            &scratch.padded[..]
-        };
+        let full = padded_to(x, ROWS * d, d, &mut scratch.padded);
         let (computed, runs) = self.runs(wanted);
         // Ranked in f32 where every row's nearest is certain there.
         if let Some(narrow) = self.narrow.as_deref() {
