@@ -314,6 +314,7 @@ impl<C: Float> Codebook<C> {
             }
         }
     }
+
     /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `x` against every code, into `out`
     /// (`ROWS` runs of `kpad`), and the rows' `|x|^2`.
     pub(super) fn scores(&self, x: &[C], out: &mut [C]) -> [C; ROWS] {
