@@ -6,7 +6,10 @@
 use super::arrays::{codes_like, with_float, with_float_pair};
 use super::running::{cost, run, PyFarthest};
 use crate::float::{Float, Promote};
+use crate::lloyd::minibatch::BatchStep;
 use crate::lloyd::{Empty, Params, Stop};
+use crate::parallel::Exec;
+use ndarray::ArrayView2;
 use numpy::{
     Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
 };
@@ -115,19 +118,44 @@ fn lloyd<'py>(
 /// A mini-batch step's labels, inertia and moved codes.
 pub(super) type StepOut<'py> = (Bound<'py, PyArray1<i32>>, f64, Bound<'py, PyAny>);
 
-/// The weights and running totals of a mini-batch step: `weights` read, `totals` (one per
-/// code, the weight each has gathered) written in place.
-pub(super) fn step_arrays<'py, F: Element>(
-    weights: &Bound<'py, PyAny>,
-    totals: &Bound<'py, PyAny>,
-) -> PyResult<(PyReadonlyArray1<'py, F>, numpy::PyReadwriteArray1<'py, F>)> {
-    let w = weights
+/// The parts of a mini-batch step as Python hands them over (`weights`, `centers` and
+/// `totals`, which is written in place: each code's weight so far).
+pub(super) type StepArgs<'a, 'py> = (
+    &'a Bound<'py, PyAny>,
+    &'a Bound<'py, PyAny>,
+    &'a Bound<'py, PyAny>,
+);
+
+/// One mini-batch step, dense or sparse: the weights, code book and running totals read
+/// from Python, `step` (given the code book, weights, totals and a buffer for the moved
+/// codes) run by [`run`] at the cost `cost` gives for the number of codes, and its labels,
+/// inertia and moved codes handed back.
+pub(super) fn minibatch_call<'py, F: Float + Element>(
+    py: Python<'py>,
+    (weights, centers, totals): StepArgs<'_, 'py>,
+    workers: Option<usize>,
+    cost: impl FnOnce(usize) -> usize,
+    step: impl FnOnce(&Exec, ArrayView2<F>, &[F], &mut [F], &mut [F]) -> crate::Result<BatchStep> + Send,
+) -> PyResult<StepOut<'py>> {
+    let c = codes_like::<F>(centers, "centers")?;
+    let w: PyReadonlyArray1<'py, F> = weights
         .extract()
         .map_err(|_| PyTypeError::new_err("weights: expected a 1-D array of the data's dtype"))?;
-    let t = totals.extract().map_err(|_| {
+    let mut t: numpy::PyReadwriteArray1<'py, F> = totals.extract().map_err(|_| {
         PyTypeError::new_err("totals: expected a writable 1-D array of the data's dtype")
     })?;
-    Ok((w, t))
+    let cv = c.as_array();
+    let (ws, ts) = (w.as_slice()?, t.as_slice_mut()?);
+    let mut moved = vec![F::ZERO; cv.len()];
+    let out = run(py, cost(cv.nrows()), workers, None, |exec| {
+        step(exec, cv, ws, ts, &mut moved)
+    })?;
+    let moved = crate::matrix(moved, cv.nrows(), cv.ncols())?;
+    Ok((
+        out.labels.into_pyarray(py),
+        out.inertia,
+        moved.into_pyarray(py).into_any(),
+    ))
 }
 
 /// One mini-batch step on dense rows ([`crate::lloyd::minibatch::step`]): `totals` is
@@ -145,27 +173,14 @@ fn minibatch_step<'py>(
     fn go<'py, F: Float + Element>(
         py: Python<'py>,
         x: numpy::PyReadonlyArray2<'py, F>,
-        (weights, centers, totals): (&Bound<'py, PyAny>, &Bound<'py, PyAny>, &Bound<'py, PyAny>),
+        args: StepArgs<'_, 'py>,
         workers: Option<usize>,
     ) -> PyResult<StepOut<'py>> {
-        let c = codes_like::<F>(centers, "centers")?;
-        let (w, mut t) = step_arrays::<F>(weights, totals)?;
-        let (xv, cv) = (x.as_array(), c.as_array());
-        let (ws, ts) = (w.as_slice()?, t.as_slice_mut()?);
-        let mut moved = vec![F::ZERO; cv.len()];
-        let out = run(
-            py,
-            cost(&[xv.nrows(), cv.nrows(), cv.ncols()]),
-            workers,
-            None,
-            |exec| crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, &mut moved),
-        )?;
-        let moved = crate::matrix(moved, cv.nrows(), cv.ncols())?;
-        Ok((
-            out.labels.into_pyarray(py),
-            out.inertia,
-            moved.into_pyarray(py).into_any(),
-        ))
+        let xv = x.as_array();
+        let cost = |k| cost(&[xv.nrows(), k, xv.ncols()]);
+        minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
+            crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, moved)
+        })
     }
     with_float!(data, "data", |x| go(
         py,

@@ -2,7 +2,7 @@
 //! against dense code books, for the scikit-learn estimator.
 
 use super::arrays::codes_like;
-use super::engine::{step_arrays, weights_of, StepOut};
+use super::engine::{minibatch_call, weights_of, StepArgs, StepOut};
 use super::running::{cost, run, PyFarthest};
 use crate::float::Float;
 use crate::lloyd::Stop;
@@ -199,23 +199,13 @@ fn sparse_minibatch_step<'py>(
     fn go<'py, F: Float + Element>(
         py: Python<'py>,
         x: Csr<'_, F>,
-        (weights, centers, totals): (&Bound<'py, PyAny>, &Bound<'py, PyAny>, &Bound<'py, PyAny>),
+        args: StepArgs<'_, 'py>,
         workers: Option<usize>,
     ) -> PyResult<StepOut<'py>> {
-        let c = codes_like::<F>(centers, "centers")?;
-        let (w, mut t) = step_arrays::<F>(weights, totals)?;
-        let cv = c.as_array();
-        let (ws, ts) = (w.as_slice()?, t.as_slice_mut()?);
-        let mut moved = vec![F::ZERO; cv.len()];
-        let out = run(py, pass_cost(&x, cv.nrows()), workers, None, |exec| {
-            crate::lloyd::minibatch::sparse_step(exec, &x, ws, cv, ts, &mut moved)
-        })?;
-        let moved = crate::matrix(moved, cv.nrows(), cv.ncols())?;
-        Ok((
-            out.labels.into_pyarray(py),
-            out.inertia,
-            moved.into_pyarray(py).into_any(),
-        ))
+        let cost = |k| pass_cost(&x, k);
+        minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
+            crate::lloyd::minibatch::sparse_step(exec, &x, ws, cv, ts, moved)
+        })
     }
     with_csr!(parts, |x| go(py, x, (weights, centers, totals), workers))
 }
