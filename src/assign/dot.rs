@@ -40,7 +40,8 @@ simd! {
         // In lanes: summed in feature order, the chains of dependent additions were a third
         // of this function's time at 64 features against 32 codes.
         let x_norms: [C; R] = std::array::from_fn(|p| lane_sq_norm(&x[p * d..(p + 1) * d]));
-        panel_scores(panels, norms, kpad, &transposed::<C, R>(x, d), out);
+        let wide = multiversion::target::target_cfg_f!(target_feature = "avx512f");
+        panel_scores(panels, norms, kpad, &transposed::<C, R>(x, d), out, wide);
         x_norms
     }
 }
@@ -55,47 +56,94 @@ simd! {
         xts: &[Vec<[C; R]>],
         out: &mut [C],
     ) {
+        let wide = multiversion::target::target_cfg_f!(target_feature = "avx512f");
         for (xt, out) in xts.iter().zip(out.chunks_exact_mut(R * kpad)) {
-            panel_scores(panels, norms, kpad, xt, (out, kpad));
+            panel_scores(panels, norms, kpad, xt, (out, kpad), wide);
         }
     }
 }
 
 /// Scores `|c|^2 - 2 x.c` of the `R` rows of `xt` ([`transposed`]) against the `kpad`
-/// codes of `panels`, written to `out` (row `p` at `p * stride`). Tiles of `R x LANES`
-/// accumulators stay in registers while a panel of the code book (see
-/// [`Codebook`](super::Codebook)) streams past, feature by feature. (The rows are read
-/// transposed so that the loop has no bounds check per row: its exits made the
-/// compiler copy all sixteen accumulators between registers every feature, and `vq`
-/// of 50,000 x 768 float32 rows against 1,024 codes ran 10-15% slower.) Inlined into
-/// SIMD-dispatched callers, which give it their target.
+/// codes of `panels`, written to `out` (row `p` at `p * stride`). Tiles of accumulators
+/// stay in registers while a panel of the code book (see [`Codebook`](super::Codebook))
+/// streams past, feature by feature: with `wide` registers (AVX-512) one tile of
+/// `R x LANES`; otherwise (AVX2, NEON, the baseline) four tiles of `R/2 x LANES/2`, since
+/// the whole tile would take twice the sixteen AVX2 registers and spill (`vq` of 200,000 x
+/// 128 float32 rows against 1,024 codes ran at a quarter of numpy's matrix product on a
+/// Zen 3 core). Every score is the same chain of multiply-adds either way, so the same
+/// bits. (The rows are read transposed so that the loop has no bounds check per row: its
+/// exits made the compiler copy all the accumulators between registers every feature,
+/// and `vq` of 50,000 x 768 float32 rows against 1,024 codes ran 10-15% slower.) Inlined
+/// into SIMD-dispatched callers, which give it their target.
 #[inline(always)]
 pub(super) fn panel_scores<C: Float, const R: usize>(
     panels: &[C],
     norms: &[C],
     kpad: usize,
     xt: &[[C; R]],
-    (out, stride): (&mut [C], usize),
+    out: (&mut [C], usize),
+    wide: bool,
 ) {
     let d = xt.len();
-    let minus_two = C::from_f64(-2.0);
+    let (out, stride) = out;
     for (t, panel) in panels
         .chunks_exact(d * LANES)
         .take(kpad / LANES)
         .enumerate()
     {
-        let j0 = t * LANES;
-        let mut acc = [[C::ZERO; LANES]; R];
-        for (col, xf) in panel.chunks_exact(LANES).zip(xt) {
+        let tile = Tile {
+            panel,
+            xt,
+            norms: &norms[t * LANES..(t + 1) * LANES],
+        };
+        let out = &mut out[t * LANES..];
+        match (wide, R) {
+            (false, 8) => tile.quarters::<4, { LANES / 2 }>(out, stride),
+            (false, 4) => tile.quarters::<2, { LANES / 2 }>(out, stride),
+            _ => tile.scores::<R, LANES>((0, 0), out, stride),
+        }
+    }
+}
+
+/// One panel of `LANES` codes (feature by feature) met by the `R` rows of a transposed tile.
+struct Tile<'a, C, const R: usize> {
+    panel: &'a [C],
+    xt: &'a [[C; R]],
+    norms: &'a [C],
+}
+
+impl<C: Float, const R: usize> Tile<'_, C, R> {
+    /// The scores of the tile's `2S x 2L` corner in four sub-tiles of `S x L` accumulators.
+    #[inline(always)]
+    fn quarters<const S: usize, const L: usize>(&self, out: &mut [C], stride: usize) {
+        for corner in [(0, 0), (0, L), (S, 0), (S, L)] {
+            self.scores::<S, L>(corner, out, stride);
+        }
+    }
+
+    /// The scores of rows `p0..p0 + S` against codes `c0..c0 + L` of the panel, written
+    /// to `out` (row `p` at `p * stride`, code `j` at `j`), accumulated in registers.
+    #[inline(always)]
+    fn scores<const S: usize, const L: usize>(
+        &self,
+        (p0, c0): (usize, usize),
+        out: &mut [C],
+        stride: usize,
+    ) {
+        let mut acc = [[C::ZERO; L]; S];
+        for (col, xf) in self.panel.chunks_exact(LANES).zip(self.xt) {
+            let (col, xf) = (&col[c0..c0 + L], &xf[p0..p0 + S]);
             for (accp, &xf) in acc.iter_mut().zip(xf) {
                 for (a, &c) in accp.iter_mut().zip(col) {
                     *a = xf.mul_add(c, *a);
                 }
             }
         }
+        let minus_two = C::from_f64(-2.0);
+        let norms = &self.norms[c0..c0 + L];
         for (p, accp) in acc.iter().enumerate() {
-            let o = &mut out[p * stride + j0..p * stride + j0 + LANES];
-            for ((o, &a), &nn) in o.iter_mut().zip(accp).zip(&norms[j0..j0 + LANES]) {
+            let o = &mut out[(p0 + p) * stride + c0..][..L];
+            for ((o, &a), &nn) in o.iter_mut().zip(accp).zip(norms) {
                 *o = minus_two.mul_add(a, nn);
             }
         }
