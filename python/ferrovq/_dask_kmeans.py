@@ -102,7 +102,7 @@ def fit(est, X, sample_weight):
 
 def _seeds(est, X, init, random_state, check_finite):
     k = est.n_clusters
-    if isinstance(init, str) and init == "k-means++":
+    if isinstance(init, str) and init in ("k-means++", "k-means||"):
         centers = fd._parallel(X, k, random_state, _workers(est), check_finite)
     elif isinstance(init, str) and init == "random":
         generator = np.random.default_rng(random_state.randint(2**31))

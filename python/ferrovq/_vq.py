@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ferrovq import _core, _engine
+from ferrovq import _core, _engine, _kmeans_parallel
 from ferrovq._core import ClusterError
 from ferrovq._random import check_random_state, rng_keywords
 from ferrovq._validation import (
@@ -454,7 +454,21 @@ def _kpp(data, k, rng, workers=None):
     return init[:, 0] if data.ndim == 1 else init
 
 
-_valid_init_meth = {"random": _krandinit, "points": _kpoints, "++": _kpp}
+def _kparallel(data, k, rng, workers=None):
+    """k-means|| seeding (ferrovq's, also ``ferrovq.dask``'s default): a few passes over
+    the data instead of one per centroid; see ``ferrovq._kmeans_parallel``."""
+    n = data.shape[0]
+    n_codes = len(range(k))
+    if n_codes > n:
+        raise ValueError(f"Cannot take a larger sample than population when k={n_codes} > n={n}")
+    x2 = native(data, data.dtype).reshape(n, -1)
+    workers = workers_of(workers)
+    rows = _kmeans_parallel.InMemory(x2, workers=workers)
+    codes = _kmeans_parallel.seeds(rows, n_codes, rng, workers=workers)
+    return codes[:, 0] if data.ndim == 1 else codes
+
+
+_valid_init_meth = {"random": _krandinit, "points": _kpoints, "++": _kpp, "k-means||": _kparallel}
 _valid_miss_meth = ("warn", "raise")
 
 
@@ -491,11 +505,14 @@ def kmeans2(
         instead.
     thresh : float, optional
         Accepted for SciPy's signature; it has no effect, as in SciPy.
-    minit : {'random', 'points', '++', 'matrix'}, optional
+    minit : {'random', 'points', '++', 'k-means||', 'matrix'}, optional
         How to start: 'random' draws `k` points from a Gaussian with the data's mean
         and covariance; 'points' picks `k` distinct rows; '++' is k-means++ (each new
         centroid a row drawn with probability proportional to its squared distance to
-        the centroids so far); 'matrix' takes `k` as the centroids.
+        the centroids so far); 'k-means||' (ferrovq only, not in SciPy) is k-means||,
+        which draws many candidates per pass over the data and needs four passes where
+        '++' needs `k`: the seeding to use for large `k` (the same as
+        ``ferrovq.dask.kmeans2``'s); 'matrix' takes `k` as the centroids.
     missing : {'warn', 'raise'}, optional
         When an iteration leaves a cluster without rows: 'warn' (its centroid stays
         where it was) or 'raise' a `ClusterError`.

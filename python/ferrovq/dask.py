@@ -22,7 +22,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from ferrovq import _core, _engine, _threads
+from ferrovq import _core, _kmeans_parallel, _threads
 from ferrovq._random import check_random_state, rng_keywords
 from ferrovq._vq import _EMPTY_CLUSTER, ClusterError, _krandinit
 from ferrovq._vq import vq as _vq_in_memory
@@ -30,10 +30,6 @@ from ferrovq._vq import vq as _vq_in_memory
 __all__ = ["kmeans", "kmeans2", "vq", "whiten"]
 
 _threads.register()
-
-#: Rounds and oversampling (times k) of k-means|| (Bahmani et al., 2012, section 5).
-PARALLEL_ROUNDS = 5
-OVERSAMPLING = 2
 
 
 def _as_data(data, name="data"):
@@ -250,13 +246,6 @@ def _random(data, k, rng, workers, check_finite):
     return x + mu
 
 
-def _first_row(data, rng):
-    n = data.shape[0]
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(n, dtype="int64"))
-    return int(rng.randint(n, dtype="int64"))
-
-
 def _row(data, i):
     return np.asarray(data[i].compute(), dtype=np.float64)
 
@@ -282,7 +271,7 @@ def _plusplus(data, k, rng, workers, check_finite):
     """Exact k-means++ with SciPy's draws (the first row, then one uniform per centre),
     one pass over the data per centre: the block holding the draw is found from the
     blocks' totals, then the row within it."""
-    first = _first_row(data, rng)
+    first = _kmeans_parallel.first_row(data.shape[0], rng)
     uniforms = rng.uniform(size=k - 1) if k > 1 else np.empty(0)
     centres = [_row(data, first)]
     blocks = _blocks(data)
@@ -309,68 +298,54 @@ def _search(d2, target):
     return min(int(np.searchsorted(np.cumsum(d2), target)), len(d2) - 1)
 
 
-def _sample(block, d2, scale, key):
-    """The rows of a block drawn with probability min(1, scale * D2), by a generator keyed
-    by (seed, round, block index)."""
-    u = np.random.default_rng(key).random(len(d2))
-    return np.asarray(block)[u < scale * d2]
+def _lowered_block(block, state, newest, offset, workers, check_finite):
+    return _kmeans_parallel.lowered(_c(block), state, newest, offset, workers, check_finite)
 
 
-def _counts(block, centres):
-    """How many rows of the block are nearest to each candidate."""
-    labels = _core.nearest(_c(block, np.float64), centres)
-    return np.bincount(labels, minlength=len(centres))
+class _BlockRows:
+    """A dask array's row blocks as k-means|| sees them (the methods of
+    ``_kmeans_parallel.InMemory``): each block's distances and nearest candidates stay
+    persisted where the block was computed; the client gets totals, draws and counts."""
+
+    def __init__(self, data, workers):
+        self.data, self.workers = data, workers
+        self.blocks = _blocks(data)
+        self.states = [None] * len(self.blocks)
+        self.n_rows = data.shape[0]
+        self.dtype = data.dtype
+
+    def row(self, i):
+        return np.asarray(self.data[i : i + 1].compute())
+
+    def rows(self, index):
+        return np.asarray(self.data[np.asarray(index)].compute())
+
+    def lower(self, newest, offset, check_finite):
+        lower = dask.delayed(_lowered_block)
+        pairs = zip(self.blocks, self.states, strict=True)
+        self.states = _persisted(
+            [lower(b, s, newest, offset, self.workers, check_finite) for b, s in pairs]
+        )
+
+    def potential(self):
+        parts = dask.compute(*[dask.delayed(_kmeans_parallel.potential)(s) for s in self.states])
+        return float(np.sum(parts))
+
+    def sample(self, scale, seed, rnd):
+        sample = dask.delayed(_kmeans_parallel.sampled)
+        pairs = enumerate(zip(self.blocks, self.states, strict=True))
+        drawn = dask.compute(*[sample(b, s, scale, (seed, rnd, i)) for i, (b, s) in pairs])
+        return np.concatenate(drawn)
+
+    def weights_of(self, n_candidates):
+        count = dask.delayed(_kmeans_parallel.counted)
+        return np.sum(dask.compute(*[count(s, n_candidates) for s in self.states]), axis=0)
 
 
 def _parallel(data, k, rng, workers, check_finite):
-    """k-means|| (Bahmani et al., 2012): a first row at random, then a few rounds that each
-    draw about `OVERSAMPLING * k` rows with probability proportional to D2 (block by block,
-    by keyed generators), the candidates weighted by the rows nearest to them, and
-    greedy weighted k-means++ (scikit-learn's, with local trials) and Lloyd iterations on
-    the candidates in memory."""
-    seed = int(rng.uniform() * 2**53)
-    first = _first_row(data, rng)
-    blocks = _blocks(data)
-    candidates = _row(data, first)[None]
-    newest = candidates
-    d2 = [None] * len(blocks)
-    for r in range(PARALLEL_ROUNDS):
-        check = check_finite and r == 0  # (the first pass reads every row)
-        d2 = _persisted(
-            [dask.delayed(_lowered)(b, p, newest, check) for b, p in zip(blocks, d2, strict=True)]
-        )
-        phi = _block_sums(d2).sum()
-        if phi == 0:
-            break
-        scale = OVERSAMPLING * k / phi
-        samples = enumerate(zip(blocks, d2, strict=True))
-        drawn = dask.compute(
-            *[dask.delayed(_sample)(b, p, scale, (seed, r, i)) for i, (b, p) in samples]
-        )
-        newest = np.concatenate(drawn).astype(np.float64)
-        if len(newest) == 0:
-            continue
-        candidates = np.concatenate([candidates, newest])
-    if len(candidates) <= k:
-        extra = _points(data, k - len(candidates), rng, workers, check_finite)
-        return np.concatenate([candidates, extra])
-    weights = np.sum(dask.compute(*[dask.delayed(_counts)(b, candidates) for b in blocks]), axis=0)
-    weights = weights.astype(np.float64)
-    local = np.random.default_rng((seed, PARALLEL_ROUNDS))
-    trials = 2 + int(np.log(k))
-    first = int(local.choice(len(candidates), p=weights / weights.sum()))
-    picked = _core.greedy_plusplus(
-        candidates, k, trials, first, local.uniform(size=(k - 1) * trials), weights
-    )
-    centres, _, _, _ = _engine.lloyd(
-        candidates,
-        candidates[picked],
-        stop="center_shift",
-        max_iter=30,
-        empty="farthest",
-        sample_weight=weights,
-    )
-    return centres
+    """k-means|| (``ferrovq._kmeans_parallel``) over the blocks of `data`; each task uses
+    `workers` threads."""
+    return _kmeans_parallel.seeds(_BlockRows(data, workers), k, rng, check_finite)
 
 
 _INITS = {

@@ -21,7 +21,7 @@ from sklearn.base import (
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ferrovq import _core, _kernels
+from ferrovq import _core, _kernels, _kmeans_parallel
 from ferrovq._sklearn._compat import (
     Interval,
     StrOptions,
@@ -146,7 +146,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
         if self.n_init == "auto":
             explicit = is_array_like_not_scalar(self.init) or (
-                isinstance(self.init, str) and self.init == "k-means++"
+                isinstance(self.init, str) and self.init in ("k-means++", "k-means||")
             )
             self._n_init = 1 if explicit else default_n_init
         else:
@@ -225,6 +225,13 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
                 X, n_clusters, sample_weight, random_state, workers=self.workers
             )
             centers = X[indices]
+        elif isinstance(init, str) and init == "k-means||":
+            if sp.issparse(X):
+                raise ValueError(
+                    "init='k-means||' needs dense X; for a sparse matrix use 'k-means++'."
+                )
+            rows = _kmeans_parallel.InMemory(X, _weights_or_none(sample_weight), self.workers)
+            centers = _kmeans_parallel.seeds(rows, n_clusters, random_state, workers=self.workers)
         elif isinstance(init, str) and init == "random":
             seeds = random_state.choice(
                 X.shape[0],

@@ -134,13 +134,15 @@ class KMeans(_BaseKMeans):
     ----------
     n_clusters : int, default=8
         The number of clusters.
-    init : {'k-means++', 'random'}, callable or array-like of shape \
+    init : {'k-means++', 'k-means||', 'random'}, callable or array-like of shape \
             (n_clusters, n_features), default='k-means++'
-        Greedy k-means++, `n_clusters` rows drawn at random (weighted), a callable
-        ``init(X, n_clusters, random_state=...)`` returning the centres, or the centres.
+        Greedy k-means++; k-means|| (ferrovq only: a few passes over the data instead
+        of one per centre, for large `n_clusters`; dense data); `n_clusters` rows drawn at
+        random (weighted); a callable ``init(X, n_clusters, random_state=...)``
+        returning the centres; or the centres.
     n_init : 'auto' or int, default='auto'
         Runs from different seeds; the one with the lowest inertia is kept. 'auto': 1
-        for 'k-means++' and arrays, 10 for 'random' and callables.
+        for 'k-means++', 'k-means||' and arrays, 10 for 'random' and callables.
     max_iter : int, default=300
         The most Lloyd iterations of one run.
     tol : float, default=1e-4
@@ -189,6 +191,7 @@ class KMeans(_BaseKMeans):
 
     _parameter_constraints: ClassVar[dict] = {
         **_BaseKMeans._parameter_constraints,
+        "init": [StrOptions({"k-means++", "k-means||", "random"}), callable, "array-like"],
         "copy_x": ["boolean"],
         "algorithm": [StrOptions({"lloyd", "elkan"})],
     }
