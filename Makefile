@@ -9,7 +9,8 @@
 #   make bench-sklearn  KMeans against scikit-learn, intelex and faiss (sklearn_compare.py)
 #   make bench-dask  ferrovq.dask against dask-ml and in-memory ferrovq (dask_compare.py)
 #   make bench-embeddings  embedding-scale k-means against faiss, scikit-learn, intelex
-#               (embeddings.py: iterations, convergence, assignment rate, seeding)
+#               (embeddings.py: iterations, convergence, assignment rate, seeding,
+#               defaults, k-means|| against faiss)
 #   make docs   the documentation site in docs/_build/html (Sphinx, warnings are errors),
 #               running the example gallery (examples/)
 #   make bench-threads  vq from 1, 2 and 8 threads under Python 3.14 and free-threaded 3.14t

@@ -20,7 +20,11 @@ subsampling). Sections:
   k-means++ (``ferrovq.kmeans_plusplus``) at k = 1,024 on E128, against ``k`` streaming
   passes over the data;
 - ``defaults``: ``KMeans(n_clusters=256, random_state=0)`` end to end on E384, ferrovq
-  against scikit-learn.
+  against scikit-learn;
+- ``parallel``: ``KMeans(n_clusters=k, init='k-means||', random_state=0)`` end to end on
+  E128 and E768 against ``faiss.Kmeans(d, k)`` with its defaults (random rows, 25
+  iterations at most, its early stop), alternating, medians of three runs each: time,
+  iterations and final inertia (computed the same way for both).
 
 Each measurement runs in a subprocess of its own with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset; the BLAS kernel the peers ran is reported (threadpoolctl).
@@ -48,7 +52,9 @@ LIBS = ["ferrovq", "faiss", "sklearn", "sklearnex"]
 ITERS = 5
 # (d, k) of the rate section; rows chosen so that a call does about 40 GFLOP.
 RATE_SHAPES = [(64, 256), (128, 1024), (384, 256), (768, 1024), (1536, 1024), (128, 65536)]
-SECTIONS = ["iterations", "convergence", "rate", "seeding", "defaults"]
+SECTIONS = ["iterations", "convergence", "rate", "seeding", "defaults", "parallel"]
+PARALLEL_CASES = ["E128", "E768"]
+PARALLEL_RUNS = 3
 
 
 def make_embeddings(n, d, k, dtype="float32", seed=0):
@@ -209,12 +215,37 @@ def task_defaults(lib):
     return {"s": t, "iterations": int(km.n_iter_), "inertia": float(km.inertia_)}
 
 
+def task_parallel(lib, case):
+    x, _ = make_embeddings(*CASES[case])
+    _, d, k = CASES[case]
+    if lib == "faiss":
+        import faiss
+
+        km = faiss.Kmeans(d, 8)
+        km.train(x[:2000])  # warm-up
+        t = time.perf_counter()
+        km = faiss.Kmeans(d, k)
+        km.train(x)
+        t = time.perf_counter() - t
+        centres, iters = km.centroids, km.iteration_stats and len(km.iteration_stats)
+    else:
+        import ferrovq
+
+        ferrovq.KMeans(8, init="k-means||", random_state=0).fit(x[:2000])
+        t = time.perf_counter()
+        km = ferrovq.KMeans(k, init="k-means||", random_state=0).fit(x)
+        t = time.perf_counter() - t
+        centres, iters = km.cluster_centers_, km.n_iter_
+    return {"s": t, "iterations": int(iters), "inertia": inertia(x, centres)}
+
+
 TASKS = {
     "iterations": task_iterations,
     "convergence": task_convergence,
     "rate": task_rate,
     "seeding": task_seeding,
     "defaults": task_defaults,
+    "parallel": task_parallel,
 }
 
 
@@ -228,6 +259,21 @@ def child(task, *args):
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def cpu_model():
+    """The CPU's name and its widest SIMD (from /proc/cpuinfo where there is one)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return platform.processor() or platform.platform()
+    pairs = (line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in pairs}
+    flags = set(fields.get("flags", "").split())
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    name = fields.get("model name", "?")
+    return f"{name}, {simd}"
 
 
 def available(lib):
@@ -329,6 +375,31 @@ def section_defaults(libs):
         print(f"| {lib} | {r['s']:.2f} | {r['iterations']} | {r['inertia']:.6g} | {ratio} |")
 
 
+def section_parallel(libs):
+    libs = [lib for lib in ("ferrovq", "faiss") if lib in libs]
+    print("\n### KMeans(init='k-means||') end to end against faiss.Kmeans's defaults\n")
+    print("| case | library | seconds | iterations | inertia | / ferrovq |")
+    print("|---|---|---|---|---|---|")
+    for case in PARALLEL_CASES:
+        runs = {lib: [] for lib in libs}
+        for _ in range(PARALLEL_RUNS):
+            for lib in libs:
+                runs[lib].append(child("parallel", lib, case))
+        ours = None
+        for lib, rs in runs.items():
+            errors = [r["error"] for r in rs if "error" in r]
+            if errors:
+                print(f"| {case} | {lib} | {errors[0]} | | | |")
+                continue
+            t = median(r["s"] for r in rs)
+            ours = t if lib == "ferrovq" else ours
+            ratio = f"{t / ours:.2f}x" if lib != "ferrovq" and ours else ""
+            r = rs[0]
+            print(
+                f"| {case} | {lib} | {t:.2f} | {r['iterations']} | {r['inertia']:.6g} | {ratio} |"
+            )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sections", default=",".join(SECTIONS))
@@ -345,9 +416,7 @@ def main():
     libs = [lib for lib in args.libs.split(",") if available(lib)]
     import numpy as np
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}"
-    )
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {cpu_model()}")
     print(
         f"python {platform.python_version()}, numpy {np.__version__}; "
         f"command: python benches/embeddings.py --sections {args.sections}"
@@ -367,6 +436,8 @@ def main():
             section_seeding()
         elif section == "defaults":
             section_defaults(libs)
+        elif section == "parallel":
+            section_parallel(libs)
         sys.stdout.flush()
 
 
