@@ -24,7 +24,7 @@ use crate::float::Float;
 const DIRECT_MAX_CODES: usize = 16;
 
 /// Tiles of rows that share each block of the code book ([`Codebook::nearest_blocks`]).
-const BLOCK_TILES: usize = 8;
+pub(super) const BLOCK_TILES: usize = 8;
 
 /// Bytes of panels in a block of the code book: a quarter of a Zen 4 core's L2 cache.
 const BLOCK_PANEL_BYTES: usize = 256 << 10;
@@ -177,14 +177,14 @@ impl<C: Float> Codebook<C> {
         } else if !self.blocked() {
             self.kpad * ROWS
         } else {
-            self.kpad * ROWS + BLOCK_TILES * ROWS * self.block_slots()
+            self.kpad * ROWS + self.block_len()
         }
     }
 
     /// Whether rows go to [`Codebook::nearest_blocks`]: `f32` codes whose panels are larger
     /// than [`BLOCKED_BOOK_BYTES`] (a smaller book stays in the core's cache as tile after
     /// tile of rows is scored against all of it).
-    fn blocked(&self) -> bool {
+    pub(super) fn blocked(&self) -> bool {
         !C::WIDE && self.panels.len() * std::mem::size_of::<C>() > BLOCKED_BOOK_BYTES
     }
 
@@ -222,10 +222,12 @@ impl<C: Float> Codebook<C> {
             }
             return;
         }
-        if !self.blocked() {
-            self.nearest_tiles(rows, hits, scratch);
-        } else {
-            self.nearest_blocks(rows, hits, scratch);
+        match self.narrow.as_deref() {
+            _ if self.blocked() => self.nearest_blocks(rows, hits, scratch),
+            Some(narrow) if narrow.blocked() => {
+                self.nearest_narrow_blocks(narrow, rows, hits, scratch);
+            }
+            _ => self.nearest_tiles(rows, hits, scratch),
         }
         if exact {
             exact_to_labels(&self.rows, self.d, rows, hits);
@@ -234,7 +236,7 @@ impl<C: Float> Codebook<C> {
 
     /// The dot-product kernel's hits of `rows` tile by tile (`f64` codes: a tile of rows
     /// is ranked in `f32` first where the code book is narrowed).
-    fn nearest_tiles(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
+    pub(super) fn nearest_tiles(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
         let scratch = &mut scratch[..self.kpad * ROWS];
         let mut padded = Vec::new();
         let mut narrowed = self.narrow.as_deref().map(|n| {
@@ -268,7 +270,7 @@ impl<C: Float> Codebook<C> {
     /// of any other row is scored again against the whole book and the row picked as by
     /// the tile-by-tile kernel (the same hits either way).
     fn nearest_blocks(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
-        let (d, kpad, slots) = (self.d, self.kpad, self.block_slots());
+        let (d, kpad) = (self.d, self.kpad);
         let (whole, block) = scratch.split_at_mut(kpad * ROWS);
         let mut padded = Vec::new();
         for (x, hits) in rows
@@ -277,22 +279,7 @@ impl<C: Float> Codebook<C> {
         {
             let tiles = hits.len().div_ceil(ROWS);
             let full = padded_to(x, tiles * ROWS * d, d, &mut padded);
-            let xts: Vec<Vec<[C; ROWS]>> = full
-                .chunks_exact(ROWS * d)
-                .map(|tile| transposed(tile, d))
-                .collect();
-            let mut two = vec![(C::INFINITY, C::INFINITY, 0); tiles * ROWS];
-            for start in (0..kpad).step_by(slots) {
-                let width = slots.min(kpad - start);
-                let panels = &self.panels[start * d..(start + width) * d];
-                let norms = &self.norms[start..start + width];
-                let out = &mut block[..tiles * ROWS * width];
-                tiles_scores(panels, norms, width, &xts, out);
-                for (run, scores) in two.iter_mut().zip(out.chunks_exact(width)) {
-                    let (b1, b2, i) = two_smallest(scores);
-                    merge_two(run, (b1, b2, start + i));
-                }
-            }
+            let two = self.block_two_smallest(full, block);
             let eps = C::EPSILON.to_f64();
             let tiles = x.chunks(ROWS * d).zip(hits.chunks_mut(ROWS));
             for (g, ((x, hits), two)) in tiles.zip(two.chunks_exact(ROWS)).enumerate() {
@@ -313,6 +300,36 @@ impl<C: Float> Codebook<C> {
                 }
             }
         }
+    }
+
+    /// The two smallest scores of each row of `full` (whole tiles of [`ROWS`] rows, at most
+    /// [`BLOCK_TILES`] of them) and the code of the smallest, the book scored one block of
+    /// [`Codebook::block_slots`] codes at a time against all the tiles (`block` holds
+    /// [`Codebook::block_len`] values).
+    pub(super) fn block_two_smallest(&self, full: &[C], block: &mut [C]) -> Vec<(C, C, usize)> {
+        let (d, kpad, slots) = (self.d, self.kpad, self.block_slots());
+        let xts: Vec<Vec<[C; ROWS]>> = full
+            .chunks_exact(ROWS * d)
+            .map(|tile| transposed(tile, d))
+            .collect();
+        let mut two = vec![(C::INFINITY, C::INFINITY, 0); xts.len() * ROWS];
+        for start in (0..kpad).step_by(slots) {
+            let width = slots.min(kpad - start);
+            let panels = &self.panels[start * d..(start + width) * d];
+            let norms = &self.norms[start..start + width];
+            let out = &mut block[..xts.len() * ROWS * width];
+            tiles_scores(panels, norms, width, &xts, out);
+            for (run, scores) in two.iter_mut().zip(out.chunks_exact(width)) {
+                let (b1, b2, i) = two_smallest(scores);
+                merge_two(run, (b1, b2, start + i));
+            }
+        }
+        two
+    }
+
+    /// Scratch of [`Codebook::block_two_smallest`]: the scores of one block.
+    pub(super) fn block_len(&self) -> usize {
+        BLOCK_TILES * ROWS * self.block_slots()
     }
 
     /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `x` against every code, into `out`
@@ -537,6 +554,28 @@ mod tests {
                 assert!(hits[i].second <= second * (1.0 + 1e-5), "row {i}");
             }
         }
+    }
+
+    #[test]
+    fn narrowed_book_in_blocks_matches_brute_force_bitwise() {
+        // f64 codes whose f32 panels outgrow the cache: ranked in f32 block by block, the
+        // tiles of uncertain rows (ties, midpoints) ranked again in f64.
+        let mut next = crate::test_uniforms(78);
+        let (k, d) = (1100, 260);
+        let mut code: Vec<f64> = (0..k * d).map(|_| next()).collect();
+        code.copy_within(500 * d..501 * d, 1099 * d);
+        let mut rows: Vec<f64> = (0..150 * d).map(|_| next()).collect();
+        for j in [3usize, 500, 640, 1098] {
+            rows.extend(code[j * d..(j + 1) * d].iter().map(|v| v + 1e-9));
+            let (a, b) = (&code[j * d..(j + 1) * d], &code[(j - 1) * d..j * d]);
+            rows.extend(a.iter().zip(b).map(|(a, b)| (a + b) / 2.0));
+        }
+        // A value f32 cannot hold to half its epsilon: that run of rows is ranked in f64.
+        rows[120 * d + 7] = 1e-70;
+        let cb = Codebook::new(&code, k, d);
+        let narrow = cb.narrow.as_deref().expect("a narrowed book");
+        assert!(!cb.blocked() && narrow.blocked());
+        assert_matches_brute(&rows, &code, d);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! in `f64`. The labels are the same; only the work differs.
 
 use super::bound::{hit, settle};
-use super::dot::two_smallest;
+use super::codebook::{padded_to, BLOCK_TILES};
+use super::dot::{two_smallest, ROWS};
+use super::exact::lane_sq_norm;
 use super::{Codebook, Hit};
 use crate::float::Float;
 
@@ -36,6 +38,54 @@ impl<C: Float> Codebook<C> {
             *out = hit(label, bounds);
         }
         true
+    }
+
+    /// The dot-product kernel's hits of `rows` where the codes rounded to `f32` (`narrow`)
+    /// outgrow the cache: a run of [`BLOCK_TILES`] tiles of rows is rounded to `f32` and
+    /// ranked against `narrow` block by block ([`Codebook::block_two_smallest`]); a row
+    /// whose best code is certain in `f32` is settled, and the tile of any other row is
+    /// ranked in `f64` against the whole book (tile by tile, each tile read the whole `f64`
+    /// book, and at 1,536 features most tiles had a row to rank again in `f64`).
+    pub(super) fn nearest_narrow_blocks(
+        &self,
+        narrow: &Codebook<f32>,
+        rows: &[C],
+        hits: &mut [Hit<C>],
+        scratch: &mut [C],
+    ) {
+        let (d, kpad) = (self.d, self.kpad);
+        let mut block = vec![0.0f32; narrow.block_len()];
+        let (mut buf, mut padded) = (Vec::new(), Vec::new());
+        let max_norm = f64::from(narrow.max_norm);
+        for (x, hits) in rows
+            .chunks(d * ROWS * BLOCK_TILES)
+            .zip(hits.chunks_mut(ROWS * BLOCK_TILES))
+        {
+            let tiles = hits.len().div_ceil(ROWS);
+            let full = padded_to(x, tiles * ROWS * d, d, &mut padded);
+            if !narrow_rows(full, &mut buf) {
+                self.nearest_tiles(x, hits, scratch);
+                continue;
+            }
+            let two = narrow.block_two_smallest(&buf, &mut block);
+            let groups = hits.chunks_mut(ROWS).zip(two.chunks_exact(ROWS));
+            for (g, (hits, two)) in groups.enumerate() {
+                let tile = &full[g * ROWS * d..(g + 1) * ROWS * d];
+                let mut x_norms = None;
+                for (p, (out, &(best, second, label))) in hits.iter_mut().zip(two).enumerate() {
+                    let row32 = &buf[(g * ROWS + p) * d..(g * ROWS + p + 1) * d];
+                    let norms = (f64::from(lane_sq_norm(row32)), max_norm);
+                    let (best, second) = (f64::from(best), f64::from(second));
+                    if let Some(bounds) = settle(best, second, norms, d, NARROW_EPS) {
+                        *out = hit(label, bounds);
+                        continue;
+                    }
+                    let x_norms = *x_norms.get_or_insert_with(|| self.scores(tile, scratch));
+                    let scores = &scratch[p * kpad..(p + 1) * kpad];
+                    *out = self.pick(&tile[p * d..(p + 1) * d], x_norms[p], scores);
+                }
+            }
+        }
     }
 }
 
