@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 import ferrovq
 from ferrovq import _kmeans_parallel
+
+
+def kmeans(*args, **kwargs):
+    """``ferrovq.KMeans`` (its front-end needs scikit-learn, which the Python 3.10 end of
+    ``make matrix`` does not install)."""
+    pytest.importorskip("sklearn")
+    return ferrovq.KMeans(*args, **kwargs)
 
 
 def blobs(n, d, k, dtype=np.float64, seed=0, scale=8.0):
@@ -63,13 +69,13 @@ def test_kmeans_init_kmeans_parallel_as_good_as_scikit_learns_kmeans_plusplus(dt
     x = blobs(20_000, 16, 64, dtype, seed=2, scale=2.0)
     ratios, seeded = [], []
     for seed in range(4):
-        ours = ferrovq.KMeans(64, init="k-means||", random_state=seed).fit(x)
+        ours = kmeans(64, init="k-means||", random_state=seed).fit(x)
         theirs = cluster.KMeans(64, random_state=seed).fit(x)
         assert ours.cluster_centers_.dtype == dtype
         assert ours.n_iter_ >= 1
         ratios.append(ours.inertia_ / theirs.inertia_)
-        one = ferrovq.KMeans(64, init="k-means||", max_iter=1, random_state=seed).fit(x)
-        random = ferrovq.KMeans(64, init="random", n_init=1, max_iter=1, random_state=seed)
+        one = kmeans(64, init="k-means||", max_iter=1, random_state=seed).fit(x)
+        random = kmeans(64, init="random", n_init=1, max_iter=1, random_state=seed)
         seeded.append(one.inertia_ / random.fit(x).inertia_)
     assert np.median(ratios) <= 1.02
     # The seeds themselves are far better than rows picked at random.
@@ -78,8 +84,8 @@ def test_kmeans_init_kmeans_parallel_as_good_as_scikit_learns_kmeans_plusplus(dt
 
 def test_the_result_does_not_depend_on_the_thread_count():
     x = blobs(30_000, 12, 50, np.float32, seed=4, scale=2.0)
-    one = ferrovq.KMeans(50, init="k-means||", random_state=1, workers=1).fit(x)
-    two = ferrovq.KMeans(50, init="k-means||", random_state=1, workers=2).fit(x)
+    one = kmeans(50, init="k-means||", random_state=1, workers=1).fit(x)
+    two = kmeans(50, init="k-means||", random_state=1, workers=2).fit(x)
     assert np.array_equal(one.cluster_centers_, two.cluster_centers_)
     assert np.array_equal(one.labels_, two.labels_)
     assert one.n_iter_ == two.n_iter_
@@ -95,8 +101,7 @@ def test_rows_of_zero_weight_are_never_drawn():
             _kmeans_parallel.InMemory(xw, weights), 4, np.random.RandomState(seed)
         )
         assert np.abs(codes).max() < 100
-        km = ferrovq.KMeans(4, init="k-means||", random_state=seed)
-        km.fit(xw, sample_weight=weights)
+        km = kmeans(4, init="k-means||", random_state=seed).fit(xw, sample_weight=weights)
         assert np.abs(km.cluster_centers_).max() < 100
 
 
@@ -110,9 +115,9 @@ def test_weighted_seeds_follow_the_weights():
     weights = np.concatenate([np.ones(2_000), np.full(2_000, 20.0)])
     share = []
     for seed in range(5):
-        km = ferrovq.KMeans(8, init="k-means||", random_state=seed).fit(x, sample_weight=weights)
+        km = kmeans(8, init="k-means||", random_state=seed).fit(x, sample_weight=weights)
         share.append(np.count_nonzero(km.cluster_centers_[:, 0] > 25))
-        unweighted = ferrovq.KMeans(8, init="k-means||", random_state=seed).fit(x)
+        unweighted = kmeans(8, init="k-means||", random_state=seed).fit(x)
         share.append(-np.count_nonzero(unweighted.cluster_centers_[:, 0] > 25))
     assert sum(share) > 0  # more heavy-group codes with the weights than without
 
@@ -132,15 +137,20 @@ def test_small_and_degenerate_inputs():
     assert codes.shape == (1, 2)
 
 
-def test_errors():
+def test_kmeans2_errors():
     x = blobs(50, 2, 2)
     with pytest.raises(ValueError, match="larger sample than population when k=51 > n=50"):
         ferrovq.kmeans2(x, 51, minit="k-means||")
-    with pytest.raises(ValueError, match="needs dense X"):
-        ferrovq.KMeans(2, init="k-means||").fit(sp.csr_matrix(x))
-    with pytest.raises(ValueError, match="k-means\\|\\|"):
-        ferrovq.KMeans(2, init="k-means").fit(x)  # the valid names are listed
     with pytest.raises(ValueError, match="must not contain infs or NaNs"):
         bad = x.copy()
         bad[7, 1] = np.inf
         ferrovq.kmeans2(bad, 2, minit="k-means||")
+
+
+def test_kmeans_errors():
+    sp = pytest.importorskip("scipy.sparse")
+    x = blobs(50, 2, 2)
+    with pytest.raises(ValueError, match="needs dense X"):
+        kmeans(2, init="k-means||").fit(sp.csr_matrix(x))
+    with pytest.raises(ValueError, match="k-means\\|\\|"):
+        kmeans(2, init="k-means").fit(x)  # the valid names are listed
