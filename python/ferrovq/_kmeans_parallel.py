@@ -86,7 +86,6 @@ class InMemory:
     def __init__(self, x, sample_weight=None, workers=None):
         self.x, self.weights, self.workers = x, sample_weight, workers
         self.n_rows = x.shape[0]
-        self.dtype = x.dtype
         self.state = None
 
     def row(self, i):

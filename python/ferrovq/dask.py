@@ -312,7 +312,6 @@ class _BlockRows:
         self.blocks = _blocks(data)
         self.states = [None] * len(self.blocks)
         self.n_rows = data.shape[0]
-        self.dtype = data.dtype
 
     def row(self, i):
         return np.asarray(self.data[i : i + 1].compute())
