@@ -270,34 +270,58 @@ impl<C: Float> Codebook<C> {
     /// of any other row is scored again against the whole book and the row picked as by
     /// the tile-by-tile kernel (the same hits either way).
     fn nearest_blocks(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
-        let (d, kpad) = (self.d, self.kpad);
-        let (whole, block) = scratch.split_at_mut(kpad * ROWS);
+        let d = self.d;
+        let (whole, block) = scratch.split_at_mut(self.kpad * ROWS);
         let mut padded = Vec::new();
         for (x, hits) in rows
             .chunks(d * ROWS * BLOCK_TILES)
             .zip(hits.chunks_mut(ROWS * BLOCK_TILES))
         {
-            let tiles = hits.len().div_ceil(ROWS);
-            let full = padded_to(x, tiles * ROWS * d, d, &mut padded);
+            let full = padded_to(x, hits.len().div_ceil(ROWS) * ROWS * d, d, &mut padded);
             let two = self.block_two_smallest(full, block);
-            let eps = C::EPSILON.to_f64();
-            let tiles = x.chunks(ROWS * d).zip(hits.chunks_mut(ROWS));
-            for (g, ((x, hits), two)) in tiles.zip(two.chunks_exact(ROWS)).enumerate() {
-                let mut scored = false;
-                for (p, (out, &(best, second, label))) in hits.iter_mut().zip(two).enumerate() {
-                    let row = &x[p * d..(p + 1) * d];
-                    let x_norm = lane_sq_norm(row);
-                    let norms = (x_norm.to_f64(), self.max_norm.to_f64());
-                    if let Some(bounds) = settle(best.to_f64(), second.to_f64(), norms, d, eps) {
-                        *out = hit(label, bounds);
-                        continue;
-                    }
-                    if !scored {
-                        self.scores(&full[g * ROWS * d..(g + 1) * ROWS * d], whole);
-                        scored = true;
-                    }
-                    *out = self.pick(row, x_norm, &whole[p * kpad..(p + 1) * kpad]);
+            let ranked = Ranked {
+                rows: full,
+                two: &two,
+                max_norm: self.max_norm.to_f64(),
+                eps: C::EPSILON.to_f64(),
+            };
+            self.settle_run(full, ranked, hits, whole);
+        }
+    }
+
+    /// The hits of a run of whole tiles of rows (`full`) from `ranked` (each row's two
+    /// smallest scores by a ranking book: `self`, or its `f32` rounding): a row whose best
+    /// code is certain is settled; the tile of any other row is scored against the whole
+    /// of `self` (into `whole`) and the row picked as by the tile-by-tile kernel.
+    pub(super) fn settle_run<N: Float>(
+        &self,
+        full: &[C],
+        ranked: Ranked<'_, N>,
+        hits: &mut [Hit<C>],
+        whole: &mut [C],
+    ) {
+        let Ranked {
+            rows: ranked_rows,
+            two,
+            max_norm,
+            eps,
+        } = ranked;
+        let (d, kpad) = (self.d, self.kpad);
+        let groups = hits.chunks_mut(ROWS).zip(two.chunks_exact(ROWS));
+        for (g, (hits, two)) in groups.enumerate() {
+            let tile = &full[g * ROWS * d..(g + 1) * ROWS * d];
+            let mut x_norms = None;
+            for (p, (out, &(best, second, label))) in hits.iter_mut().zip(two).enumerate() {
+                let row = &ranked_rows[(g * ROWS + p) * d..(g * ROWS + p + 1) * d];
+                let norms = (lane_sq_norm(row).to_f64(), max_norm);
+                let (best, second) = (best.to_f64(), second.to_f64());
+                if let Some(bounds) = settle(best, second, norms, d, eps) {
+                    *out = hit(label, bounds);
+                    continue;
                 }
+                let x_norms = *x_norms.get_or_insert_with(|| self.scores(tile, whole));
+                let scores = &whole[p * kpad..(p + 1) * kpad];
+                *out = self.pick(&tile[p * d..(p + 1) * d], x_norms[p], scores);
             }
         }
     }
@@ -393,6 +417,18 @@ pub(super) fn code_norm<C: Float>(code: &[C], max: &mut C) -> C {
         *max = nn;
     }
     nn
+}
+
+/// Rows as a ranking book scored them, block by block ([`Codebook::block_two_smallest`]).
+pub(super) struct Ranked<'a, N> {
+    /// The rows as the book ranked them (row-major; `f32` roundings of `f64` rows).
+    pub(super) rows: &'a [N],
+    /// Each row's smallest and second smallest score and the code of the smallest.
+    pub(super) two: &'a [(N, N, usize)],
+    /// The book's largest squared code norm.
+    pub(super) max_norm: f64,
+    /// The relative rounding per operation of its scores (see [`super::bound::margin`]).
+    pub(super) eps: f64,
 }
 
 /// `x` as `len` values: itself if it is that long, else (a last, partial tile) padded in

@@ -81,11 +81,10 @@ pub(super) fn panel_scores<C: Float, const R: usize>(
     norms: &[C],
     kpad: usize,
     xt: &[[C; R]],
-    out: (&mut [C], usize),
+    (out, stride): (&mut [C], usize),
     wide: bool,
 ) {
     let d = xt.len();
-    let (out, stride) = out;
     for (t, panel) in panels
         .chunks_exact(d * LANES)
         .take(kpad / LANES)

@@ -4,9 +4,8 @@
 //! in `f64`. The labels are the same; only the work differs.
 
 use super::bound::{hit, settle};
-use super::codebook::{padded_to, BLOCK_TILES};
+use super::codebook::{padded_to, Ranked, BLOCK_TILES};
 use super::dot::{two_smallest, ROWS};
-use super::exact::lane_sq_norm;
 use super::{Codebook, Hit};
 use crate::float::Float;
 
@@ -53,38 +52,26 @@ impl<C: Float> Codebook<C> {
         hits: &mut [Hit<C>],
         scratch: &mut [C],
     ) {
-        let (d, kpad) = (self.d, self.kpad);
+        let d = self.d;
         let mut block = vec![0.0f32; narrow.block_len()];
         let (mut buf, mut padded) = (Vec::new(), Vec::new());
-        let max_norm = f64::from(narrow.max_norm);
         for (x, hits) in rows
             .chunks(d * ROWS * BLOCK_TILES)
             .zip(hits.chunks_mut(ROWS * BLOCK_TILES))
         {
-            let tiles = hits.len().div_ceil(ROWS);
-            let full = padded_to(x, tiles * ROWS * d, d, &mut padded);
+            let full = padded_to(x, hits.len().div_ceil(ROWS) * ROWS * d, d, &mut padded);
             if !narrow_rows(full, &mut buf) {
                 self.nearest_tiles(x, hits, scratch);
                 continue;
             }
             let two = narrow.block_two_smallest(&buf, &mut block);
-            let groups = hits.chunks_mut(ROWS).zip(two.chunks_exact(ROWS));
-            for (g, (hits, two)) in groups.enumerate() {
-                let tile = &full[g * ROWS * d..(g + 1) * ROWS * d];
-                let mut x_norms = None;
-                for (p, (out, &(best, second, label))) in hits.iter_mut().zip(two).enumerate() {
-                    let row32 = &buf[(g * ROWS + p) * d..(g * ROWS + p + 1) * d];
-                    let norms = (f64::from(lane_sq_norm(row32)), max_norm);
-                    let (best, second) = (f64::from(best), f64::from(second));
-                    if let Some(bounds) = settle(best, second, norms, d, NARROW_EPS) {
-                        *out = hit(label, bounds);
-                        continue;
-                    }
-                    let x_norms = *x_norms.get_or_insert_with(|| self.scores(tile, scratch));
-                    let scores = &scratch[p * kpad..(p + 1) * kpad];
-                    *out = self.pick(&tile[p * d..(p + 1) * d], x_norms[p], scores);
-                }
-            }
+            let ranked = Ranked {
+                rows: &buf,
+                two: &two,
+                max_norm: f64::from(narrow.max_norm),
+                eps: NARROW_EPS,
+            };
+            self.settle_run(full, ranked, hits, scratch);
         }
     }
 }
