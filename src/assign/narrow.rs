@@ -10,7 +10,7 @@ use super::{Codebook, Hit};
 use crate::float::Float;
 
 impl<C: Float> Codebook<C> {
-    /// Rank the [`ROWS`](super::dot::ROWS) rows of `x` against the codes rounded to `f32`
+    /// Rank the [`ROWS`] rows of `x` against the codes rounded to `f32`
     /// (`narrow`) and write the hits of the first `group.len()` of them; `false` (leaving
     /// `group` to be written again) if a value of `x` is not [`narrowable`] or a row's best
     /// code is not certain.
