@@ -227,7 +227,7 @@ def task_parallel(lib, case):
         km = faiss.Kmeans(d, k)
         km.train(x)
         t = time.perf_counter() - t
-        centres, iters = km.centroids, km.iteration_stats and len(km.iteration_stats)
+        centres, iters = km.centroids, len(km.iteration_stats)
     else:
         import ferrovq
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ferrovq import _core, _engine
+from ferrovq._random import first_row
 
 __all__ = ["OVERSAMPLING", "ROUNDS", "InMemory", "seeds"]
 
@@ -111,13 +112,6 @@ class InMemory:
     def weights_of(self, n_candidates):
         """Each candidate's weight: the weights of the rows nearest to it."""
         return counted(self.state, n_candidates, self.weights)
-
-
-def first_row(n, rng):
-    """A row number drawn uniformly (the first candidate), from either kind of random state."""
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(n, dtype="int64"))
-    return int(rng.randint(n, dtype="int64"))
 
 
 def seeds(rows, k, rng, check_finite=False, workers=None):

@@ -22,6 +22,14 @@ def check_random_state(seed):
     raise ValueError(f"'{seed}' cannot be used to seed a numpy.random.RandomState instance")
 
 
+def first_row(n, rng):
+    """A row number in ``[0, n)`` drawn as SciPy's k-means++ draws its first row (SciPy's
+    ``rng_integers``), from a ``Generator`` or a ``RandomState``."""
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(n, dtype="int64"))
+    return int(rng.randint(n, dtype="int64"))
+
+
 def rng_keywords(fun):
     """Accept SciPy's two spellings of the random state: ``rng=`` (normalised with
     ``np.random.default_rng``) and the legacy ``seed=`` (used as given); both at once is a

@@ -13,7 +13,7 @@ import numpy as np
 
 from ferrovq import _core, _engine, _kmeans_parallel
 from ferrovq._core import ClusterError
-from ferrovq._random import check_random_state, rng_keywords
+from ferrovq._random import check_random_state, first_row, rng_keywords
 from ferrovq._validation import (
     FLOATS,
     as_matrices,
@@ -440,10 +440,7 @@ def _kpp(data, k, rng, workers=None):
     dims = 1 if data.ndim == 1 else data.shape[1]
     n_codes = len(range(k))  # SciPy's own conversion of k (a TypeError for a non-integer)
     np.empty((n_codes, dims))  # fails as SciPy's does for an absurd k, before any work
-    if isinstance(rng, np.random.Generator):
-        first = rng.integers(n, dtype="int64")
-    else:
-        first = rng.randint(n, dtype="int64")
+    first = first_row(n, rng)
     uniforms = rng.uniform(size=n_codes - 1) if n_codes > 1 else np.empty(0)
     x2 = native(data, data.dtype).reshape(n, dims)
     init, _, degenerate = _engine.plusplus(

@@ -23,7 +23,7 @@ import dask.array as da
 import numpy as np
 
 from ferrovq import _core, _kmeans_parallel, _threads
-from ferrovq._random import check_random_state, rng_keywords
+from ferrovq._random import check_random_state, first_row, rng_keywords
 from ferrovq._vq import _EMPTY_CLUSTER, ClusterError, _krandinit
 from ferrovq._vq import vq as _vq_in_memory
 
@@ -271,7 +271,7 @@ def _plusplus(data, k, rng, workers, check_finite):
     """Exact k-means++ with SciPy's draws (the first row, then one uniform per centre),
     one pass over the data per centre: the block holding the draw is found from the
     blocks' totals, then the row within it."""
-    first = _kmeans_parallel.first_row(data.shape[0], rng)
+    first = first_row(data.shape[0], rng)
     uniforms = rng.uniform(size=k - 1) if k > 1 else np.empty(0)
     centres = [_row(data, first)]
     blocks = _blocks(data)
