@@ -1,8 +1,9 @@
 //! A code book prepared for nearest-code queries, and the dispatch between the kernels.
 //!
 //! For fewer than five features the direct kernel ([`super::direct`]) gives SciPy's bits;
-//! it also takes few codes, as does, for k-means passes, the lane-dots kernel
-//! ([`super::lane_dots`]), which ranks as the next one does. For five or more features
+//! it also takes few codes. Where only labels are asked for (k-means passes) and there are
+//! up to 64 codes, the lane-dots kernel ([`super::lane_dots`]) takes them, ranking as the
+//! next one does. For five or more features
 //! (where SciPy itself uses BLAS) the register-tiled kernel ([`super::dot`]) ranks the
 //! codes by `|c|^2 - 2 x.c` (one fused multiply-add per feature and code). A rounding
 //! bound ([`super::bound`]) decides whether the best code is certain; when the runner-up
@@ -14,7 +15,7 @@
 use super::bound::{hit, margin, recheck, settle};
 use super::direct::direct_nearest;
 use super::dot::{dot_scores, tiles_scores, transposed, two_smallest, LANES, ROWS};
-use super::exact::{exact_to_labels, lane_sq_dists, lane_sq_norm, sq_dist};
+use super::exact::{exact_to_labels, lane_sq_dists, sq_dist, sq_norm};
 use super::lane_dots::{lane_dots_nearest, Ranking};
 use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
 use super::DOT_MIN_FEATURES;
@@ -88,27 +89,36 @@ fn direct_kernel(k: usize, d: usize) -> bool {
     d < DOT_MIN_FEATURES || k <= DIRECT_MAX_CODES
 }
 
-/// Whether a code book that [`direct_kernel`] takes goes to the lane-dots kernel instead:
-/// with five or more features, where only the labels are asked for (k-means passes) and a
-/// row meets at least [`LANE_DOTS_MIN_PRODUCTS`] products, or [`NARROW_LANE_DOTS_MIN_PRODUCTS`]
-/// if the book is `narrow` (`f64` codes ranked in `f32`). Measured (one core, against the
-/// direct kernel, k-means of 5 iterations): 10,000 and 100,000 x 64 rows against 16 codes
-/// 9-22% faster, 10,000 x 64 against 8 codes 5-17%; against 4 codes (256 products) up to
-/// 8% slower in `f32` (100,000 rows: 12%), and 10,000 x 8 against 16 (128) 20-48% slower,
-/// the bound's fixed cost per row weighing more than the products saved. `f64` rows ranked
-/// in `f32` gain more: 10,000 x 32 against 8 codes 25% faster, 100,000 x 16 against 16
-/// 20%, 10,000 x 64 against 4 codes 6%; at 128 products and below no faster. With the
-/// exact distances asked for (`vq`) it was 0-5% slower than the direct kernel, which has
-/// them as it ranks (and so it was with `f64` rows ranked in `f32`: the exact distances
-/// after them, by a transpose of the differences, cost as much as the ranking saved).
+/// Whether a code book goes to the lane-dots kernel: with five or more features and at
+/// most [`LANE_DOTS_MAX_CODES`] codes, where only the labels are asked for (k-means passes)
+/// and a row meets at least [`LANE_DOTS_MIN_PRODUCTS`] products, or
+/// [`NARROW_LANE_DOTS_MIN_PRODUCTS`] if the book is `narrow` (`f64` codes ranked in `f32`).
+/// Measured (one core, against the direct kernel, k-means of 5 iterations): 10,000 and
+/// 100,000 x 64 rows against 16 codes 9-22% faster, 10,000 x 64 against 8 codes 5-17%;
+/// against 4 codes (256 products) up to 8% slower in `f32` (100,000 rows: 12%), and 10,000
+/// x 8 against 16 (128) 20-48% slower, the bound's fixed cost per row weighing more than
+/// the products saved. `f64` rows ranked in `f32` gain more: 10,000 x 32 against 8 codes
+/// 25% faster, 100,000 x 16 against 16 20%, 10,000 x 64 against 4 codes 6%; at 128
+/// products and below no faster. With the exact distances asked for (`vq`) it was 0-5%
+/// slower than the direct kernel, which has them as it ranks (and so it was with `f64`
+/// rows ranked in `f32`: the exact distances after them, by a transpose of the
+/// differences, cost as much as the ranking saved).
 fn lane_dots(k: usize, d: usize, exact: bool, narrow: bool) -> bool {
     let min_products = if narrow {
         NARROW_LANE_DOTS_MIN_PRODUCTS
     } else {
         LANE_DOTS_MIN_PRODUCTS
     };
-    d >= DOT_MIN_FEATURES && !exact && k * d >= min_products
+    d >= DOT_MIN_FEATURES && !exact && k <= LANE_DOTS_MAX_CODES && k * d >= min_products
 }
+
+/// Up to this many codes the lane-dots kernel labels rows faster than the dot-product
+/// kernel, whose tile of [`LANES`] codes is partly padding below it and whose ranking of
+/// each row's scores afterwards costs more than the lanes' running ranking. Measured on a
+/// Zen 3 (AVX2), one thread, 50,000 rows of 5 to 64 features, labels alone, lane dots
+/// against the dot-product kernel: 17 to 32 codes 1.4-3.3x faster, 48 codes 1.2-1.9x, 64
+/// codes 1.01-1.5x; at 96 codes from 0.9x (16 features) to 1.1x (5), at 128 0.86-1.1x.
+const LANE_DOTS_MAX_CODES: usize = 64;
 
 /// See [`lane_dots`].
 const LANE_DOTS_MIN_PRODUCTS: usize = 512;
@@ -204,11 +214,7 @@ impl<C: Float> Codebook<C> {
     /// of rows with any best code not certain in `f32` is ranked again in `f64` (by the
     /// lane-dots kernel, each such row is measured with the direct formula).
     pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
-        if direct_kernel(self.k, self.d) {
-            if !lane_dots(self.k, self.d, exact, self.narrow.is_some()) {
-                direct_nearest(&self.rows, self.k, self.d, rows, hits);
-                return;
-            }
+        if lane_dots(self.k, self.d, exact, self.narrow.is_some()) {
             let mut buf = Vec::new();
             match self.narrow.as_deref() {
                 Some(n) if narrow_rows(rows, &mut buf) => {
@@ -220,6 +226,10 @@ impl<C: Float> Codebook<C> {
                     lane_dots_nearest(ranking, &self.rows, self.d, rows, rows, hits);
                 }
             }
+            return;
+        }
+        if direct_kernel(self.k, self.d) {
+            direct_nearest(&self.rows, self.k, self.d, rows, hits);
             return;
         }
         match self.narrow.as_deref() {
@@ -266,18 +276,17 @@ impl<C: Float> Codebook<C> {
     /// tiles: each block of [`Codebook::block_slots`] codes is scored against every tile of
     /// the block while it is in the core's cache (one tile at a time, a code book larger
     /// than the cache was read from memory once per tile), and each row keeps the two
-    /// smallest scores so far. A row whose best is certain from them is settled; the tile
-    /// of any other row is scored again against the whole book and the row picked as by
-    /// the tile-by-tile kernel (the same hits either way).
+    /// smallest scores so far. A row whose best is certain from them is settled; any other
+    /// row is scored again against the whole book and picked as by the tile-by-tile kernel
+    /// ([`Codebook::rescore`]; the same hits either way).
     fn nearest_blocks(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C]) {
         let d = self.d;
         let (whole, block) = scratch.split_at_mut(self.kpad * ROWS);
-        let mut padded = Vec::new();
-        for (x, hits) in rows
-            .chunks(d * ROWS * BLOCK_TILES)
-            .zip(hits.chunks_mut(ROWS * BLOCK_TILES))
-        {
-            let full = padded_to(x, hits.len().div_ceil(ROWS) * ROWS * d, d, &mut padded);
+        let (mut padded, mut pending) = (Vec::new(), Vec::new());
+        let run = ROWS * BLOCK_TILES;
+        for (r, (x, run_hits)) in rows.chunks(d * run).zip(hits.chunks_mut(run)).enumerate() {
+            let n = run_hits.len();
+            let full = padded_to(x, n.div_ceil(ROWS) * ROWS * d, d, &mut padded);
             let two = self.block_two_smallest(full, block);
             let ranked = Ranked {
                 rows: full,
@@ -285,43 +294,64 @@ impl<C: Float> Codebook<C> {
                 max_norm: self.max_norm.to_f64(),
                 eps: C::EPSILON.to_f64(),
             };
-            self.settle_run(full, ranked, hits, whole);
+            self.settle_run(ranked, run_hits, r * run, &mut pending);
         }
+        self.rescore(rows, &pending, hits, whole);
     }
 
-    /// The hits of a run of whole tiles of rows (`full`) from `ranked` (each row's two
-    /// smallest scores by a ranking book: `self`, or its `f32` rounding): a row whose best
-    /// code is certain is settled; the tile of any other row is scored against the whole
-    /// of `self` (into `whole`) and the row picked as by the tile-by-tile kernel.
+    /// The hits of a run of rows (the `hits.len()` rows from row `first` of the caller's)
+    /// from `ranked` (each row's two smallest scores by a ranking book: `self`, or its
+    /// `f32` rounding): a row whose best code is certain is settled, the number of any
+    /// other row pushed to `pending` for [`Codebook::rescore`].
     pub(super) fn settle_run<N: Float>(
         &self,
-        full: &[C],
         ranked: Ranked<'_, N>,
         hits: &mut [Hit<C>],
-        whole: &mut [C],
+        first: usize,
+        pending: &mut Vec<usize>,
     ) {
         let Ranked {
-            rows: ranked_rows,
+            rows,
             two,
             max_norm,
             eps,
         } = ranked;
+        let d = self.d;
+        let runs = hits.iter_mut().zip(two).zip(rows.chunks_exact(d));
+        for (i, ((out, &(best, second, label)), row)) in runs.enumerate() {
+            let norms = (sq_norm(row).to_f64(), max_norm);
+            match settle(best.to_f64(), second.to_f64(), norms, d, eps) {
+                Some(bounds) => *out = hit(label, bounds),
+                None => pending.push(first + i),
+            }
+        }
+    }
+
+    /// The hits of the rows numbered in `pending` (of `rows`, row-major), scored against
+    /// the whole book [`ROWS`] at a time (into `whole`) and picked as by the tile-by-tile
+    /// kernel: a row's scores do not depend on the rows beside it, so gathering the few
+    /// uncertain rows into whole tiles gives the same hits as scoring each one's own tile.
+    /// (At 1,536 features against 1,024 codes a third of the tiles had a row not certain,
+    /// and scoring those tiles again was a fifth of `vq`'s time.)
+    pub(super) fn rescore(
+        &self,
+        rows: &[C],
+        pending: &[usize],
+        hits: &mut [Hit<C>],
+        whole: &mut [C],
+    ) {
         let (d, kpad) = (self.d, self.kpad);
-        let groups = hits.chunks_mut(ROWS).zip(two.chunks_exact(ROWS));
-        for (g, (hits, two)) in groups.enumerate() {
-            let tile = &full[g * ROWS * d..(g + 1) * ROWS * d];
-            let mut x_norms = None;
-            for (p, (out, &(best, second, label))) in hits.iter_mut().zip(two).enumerate() {
-                let row = &ranked_rows[(g * ROWS + p) * d..(g * ROWS + p + 1) * d];
-                let norms = (lane_sq_norm(row).to_f64(), max_norm);
-                let (best, second) = (best.to_f64(), second.to_f64());
-                if let Some(bounds) = settle(best, second, norms, d, eps) {
-                    *out = hit(label, bounds);
-                    continue;
-                }
-                let x_norms = *x_norms.get_or_insert_with(|| self.scores(tile, whole));
+        let mut tile = Vec::with_capacity(ROWS * d);
+        for group in pending.chunks(ROWS) {
+            tile.clear();
+            for p in 0..ROWS {
+                let i = group[p.min(group.len() - 1)];
+                tile.extend_from_slice(&rows[i * d..(i + 1) * d]);
+            }
+            let x_norms = self.scores(&tile, whole);
+            for (p, &i) in group.iter().enumerate() {
                 let scores = &whole[p * kpad..(p + 1) * kpad];
-                *out = self.pick(&tile[p * d..(p + 1) * d], x_norms[p], scores);
+                hits[i] = self.pick(&tile[p * d..(p + 1) * d], x_norms[p], scores);
             }
         }
     }

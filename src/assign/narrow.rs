@@ -42,9 +42,10 @@ impl<C: Float> Codebook<C> {
     /// The dot-product kernel's hits of `rows` where the codes rounded to `f32` (`narrow`)
     /// outgrow the cache: a run of [`BLOCK_TILES`] tiles of rows is rounded to `f32` and
     /// ranked against `narrow` block by block ([`Codebook::block_two_smallest`]); a row
-    /// whose best code is certain in `f32` is settled, and the tile of any other row is
-    /// ranked in `f64` against the whole book (tile by tile, each tile read the whole `f64`
-    /// book, and at 1,536 features most tiles had a row to rank again in `f64`).
+    /// whose best code is certain in `f32` is settled, and any other row is ranked in
+    /// `f64` against the whole book ([`Codebook::rescore`]; tile by tile, each tile read
+    /// the whole `f64` book, and at 1,536 features most tiles had a row to rank again in
+    /// `f64`).
     pub(super) fn nearest_narrow_blocks(
         &self,
         narrow: &Codebook<f32>,
@@ -54,14 +55,12 @@ impl<C: Float> Codebook<C> {
     ) {
         let d = self.d;
         let mut block = vec![0.0f32; narrow.block_len()];
-        let (mut buf, mut padded) = (Vec::new(), Vec::new());
-        for (x, hits) in rows
-            .chunks(d * ROWS * BLOCK_TILES)
-            .zip(hits.chunks_mut(ROWS * BLOCK_TILES))
-        {
-            let full = padded_to(x, hits.len().div_ceil(ROWS) * ROWS * d, d, &mut padded);
+        let (mut buf, mut padded, mut pending) = (Vec::new(), Vec::new(), Vec::new());
+        let run = ROWS * BLOCK_TILES;
+        for (r, (x, run_hits)) in rows.chunks(d * run).zip(hits.chunks_mut(run)).enumerate() {
+            let full = padded_to(x, run_hits.len().div_ceil(ROWS) * ROWS * d, d, &mut padded);
             if !narrow_rows(full, &mut buf) {
-                self.nearest_tiles(x, hits, scratch);
+                self.nearest_tiles(x, run_hits, scratch);
                 continue;
             }
             let two = narrow.block_two_smallest(&buf, &mut block);
@@ -71,8 +70,9 @@ impl<C: Float> Codebook<C> {
                 max_norm: f64::from(narrow.max_norm),
                 eps: NARROW_EPS,
             };
-            self.settle_run(full, ranked, hits, scratch);
+            self.settle_run(ranked, run_hits, r * run, &mut pending);
         }
+        self.rescore(rows, &pending, hits, scratch);
     }
 }
 
