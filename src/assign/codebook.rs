@@ -584,7 +584,8 @@ mod tests {
     /// A code book larger than [`BLOCKED_BOOK_BYTES`] scored block by block: labels and
     /// distances equal those of a brute-force comparison in `f32`, bit for bit, across
     /// partial blocks of rows and codes, with exact ties (duplicated codes, which send
-    /// their tiles back to the whole-book scoring) and rows midway between two codes.
+    /// their rows back to the whole-book scoring) and rows midway between two codes, in
+    /// the first and the second run of rows (gathered into the same tiles).
     #[test]
     fn blocked_book_matches_brute_force_bitwise() {
         let mut next = crate::test_uniforms(77);
@@ -598,6 +599,7 @@ mod tests {
             let (a, b) = (&code[j * d..(j + 1) * d], &code[(j - 1) * d..j * d]);
             rows.extend(a.iter().zip(b).map(|(a, b)| (a + b) / 2.0));
         }
+        rows.rotate_right(4 * d);
         let n = rows.len() / d;
         let cb = Codebook::new(&code, k, d);
         assert!(cb.blocked() && cb.block_slots() < cb.kpad);
@@ -625,7 +627,8 @@ mod tests {
     #[test]
     fn narrowed_book_in_blocks_matches_brute_force_bitwise() {
         // f64 codes whose f32 panels outgrow the cache: ranked in f32 block by block, the
-        // tiles of uncertain rows (ties, midpoints) ranked again in f64.
+        // uncertain rows (ties, midpoints; in the first run and the third) ranked again in
+        // f64.
         let mut next = crate::test_uniforms(78);
         let (k, d) = (1100, 260);
         let mut code: Vec<f64> = (0..k * d).map(|_| next()).collect();
@@ -636,6 +639,7 @@ mod tests {
             let (a, b) = (&code[j * d..(j + 1) * d], &code[(j - 1) * d..j * d]);
             rows.extend(a.iter().zip(b).map(|(a, b)| (a + b) / 2.0));
         }
+        rows.rotate_right(4 * d);
         // A value f32 cannot hold to half its epsilon: that run of rows is ranked in f64.
         rows[120 * d + 7] = 1e-70;
         let cb = Codebook::new(&code, k, d);
