@@ -170,7 +170,10 @@ class BisectingKMeans(_BaseKMeans):
 
     def _bisect(self, X, sample_weight, cluster):
         """Split `cluster` with the best of `n_init` two-centre runs on its rows."""
-        X, sample_weight = X[cluster.indices], sample_weight[cluster.indices]
+        rows = cluster.indices
+        # take() gathers dense rows about twice as fast as fancy indexing does.
+        X = X[rows] if sp.issparse(X) else X.take(rows, axis=0)
+        sample_weight = sample_weight.take(rows)
         weights = _weights_or_none(sample_weight)
         best = None
         for _ in range(self.n_init):
