@@ -60,6 +60,7 @@ def minibatch_step(
     centers: npt.NDArray[np.floating],
     totals: npt.NDArray[np.floating],
     workers: int | None = None,
+    bounds: BlockBounds | None = None,
 ) -> tuple[npt.NDArray[np.int32], float, npt.NDArray[np.floating]]: ...
 def kmeans_plusplus(
     data: npt.NDArray[np.floating],
@@ -82,6 +83,11 @@ def greedy_plusplus(
 
 @final
 class BlockBounds:
+    def __new__(cls, rows: int) -> BlockBounds: ...
+    @property
+    def kept(self) -> bool: ...
+    @property
+    def labels(self) -> npt.NDArray[np.int32]: ...
     @property
     def rows(self) -> int: ...
     @property

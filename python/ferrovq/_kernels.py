@@ -9,7 +9,16 @@ import scipy.sparse as sp
 
 from ferrovq import _core
 
-__all__ = ["distances", "greedy_plusplus", "inertia", "labels", "lloyd", "minibatch_step"]
+__all__ = [
+    "bounded_labels",
+    "distances",
+    "greedy_plusplus",
+    "inertia",
+    "labels",
+    "lloyd",
+    "minibatch_step",
+    "row_bounds",
+]
 
 
 def _parts(X):
@@ -55,13 +64,30 @@ def lloyd(X, centers, tol, max_iter, weights=None, workers=None, farthest=None):
     return centers, labels, n_iter
 
 
-def minibatch_step(X, weights, centers, totals, workers=None):
+def minibatch_step(X, weights, centers, totals, workers=None, bounds=None):
     """One mini-batch step on the rows `X` (dense or sparse): their labels and inertia
     against `centers`, and the centres moved to their running means (`totals`, each
-    centre's weight so far, updated in place). Returns ``(labels, inertia, moved)``."""
+    centre's weight so far, updated in place). Returns ``(labels, inertia, moved)``. Dense
+    rows leave their distance bounds in `bounds` (a ``BlockBounds`` for them) if given,
+    for :func:`bounded_labels` of the same rows against the moved centres."""
     if sp.issparse(X):
         return _core.sparse_minibatch_step(_parts(X), weights, centers, totals, workers)
-    return _core.minibatch_step(X, weights, centers, totals, workers)
+    return _core.minibatch_step(X, weights, centers, totals, workers, bounds)
+
+
+def row_bounds(X):
+    """Empty distance bounds for the rows of dense `X` (None for sparse rows, which
+    keep none), for :func:`minibatch_step` to fill."""
+    return None if sp.issparse(X) else _core.BlockBounds(X.shape[0])
+
+
+def bounded_labels(X, centers, bounds, workers=None):
+    """Each dense row's nearest centre, given the rows' distance bounds against earlier
+    centres (`bounds`, which keeps the new ones): the labels of :func:`labels`, comparing
+    only the rows the bounds do not settle (every row if the step kept no bounds)."""
+    if not bounds.kept:
+        return labels(X, centers, workers)
+    return _core.block_sums(X, centers, bounds, workers)[2].labels
 
 
 def labels(X, centers, workers=None, check_finite=False):

@@ -6,7 +6,8 @@
 use crate::assign::nearest_labels;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::lloyd::check_weights;
+use crate::lloyd::step::pruning_pays;
+use crate::lloyd::{check_weights, BlockBounds};
 use crate::measure::check_labels;
 use crate::parallel::Exec;
 use crate::sparse::Csr;
@@ -26,7 +27,11 @@ pub struct BatchStep {
 /// `centers` (`k x d`), then move each code into `moved` to the running mean of the rows it
 /// has been given, `(old * total + sum(w * x)) / (total + sum(w))`, in the rows' type and in
 /// scikit-learn's order (so scikit-learn's bits); `totals` (each code's weight so far)
-/// gains the batch's weights. A code given no rows stays where it was.
+/// gains the batch's weights. A code given no rows stays where it was. With `bounds` (for
+/// the batch's rows), where the batch has rows enough per code for bounds to pay, the
+/// labels come from [`BlockBounds::step`], which leaves the rows' distance bounds for a
+/// later labelling of the same rows against the moved codes (the same labels either way);
+/// elsewhere `bounds` is left as it was.
 ///
 /// # Errors
 /// `FeatureMismatch` or `InvalidParameter` for a code book that is not `k x d` with
@@ -39,8 +44,16 @@ pub fn step<F: Float>(
     centers: ArrayView2<F>,
     totals: &mut [F],
     moved: &mut [F],
+    bounds: Option<&mut BlockBounds<F>>,
 ) -> Result<BatchStep> {
-    let labels = nearest_labels(exec, batch, centers, false)?;
+    let (n, d) = batch.dim();
+    let labels = match bounds {
+        Some(bounds) if pruning_pays(n, centers.nrows(), d) => {
+            bounds.step(exec, batch, centers)?;
+            bounds.labels()
+        }
+        _ => nearest_labels(exec, batch, centers, false)?,
+    };
     let inertia = crate::inertia(exec, batch, centers, &labels, Some(weights))?;
     let batch = batch.as_standard_layout();
     let (x, d) = (crate::contiguous(&batch)?, batch.ncols());
@@ -152,6 +165,7 @@ mod tests {
             centers.view(),
             &mut totals,
             &mut moved,
+            None,
         )
         .unwrap();
         assert_eq!(out.labels, [0, 1, 0, 1]);
@@ -198,6 +212,7 @@ mod tests {
                     centers.view(),
                     &mut totals,
                     &mut moved,
+                    None,
                 )
             };
             (out.unwrap(), totals, moved)
@@ -208,6 +223,56 @@ mod tests {
             (b.0.labels.clone(), b.1, b.2)
         );
         assert!((a.0.inertia - b.0.inertia).abs() < 1e-12);
+    }
+
+    /// With bounds, a step's labels are those without, and the bounds it leaves label the
+    /// same rows against the moved codes as a full comparison does, comparing fewer rows
+    /// as the codes settle (overlapping blobs: rows change codes, most do not).
+    #[test]
+    fn bounds_left_by_a_step_label_the_rows_against_the_moved_codes() {
+        let (n, d, k) = (30_000, 3, 40);
+        assert!(crate::lloyd::step::pruning_pays(n, k, d));
+        let mut rnd = crate::test_uniforms(11);
+        let x = ndarray::Array2::from_shape_fn((n, d), |(i, _)| (i % k) as f64 * 0.5 + 8.0 * rnd());
+        let weights: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let exec = Exec::with_threads(2).unwrap();
+        let mut centers = x.slice(ndarray::s![..k, ..]).to_owned();
+        let mut totals = vec![0.0; k];
+        let mut bounds = BlockBounds::new(n);
+        let mut scanned = Vec::new();
+        for _ in 0..6 {
+            let (mut plain_totals, mut plain_moved) = (totals.clone(), vec![0.0; k * d]);
+            let plain = step(
+                &exec,
+                x.view(),
+                &weights,
+                centers.view(),
+                &mut plain_totals,
+                &mut plain_moved,
+                None,
+            )
+            .unwrap();
+            let mut moved = vec![0.0; k * d];
+            let kept = step(
+                &exec,
+                x.view(),
+                &weights,
+                centers.view(),
+                &mut totals,
+                &mut moved,
+                Some(&mut bounds),
+            )
+            .unwrap();
+            assert_eq!(kept, plain);
+            assert_eq!((&totals, &moved), (&plain_totals, &plain_moved));
+            centers = ndarray::Array2::from_shape_vec((k, d), moved).unwrap();
+            bounds.step(&exec, x.view(), centers.view()).unwrap();
+            let want = nearest_labels(&exec, x.view(), centers.view(), false).unwrap();
+            assert_eq!(bounds.labels(), want);
+            scanned.push(bounds.scanned());
+        }
+        // The codes move less as their totals grow, and the bounds settle more rows.
+        assert!(scanned[5] < n / 4 && scanned[5] < scanned[0], "{scanned:?}");
     }
 
     #[test]
@@ -223,6 +288,7 @@ mod tests {
             centers.view(),
             &mut totals,
             &mut moved,
+            None,
         );
         assert!(matches!(short, Err(Error::BadShape { .. })));
         let mut three = [0.0; 3];
@@ -233,6 +299,7 @@ mod tests {
             centers.view(),
             &mut three,
             &mut moved,
+            None,
         );
         assert!(matches!(wrong, Err(Error::BadShape { what: "totals", .. })));
     }

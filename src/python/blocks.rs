@@ -13,22 +13,49 @@ use pyo3::types::PyAny;
 use std::sync::Mutex;
 
 /// A block's labels and distance bounds between Lloyd iterations, as `block_sums` returns
-/// them: opaque, for the same block's next call on the same process.
+/// them (or `minibatch_step` leaves them in one made empty for its rows): opaque, for the
+/// same block's next call on the same process.
 #[pyclass(module = "ferrovq._core", frozen)]
 pub(super) struct BlockBounds {
     /// Emptied when a call takes the bounds over (they move into the object it returns).
     inner: Mutex<Option<AnyBounds>>,
     rows: usize,
-    scanned: usize,
 }
 
-enum AnyBounds {
+/// Bounds of either float type.
+pub(super) enum AnyBounds {
     F64(lloyd::BlockBounds<f64>),
     F32(lloyd::BlockBounds<f32>),
 }
 
 #[pymethods]
 impl BlockBounds {
+    /// Empty bounds for a block of `rows` rows (every row compared at its first step).
+    #[new]
+    fn empty(rows: usize) -> Self {
+        BlockBounds {
+            inner: Mutex::new(None),
+            rows,
+        }
+    }
+
+    /// The rows' labels from the step that made these bounds (empty if there was none).
+    #[getter]
+    fn labels<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i32>> {
+        let labels = match &*self.lock() {
+            Some(AnyBounds::F64(b)) => b.labels(),
+            Some(AnyBounds::F32(b)) => b.labels(),
+            None => Vec::new(),
+        };
+        labels.into_pyarray(py)
+    }
+
+    /// Whether a step left its labels and bounds here.
+    #[getter]
+    fn kept(&self) -> bool {
+        self.lock().is_some()
+    }
+
     /// The number of rows of the block these bounds are for.
     #[getter]
     fn rows(&self) -> usize {
@@ -45,12 +72,37 @@ impl BlockBounds {
     /// their own (all without usable bounds).
     #[getter]
     fn scanned(&self) -> usize {
-        self.scanned
+        match &*self.lock() {
+            Some(AnyBounds::F64(b)) => b.scanned(),
+            Some(AnyBounds::F32(b)) => b.scanned(),
+            None => 0,
+        }
+    }
+}
+
+impl BlockBounds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<AnyBounds>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The bounds inside, taken over (left empty), if they are of type `F` and for `n`
+    /// rows; else empty bounds for `n` rows.
+    pub(super) fn take<F: Bounded>(&self, n: usize) -> lloyd::BlockBounds<F> {
+        self.lock()
+            .take()
+            .and_then(F::unwrap)
+            .filter(|b| b.rows() == n)
+            .unwrap_or_else(|| lloyd::BlockBounds::new(n))
+    }
+
+    /// Keep `bounds` inside.
+    pub(super) fn put<F: Bounded>(&self, bounds: lloyd::BlockBounds<F>) {
+        *self.lock() = Some(F::wrap(bounds));
     }
 }
 
 /// The float types whose bounds `AnyBounds` holds.
-trait Bounded: Float + Element {
+pub(super) trait Bounded: Float + Element {
     fn unwrap(any: AnyBounds) -> Option<lloyd::BlockBounds<Self>>;
     fn wrap(bounds: lloyd::BlockBounds<Self>) -> AnyBounds;
 }
@@ -104,14 +156,10 @@ fn block_sums<'py>(
         let c = codes_like::<F>(code_book, "code_book")?;
         let (xv, cv) = (x.as_array(), c.as_array());
         let n = xv.nrows();
-        let taken = bounds.and_then(|b| {
-            let mut inner = b.get().inner.lock().unwrap_or_else(|p| p.into_inner());
-            inner.take()
-        });
-        let mut kept = taken
-            .and_then(F::unwrap)
-            .filter(|b| b.rows() == n)
-            .unwrap_or_else(|| lloyd::BlockBounds::new(n));
+        let mut kept = match bounds {
+            Some(b) => b.get().take::<F>(n),
+            None => lloyd::BlockBounds::new(n),
+        };
         let size = cost(&[n, cv.nrows(), cv.ncols()]);
         let (sums, kept) = run(py, size, workers, None, |exec| {
             Ok((kept.step(exec, xv, cv)?, kept))
@@ -123,7 +171,6 @@ fn block_sums<'py>(
             means.into_pyarray(py).into_any(),
             sums.counts().to_vec().into_pyarray(py),
             BlockBounds {
-                scanned: kept.scanned(),
                 inner: Mutex::new(Some(F::wrap(kept))),
                 rows: n,
             },

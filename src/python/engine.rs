@@ -4,6 +4,7 @@
 //! (The scikit-learn and Dask front-ends of the Python package stand on these.)
 
 use super::arrays::{codes_like, with_float, with_float_pair};
+use super::blocks::{BlockBounds, Bounded};
 use super::running::{cost, run, PyFarthest};
 use crate::float::{Float, Promote};
 use crate::lloyd::minibatch::BatchStep;
@@ -159,9 +160,11 @@ pub(super) fn minibatch_call<'py, F: Float + Element>(
 }
 
 /// One mini-batch step on dense rows ([`crate::lloyd::minibatch::step`]): `totals` is
-/// updated in place; returns the batch's labels and inertia and the moved codes.
+/// updated in place; returns the batch's labels and inertia and the moved codes. With
+/// `bounds` (a `BlockBounds` for these rows) the rows' distance bounds are left in it, for
+/// `block_sums` to label the same rows against the moved codes comparing fewer of them.
 #[pyfunction]
-#[pyo3(signature = (data, weights, centers, totals, workers=None))]
+#[pyo3(signature = (data, weights, centers, totals, workers=None, bounds=None))]
 fn minibatch_step<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -169,24 +172,32 @@ fn minibatch_step<'py>(
     centers: &Bound<'py, PyAny>,
     totals: &Bound<'py, PyAny>,
     workers: Option<usize>,
+    bounds: Option<&Bound<'py, BlockBounds>>,
 ) -> PyResult<StepOut<'py>> {
-    fn go<'py, F: Float + Element>(
+    fn go<'py, F: Bounded>(
         py: Python<'py>,
         x: numpy::PyReadonlyArray2<'py, F>,
         args: StepArgs<'_, 'py>,
         workers: Option<usize>,
+        bounds: Option<&Bound<'py, BlockBounds>>,
     ) -> PyResult<StepOut<'py>> {
         let xv = x.as_array();
         let cost = |k| cost(&[xv.nrows(), k, xv.ncols()]);
-        minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
-            crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, moved)
-        })
+        let mut kept = bounds.map(|b| b.get().take::<F>(xv.nrows()));
+        let out = minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
+            crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, moved, kept.as_mut())
+        });
+        if let (Some(b), Some(kept)) = (bounds, kept) {
+            b.get().put(kept);
+        }
+        out
     }
     with_float!(data, "data", |x| go(
         py,
         x,
         (weights, centers, totals),
-        workers
+        workers,
+        bounds
     ))
 }
 

@@ -41,9 +41,14 @@ class _Sampler:
         return self._cdf.searchsorted(random_state.random_sample(size), side="right")
 
 
-def _labels_inertia(X, sample_weight, centers, workers):
-    """Each row's nearest centre and the (weighted) sum of squared distances to them."""
-    labels = _kernels.labels(X, centers, workers)
+def _labels_inertia(X, sample_weight, centers, workers, bounds=None):
+    """Each row's nearest centre and the (weighted) sum of squared distances to them; with
+    `bounds` (the rows' distance bounds from a step), only the rows they do not settle are
+    compared with the centres."""
+    if bounds is None:
+        labels = _kernels.labels(X, centers, workers)
+    else:
+        labels = _kernels.bounded_labels(X, centers, bounds, workers)
     return labels, _kernels.inertia(X, centers, labels, _weights_or_none(sample_weight), workers)
 
 
@@ -203,14 +208,15 @@ class MiniBatchKMeans(_BaseKMeans):
             return True
         return False
 
-    def _step(self, X, sample_weight, centers, random_state, reassign):
+    def _step(self, X, sample_weight, centers, random_state, reassign, bounds=None):
         """One mini-batch step on the rows `X`: the engine's assignment and running-mean
-        update (``self._counts`` gains the weights), then scikit-learn's reassignment of
-        the centres whose weight is below `reassignment_ratio` of the largest (at most
-        half the batch's rows, the lightest first) to distinct random rows of the batch.
-        Returns the moved centres and the batch's inertia before the move."""
+        update (``self._counts`` gains the weights; the rows' distance bounds left in
+        `bounds` if given), then scikit-learn's reassignment of the centres whose weight is
+        below `reassignment_ratio` of the largest (at most half the batch's rows, the
+        lightest first) to distinct random rows of the batch. Returns the moved centres and
+        the batch's inertia before the move."""
         _, inertia, moved = _kernels.minibatch_step(
-            X, sample_weight, centers, self._counts, self.workers
+            X, sample_weight, centers, self._counts, self.workers, bounds
         )
         if reassign and self.reassignment_ratio > 0:
             counts = self._counts
@@ -365,12 +371,20 @@ class MiniBatchKMeans(_BaseKMeans):
             )
             self._counts = np.zeros(self.n_clusters, dtype=X.dtype)
             self._n_since_last_reassign = 0
+        # The step's distance bounds spare most of the labels' comparisons against the
+        # moved centres.
+        bounds = _kernels.row_bounds(X) if self.compute_labels else None
         self.cluster_centers_, _ = self._step(
-            X, sample_weight, self.cluster_centers_, self._random_state, self._reassignment_due()
+            X,
+            sample_weight,
+            self.cluster_centers_,
+            self._random_state,
+            self._reassignment_due(),
+            bounds,
         )
         if self.compute_labels:
             self.labels_, self.inertia_ = _labels_inertia(
-                X, sample_weight, self.cluster_centers_, self.workers
+                X, sample_weight, self.cluster_centers_, self.workers, bounds
             )
         self.n_steps_ += 1
         self._n_features_out = self.cluster_centers_.shape[0]
