@@ -38,6 +38,7 @@ pub struct BlockBounds<F> {
     state: LloydState<F>,
     rows: usize,
     scanned: usize,
+    stepped: bool,
 }
 
 impl<F: Float> BlockBounds<F> {
@@ -47,6 +48,7 @@ impl<F: Float> BlockBounds<F> {
             state: LloydState::new(n, false),
             rows: n,
             scanned: 0,
+            stepped: false,
         }
     }
 
@@ -58,6 +60,12 @@ impl<F: Float> BlockBounds<F> {
     /// The rows' labels from the last [`BlockBounds::step`].
     pub fn labels(&self) -> Vec<i32> {
         self.state.labels()
+    }
+
+    /// Whether a [`BlockBounds::step`] has labelled the rows (else there are no labels or
+    /// bounds yet).
+    pub fn stepped(&self) -> bool {
+        self.stepped
     }
 
     /// How many rows the last [`BlockBounds::step`] compared with other codes than their
@@ -98,6 +106,7 @@ impl<F: Float> BlockBounds<F> {
             .state
             .step(exec, crate::contiguous(&block)?, d, &cb, None, &mut [])?;
         self.scanned = step.scanned;
+        self.stepped = true;
         Ok(step.sums)
     }
 }

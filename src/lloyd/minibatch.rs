@@ -273,6 +273,22 @@ mod tests {
         }
         // The codes move less as their totals grow, and the bounds settle more rows.
         assert!(scanned[5] < n / 4 && scanned[5] < scanned[0], "{scanned:?}");
+        // Too few rows per code for bounds to pay: the step leaves them unused.
+        let (few, mut moved) = (100, vec![0.0; k * d]);
+        let mut unused = BlockBounds::new(few);
+        let rows = x.slice(ndarray::s![..few, ..]);
+        let w = &weights[..few];
+        step(
+            &exec,
+            rows,
+            w,
+            centers.view(),
+            &mut totals,
+            &mut moved,
+            Some(&mut unused),
+        )
+        .unwrap();
+        assert!(!unused.stepped());
     }
 
     #[test]

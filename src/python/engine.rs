@@ -187,7 +187,8 @@ fn minibatch_step<'py>(
         let out = minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
             crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, moved, kept.as_mut())
         });
-        if let (Some(b), Some(kept)) = (bounds, kept) {
+        // Bounds the step did not use (too few rows per code for them) stay out.
+        if let (Some(b), Some(kept)) = (bounds, kept.filter(|k| k.stepped())) {
             b.get().put(kept);
         }
         out
