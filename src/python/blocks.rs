@@ -10,6 +10,7 @@ use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// A block's labels and distance bounds between Lloyd iterations, as `block_sums` returns
@@ -20,6 +21,8 @@ pub(super) struct BlockBounds {
     /// Emptied when a call takes the bounds over (they move into the object it returns).
     inner: Mutex<Option<AnyBounds>>,
     rows: usize,
+    /// The rows the step that left the bounds here compared (kept when they are taken).
+    scanned: AtomicUsize,
 }
 
 /// Bounds of either float type.
@@ -36,6 +39,7 @@ impl BlockBounds {
         BlockBounds {
             inner: Mutex::new(None),
             rows,
+            scanned: AtomicUsize::new(0),
         }
     }
 
@@ -72,11 +76,7 @@ impl BlockBounds {
     /// their own (all without usable bounds).
     #[getter]
     fn scanned(&self) -> usize {
-        match &*self.lock() {
-            Some(AnyBounds::F64(b)) => b.scanned(),
-            Some(AnyBounds::F32(b)) => b.scanned(),
-            None => 0,
-        }
+        self.scanned.load(Ordering::Relaxed)
     }
 }
 
@@ -97,6 +97,7 @@ impl BlockBounds {
 
     /// Keep `bounds` inside.
     pub(super) fn put<F: Bounded>(&self, bounds: lloyd::BlockBounds<F>) {
+        self.scanned.store(bounds.scanned(), Ordering::Relaxed);
         *self.lock() = Some(F::wrap(bounds));
     }
 }
@@ -171,6 +172,7 @@ fn block_sums<'py>(
             means.into_pyarray(py).into_any(),
             sums.counts().to_vec().into_pyarray(py),
             BlockBounds {
+                scanned: AtomicUsize::new(kept.scanned()),
                 inner: Mutex::new(Some(F::wrap(kept))),
                 rows: n,
             },
