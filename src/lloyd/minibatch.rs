@@ -56,7 +56,7 @@ pub fn step<F: Float>(
     };
     let inertia = crate::inertia(exec, batch, centers, &labels, Some(weights))?;
     let batch = batch.as_standard_layout();
-    let (x, d) = (crate::contiguous(&batch)?, batch.ncols());
+    let x = crate::contiguous(&batch)?;
     let add = |i: usize, w: F, code: &mut [F]| {
         for (c, &v) in code.iter_mut().zip(&x[i * d..(i + 1) * d]) {
             *c += v * w;
