@@ -8,14 +8,15 @@
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use rayon::ThreadPool;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
 
 /// Rows per chunk: the unit of parallel work and of reduction order.
 pub const CHUNK_ROWS: usize = 2048;
 
-/// Chunks run between two checks of [`Control`]; also bounds the partial results held.
+/// Chunks run between two checks of [`Control`]; also bounds the partial results held
+/// where chunks go in groups.
 const GROUP_CHUNKS: usize = 64;
 
 /// A caller's hook, asked between units of work whether to continue, and told of progress.
@@ -270,17 +271,186 @@ impl<'a> Exec<'a> {
             .zip(split_rows(b, rows * width.max(1), nchunks))
             .enumerate()
             .map(|(c, (sa, sb))| (c * rows, sa, sb));
-        loop {
-            let group: Vec<_> = pieces.by_ref().take(GROUP_CHUNKS).collect();
-            if group.is_empty() {
-                break;
+        let work = |(first, sa, sb)| map(first, sa, sb);
+        match &self.pool {
+            // Called from a pool's own thread (work inside work), the coordinator would
+            // hold a worker while it waits: there the chunks go in groups.
+            Some(pool) if nchunks > 1 && rayon::current_thread_index().is_none() => {
+                self.streamed(pool, pieces, work, fold)
             }
-            self.check()?;
-            let parts = self.map(group, |(first, sa, sb)| map(first, sa, sb));
-            parts.into_iter().for_each(&mut fold);
+            _ => loop {
+                let group: Vec<_> = pieces.by_ref().take(GROUP_CHUNKS).collect();
+                if group.is_empty() {
+                    return Ok(());
+                }
+                self.check()?;
+                self.map(group, work).into_iter().for_each(&mut fold);
+            },
         }
-        Ok(())
     }
+
+    /// `work` of every piece, each result passed to `fold` in the pieces' order as soon as
+    /// those before it are folded. The calling thread works and folds; the pool's other
+    /// threads work and hand their results over. Pieces are taken in order and at most
+    /// [`AHEAD_PER_THREAD`] per thread ahead of the fold, so the results held at once stay
+    /// few whatever the number of pieces (a chunk's result can be as large as the code
+    /// book). Nobody waits unless a thread runs that far ahead.
+    fn streamed<P: Send, T: Send>(
+        &self,
+        pool: &ThreadPool,
+        pieces: impl Iterator<Item = P> + Send,
+        work: impl Fn(P) -> T + Sync,
+        mut fold: impl FnMut(T),
+    ) -> Result<()> {
+        self.check()?;
+        let threads = pool.current_num_threads();
+        let queue = Mutex::new(Queue {
+            pieces,
+            taken: 0,
+            folded: 0,
+            ahead: AHEAD_PER_THREAD * threads,
+            waiting: 0,
+            stop: false,
+        });
+        let moved = Condvar::new();
+        let (sender, results) = mpsc::channel::<(usize, T)>();
+        let mut outcome = Ok(());
+        pool.in_place_scope(|scope| {
+            for _ in 1..threads {
+                let (sender, queue, moved, work) = (sender.clone(), &queue, &moved, &work);
+                scope.spawn(move |_| {
+                    // A panicking thread stops the others (its piece will never be folded,
+                    // so they could wait for it for ever); the scope then re-raises it.
+                    let _stop = StopOnPanic(queue, moved);
+                    loop {
+                        let (c, piece) = match Queue::take(queue, Some(moved)) {
+                            Taken::Piece(c, piece) => (c, piece),
+                            Taken::Wait | Taken::Done => return,
+                        };
+                        if sender.send((c, work(piece))).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            // A panic here (in `work` or `fold`) must not leave the threads waiting.
+            let _stop = StopOnPanic(&queue, &moved);
+            let mut done = BTreeMap::new();
+            let mut next = 0;
+            loop {
+                match Queue::take(&queue, None) {
+                    Taken::Piece(c, piece) => {
+                        done.insert(c, work(piece));
+                    }
+                    // The piece the fold needs is on another thread (or every piece is
+                    // taken): wait for results; none left once every thread has stopped.
+                    Taken::Wait | Taken::Done => match results.recv() {
+                        Ok((c, result)) => {
+                            done.insert(c, result);
+                        }
+                        Err(_) => break,
+                    },
+                }
+                done.extend(results.try_iter());
+                let from = next;
+                while let Some(result) = done.remove(&next) {
+                    if outcome.is_err() {
+                        break;
+                    }
+                    fold(result);
+                    next += 1;
+                    if next % GROUP_CHUNKS == 0 {
+                        outcome = self.check();
+                    }
+                }
+                if next > from || outcome.is_err() {
+                    let mut q = lock(&queue);
+                    q.folded = next;
+                    q.stop |= outcome.is_err();
+                    if q.waiting > 0 {
+                        moved.notify_all();
+                    }
+                }
+            }
+        });
+        outcome
+    }
+}
+
+/// Pieces taken at most this many per thread ahead of the fold ([`Exec::streamed`]): two
+/// keep every thread busy when pieces take unequal times.
+const AHEAD_PER_THREAD: usize = 2;
+
+/// The pieces of [`Exec::streamed`] not yet taken, and how far the fold has come.
+struct Queue<I> {
+    pieces: I,
+    /// Pieces taken so far.
+    taken: usize,
+    /// Results folded so far.
+    folded: usize,
+    /// How many pieces may be taken beyond those folded.
+    ahead: usize,
+    /// Threads waiting for the fold to move on.
+    waiting: usize,
+    /// Set when the work stops early (an error, or a panic on a thread).
+    stop: bool,
+}
+
+/// What [`Queue::take`] gives.
+enum Taken<P> {
+    /// The next piece and its index.
+    Piece(usize, P),
+    /// None now: the fold is too far behind (only without a condition variable to wait on).
+    Wait,
+    /// None left, or the work stops.
+    Done,
+}
+
+impl<I: Iterator> Queue<I> {
+    /// The next piece, once the fold is close enough behind: waiting for it on `moved` if
+    /// given, else [`Taken::Wait`] at once.
+    fn take(queue: &Mutex<Self>, moved: Option<&Condvar>) -> Taken<I::Item> {
+        let mut q = lock(queue);
+        while !q.stop && q.taken >= q.folded + q.ahead {
+            let Some(moved) = moved else {
+                return Taken::Wait;
+            };
+            q.waiting += 1;
+            q = moved
+                .wait(q)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            q.waiting -= 1;
+        }
+        if q.stop {
+            return Taken::Done;
+        }
+        match q.pieces.next() {
+            Some(piece) => {
+                q.taken += 1;
+                Taken::Piece(q.taken - 1, piece)
+            }
+            None => Taken::Done,
+        }
+    }
+}
+
+/// Stops a [`Queue`]'s work when dropped during a panic (of a thread, or of the caller).
+struct StopOnPanic<'q, I>(&'q Mutex<Queue<I>>, &'q Condvar);
+
+impl<I> Drop for StopOnPanic<'_, I> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(self.0).stop = true;
+            self.1.notify_all();
+        }
+    }
+}
+
+/// The mutex's value, also after a thread panicked holding it (the queue stays consistent:
+/// a panic never happens between its changes).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `nchunks` slices of `rows` rows of a per-row output, or `nchunks` empty slices if it is
@@ -351,6 +521,97 @@ mod tests {
         assert_eq!(count, n.div_ceil(CHUNK_ROWS));
         assert_eq!(last, (count - 1) * CHUNK_ROWS);
         assert!(last > i32::MAX as usize);
+    }
+
+    #[test]
+    fn chunks_run_few_ahead_of_the_fold() {
+        // The first chunk is slow: the other threads may run only a few chunks ahead of
+        // it, whatever the number of chunks, so few results are held at once.
+        use std::sync::atomic::AtomicUsize;
+        let n = 200 * CHUNK_ROWS;
+        for threads in [2, 3] {
+            let exec = Exec::with_threads(threads).unwrap();
+            let (held, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let mut folded = Vec::new();
+            exec.chunks(
+                n,
+                &mut [0u8; 0],
+                &mut [0u8; 0],
+                |first, _, _| {
+                    if first == 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    let now = held.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    first
+                },
+                |first| {
+                    held.fetch_sub(1, Ordering::SeqCst);
+                    folded.push(first);
+                },
+            )
+            .unwrap();
+            assert!(folded.iter().enumerate().all(|(c, &f)| f == c * CHUNK_ROWS));
+            assert_eq!(folded.len(), 200);
+            let most = most.into_inner();
+            assert!(most <= AHEAD_PER_THREAD * threads, "{most} results held");
+        }
+    }
+
+    #[test]
+    fn a_panicking_chunk_reaches_the_caller() {
+        // Whichever thread runs the chunk that panics, the others stop and the panic comes
+        // back to the caller, who can go on using the executor.
+        let exec = Exec::with_threads(2).unwrap();
+        for bad in [0, 1, 5, 99] {
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                exec.chunks(
+                    100 * CHUNK_ROWS,
+                    &mut [0u8; 0],
+                    &mut [0u8; 0],
+                    |first, _, _| assert!(first != bad * CHUNK_ROWS, "deliberate"),
+                    |()| (),
+                )
+            }));
+            assert!(run.is_err(), "chunk {bad}");
+        }
+        let mut count = 0;
+        exec.chunks(
+            10 * CHUNK_ROWS,
+            &mut [0u8; 0],
+            &mut [0u8; 0],
+            |_, _, _| (),
+            |()| count += 1,
+        )
+        .unwrap();
+        assert_eq!(count, 10);
+    }
+
+    #[test]
+    fn control_stops_the_work_between_groups_of_chunks() {
+        // The second check fails: the chunks folded are those of the first group.
+        struct Once(AtomicUsize);
+        impl Control for Once {
+            fn check(&self) -> Result<()> {
+                match self.0.fetch_add(1, Ordering::SeqCst) {
+                    0 => Ok(()),
+                    _ => Err(Error::Interrupted),
+                }
+            }
+        }
+        let control = Once(AtomicUsize::new(0));
+        let exec = Exec::new(Some(2), &control).unwrap();
+        let mut folded = 0;
+        let n = 10 * GROUP_CHUNKS * CHUNK_ROWS;
+        let r = exec.chunks(
+            n,
+            &mut [0u8; 0],
+            &mut [0u8; 0],
+            |_, _, _| (),
+            |()| folded += 1,
+        );
+        assert_eq!(r, Err(Error::Interrupted));
+        assert_eq!(folded, GROUP_CHUNKS);
     }
 
     #[test]
