@@ -62,7 +62,7 @@ mod python;
 pub use error::{Error, Result};
 pub use finite::all_finite;
 pub use float::{Float, Promote};
-pub use measure::{centre_columns, distances, inertia};
+pub use measure::{column_stats, distances, inertia, subtract_from_rows};
 pub use parallel::{Control, Exec, NoControl};
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};

@@ -112,31 +112,47 @@ pub fn distances<F: Float>(
     crate::matrix(out, n, k)
 }
 
-/// Centre the columns of `data` (`n x d`, row-major) in place, as `data -=
-/// numpy.mean(data, axis=0)` does, and return the means and the variances the columns had,
-/// `numpy.var(data, axis=0)`, both bit for bit (numpy's order of summation, in the data's
-/// type; without numpy's `n x d` temporary): what scikit-learn's fit computes first.
+/// The means and the variances of the columns of `data` (`n x d`, row-major), as
+/// `numpy.mean(data, axis=0)` and `numpy.var(data, axis=0)` give them, bit for bit (numpy's
+/// order of summation, in the data's type; without numpy's `n x d` temporary of the
+/// deviations): what scikit-learn's fit computes first. Two passes over the data.
 ///
 /// # Examples
 /// ```
-/// use ferrovq::{centre_columns, Exec};
+/// use ferrovq::column_stats;
+///
+/// let data = vec![1.0f32, 0.0, 3.0, 0.0, 5.0, 3.0];
+/// assert_eq!(column_stats(&data, 2), (vec![3.0, 1.0], vec![8.0 / 3.0, 2.0]));
+/// ```
+pub fn column_stats<F: Float>(data: &[F], d: usize) -> (Vec<F>, Vec<F>) {
+    let n = data.len() / d.max(1);
+    let mean = column_mean(data, n, d);
+    // numpy.var squares the deviations `data - mean`.
+    let var = column_means_of(data, n, d, |j, v| {
+        let dev = v - mean[j];
+        dev * dev
+    });
+    (mean, var)
+}
+
+/// Subtract `row` from every row of `data` (row-major, `row.len()` features), in place and
+/// in parallel: `data -= row` in numpy.
+///
+/// # Examples
+/// ```
+/// use ferrovq::{subtract_from_rows, Exec};
 ///
 /// let mut data = vec![1.0f32, 0.0, 3.0, 0.0, 5.0, 3.0];
-/// let (mean, var) = centre_columns(&Exec::with_threads(2)?, &mut data, 2);
-/// assert_eq!((mean, var), (vec![3.0, 1.0], vec![8.0 / 3.0, 2.0]));
+/// subtract_from_rows(&Exec::with_threads(2)?, &mut data, &[3.0, 1.0]);
 /// assert_eq!(data, vec![-2.0, -1.0, 0.0, -1.0, 2.0, 2.0]);
 /// # Ok::<(), ferrovq::Error>(())
 /// ```
-pub fn centre_columns<F: Float>(exec: &Exec, data: &mut [F], d: usize) -> (Vec<F>, Vec<F>) {
-    let n = data.len() / d.max(1);
-    let mean = column_mean(data, n, d);
-    let tasks = data.chunks_mut(CHUNK_ROWS * d.max(1)).collect();
+pub fn subtract_from_rows<F: Float>(exec: &Exec, data: &mut [F], row: &[F]) {
+    let d = row.len().max(1);
+    let tasks = data.chunks_mut(CHUNK_ROWS * d).collect();
     exec.map(tasks, |rows: &mut [F]| {
-        for row in rows.chunks_exact_mut(d.max(1)) {
-            row.iter_mut().zip(&mean).for_each(|(v, &m)| *v = *v - m);
+        for x in rows.chunks_exact_mut(d) {
+            x.iter_mut().zip(row).for_each(|(v, &m)| *v = *v - m);
         }
     });
-    // numpy.var squares the deviations `data - mean`: the values now in `data`.
-    let var = column_means_of(data, n, d, |_, v| v * v);
-    (mean, var)
 }

@@ -24,8 +24,9 @@ def fit_both(X, sample_weight=None, **params):
 @pytest.mark.parametrize("strategy", ["biggest_inertia", "largest_cluster"])
 @pytest.mark.parametrize("init", ["random", "k-means++"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_fit_and_predict_as_sklearn(dtype, strategy, init, weighted):
-    X = blobs(4000, 6, 9, dtype, seed=7, spread=2.0)
+@pytest.mark.parametrize("shift", [40.0, 0.0], ids=["offset", "around-origin"])
+def test_fit_and_predict_as_sklearn(dtype, strategy, init, weighted, shift):
+    X = blobs(4000, 6, 9, dtype, seed=7, spread=2.0, shift=shift)
     w = np.random.default_rng(2).uniform(0.5, 2.0, len(X)) if weighted else None
     params = dict(n_clusters=7, init=init, n_init=2, bisecting_strategy=strategy)
     ours, theirs = fit_both(X, w, random_state=5, **params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import tracemalloc
 import warnings
 
 import joblib
@@ -29,10 +30,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def blobs(n, d, k, dtype=np.float64, seed=0, spread=1.0):
-    """`n` rows around `k` centres, shifted away from the origin (so centring matters)."""
+def blobs(n, d, k, dtype=np.float64, seed=0, spread=1.0, shift=40.0):
+    """`n` rows around `k` centres, shifted away from the origin by `shift` in every
+    feature (by default far enough that the fit centres them)."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=6.0, size=(k, d)) + 40.0
+    centres = rng.normal(scale=6.0, size=(k, d)) + shift
     x = centres[rng.integers(0, k, size=n)] + rng.normal(scale=spread, size=(n, d))
     return x.astype(dtype)
 
@@ -65,8 +67,11 @@ def agree(ours, theirs, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_fit_matches_sklearn(dtype, init, weighted):
-    X = blobs(1500, 6, 5, dtype, seed=3)
+@pytest.mark.parametrize("shift", [40.0, 0.0], ids=["offset", "around-origin"])
+def test_fit_matches_sklearn(dtype, init, weighted, shift):
+    # Offset rows are centred as scikit-learn centres them; rows around the origin are not
+    # (scikit-learn still centres them): the same answer either way.
+    X = blobs(1500, 6, 5, dtype, seed=3, shift=shift)
     w = np.random.default_rng(1).uniform(0.0, 3.0, size=len(X)) if weighted else None
     ours, theirs = fit_both(X, w, n_clusters=7, init=init, random_state=11)
     assert ours.labels_.dtype == theirs.labels_.dtype == np.int32
@@ -94,7 +99,8 @@ def test_agreement_over_random_configurations():
         d = int(rng.integers(1, 24))
         k = int(rng.integers(1, min(n, 20) + 1))
         dtype = [np.float64, np.float32][c % 2]
-        X = blobs(n, d, max(1, k // 2 + 1), dtype, seed=c, spread=float(rng.uniform(0.3, 3)))
+        spread, shift = float(rng.uniform(0.3, 3)), [40.0, 0.0][c % 4 // 2]
+        X = blobs(n, d, max(1, k // 2 + 1), dtype, seed=c, spread=spread, shift=shift)
         if c % 7 == 0:
             X[rng.random(X.shape) < 0.7] = 0
             X = sp.csr_matrix(X)
@@ -262,6 +268,33 @@ def test_copy_x_false_restores_the_data():
     theirs = skc.KMeans(3, random_state=0).fit(before)
     assert np.allclose(X, before, rtol=0, atol=1e-12)
     assert np.array_equal(ours.labels_, theirs.labels_)
+
+
+@pytest.mark.parametrize("estimator", [KMeans, ferrovq.BisectingKMeans])
+def test_fit_copies_the_rows_only_to_centre_them(estimator):
+    """scikit-learn fits a centred copy of the rows; ferrovq copies only rows that lie
+    farther from the origin than they spread (numpy reports its allocations to
+    tracemalloc, so a copy shows in the peak)."""
+    for shift, copied in [(0.0, False), (40.0, True)]:
+        X = blobs(20_000, 40, 8, seed=1, shift=shift)
+        kept = X.copy()
+        tracemalloc.start()
+        try:
+            estimator(8, n_init=1, random_state=0).fit(X)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (peak > X.nbytes) == copied, (shift, peak, X.nbytes)
+        assert np.array_equal(X, kept)
+    # A callable init is given the centred rows, as scikit-learn gives them.
+    seen = []
+
+    def init(X, n_clusters, random_state):
+        seen.append(X.mean(axis=0))
+        return X[:n_clusters]
+
+    estimator(3, init=init, n_init=1).fit(blobs(500, 4, 3, seed=2, shift=0.0))
+    assert np.allclose(seen[0], 0, atol=1e-12)
 
 
 def test_float64_rows_on_a_float32_model():

@@ -15,6 +15,7 @@ __all__ = [
     "block_stats",
     "block_sums",
     "centre",
+    "column_stats",
     "default_workers",
     "distances",
     "first_centre",
@@ -160,9 +161,14 @@ def inertia(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> float: ...
-def centre(
-    data: npt.NDArray[np.floating], workers: int | None = None
+def column_stats(
+    data: npt.NDArray[np.floating],
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]]: ...
+def centre(
+    data: npt.NDArray[np.floating],
+    mean: npt.NDArray[np.floating],
+    workers: int | None = None,
+) -> None: ...
 def nearest(
     data: npt.NDArray[np.floating],
     codes: npt.NDArray[np.floating],

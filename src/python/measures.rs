@@ -106,31 +106,22 @@ fn distances<'py>(
     ))
 }
 
-/// Centre the columns of the C-contiguous `data` in place (`data -= data.mean(axis=0)`) and
-/// return the means and the variances the columns had, in the data's dtype, numpy's bits
-/// (see [`crate::centre_columns`]). A read-only array gets numpy's own `ValueError`.
+/// The means and variances of the columns of the C-contiguous `data`, in its dtype,
+/// numpy's bits (see [`crate::column_stats`]); the GIL is released while they are summed.
 #[pyfunction]
-#[pyo3(signature = (data, workers=None))]
-fn centre<'py>(
+fn column_stats<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
-    workers: Option<usize>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     fn go<'py, F: Float + Element>(
         py: Python<'py>,
         a: &Bound<'py, PyArray2<F>>,
-        workers: Option<usize>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let [n, d] = a.shape().try_into().expect("a 2-D array");
-        if !a.is_c_contiguous() {
-            return Err(PyValueError::new_err("data must be C-contiguous"));
-        }
-        let mut rw = a
-            .try_readwrite()
-            .map_err(|_| PyValueError::new_err("output array is read-only"))?;
-        let x = rw.as_slice_mut()?;
-        let (mean, var) = run(py, cost(&[n, d]), workers, None, |exec| {
-            Ok(crate::centre_columns(exec, x, d))
+        let ro = a.readonly();
+        let x = ro.as_slice()?;
+        let (mean, var) = run(py, cost(&[n, d]), Some(1), None, |_| {
+            Ok(crate::column_stats(x, d))
         })?;
         Ok((
             mean.into_pyarray(py).into_any(),
@@ -138,10 +129,54 @@ fn centre<'py>(
         ))
     }
     if let Ok(a) = data.cast::<PyArray2<f64>>() {
-        return go(py, a, workers);
+        return go(py, a);
     }
     if let Ok(a) = data.cast::<PyArray2<f32>>() {
-        return go(py, a, workers);
+        return go(py, a);
+    }
+    Err(unsupported("data", data))
+}
+
+/// Subtract `mean` (one value per column, the data's dtype) from every row of the
+/// C-contiguous `data`, in place: `data -= mean`. A read-only array gets numpy's own
+/// `ValueError`.
+#[pyfunction]
+#[pyo3(signature = (data, mean, workers=None))]
+fn centre<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    mean: &Bound<'py, PyAny>,
+    workers: Option<usize>,
+) -> PyResult<()> {
+    fn go<'py, F: Float + Element>(
+        py: Python<'py>,
+        a: &Bound<'py, PyArray2<F>>,
+        mean: &Bound<'py, PyAny>,
+        workers: Option<usize>,
+    ) -> PyResult<()> {
+        let [n, d] = a.shape().try_into().expect("a 2-D array");
+        let mean: PyReadonlyArray1<F> = mean.extract()?;
+        let m = mean.as_slice()?;
+        if m.len() != d {
+            return Err(PyValueError::new_err(format!(
+                "mean has {} values for {d} columns",
+                m.len()
+            )));
+        }
+        let mut rw = a
+            .try_readwrite()
+            .map_err(|_| PyValueError::new_err("output array is read-only"))?;
+        let x = rw.as_slice_mut()?;
+        run(py, cost(&[n, d]), workers, None, |exec| {
+            crate::subtract_from_rows(exec, x, m);
+            Ok(())
+        })
+    }
+    if let Ok(a) = data.cast::<PyArray2<f64>>() {
+        return go(py, a, mean, workers);
+    }
+    if let Ok(a) = data.cast::<PyArray2<f32>>() {
+        return go(py, a, mean, workers);
     }
     Err(unsupported("data", data))
 }
@@ -151,6 +186,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inertia, m)?)?;
     m.add_function(wrap_pyfunction!(nearest, m)?)?;
     m.add_function(wrap_pyfunction!(distances, m)?)?;
+    m.add_function(wrap_pyfunction!(column_stats, m)?)?;
     m.add_function(wrap_pyfunction!(centre, m)?)?;
     Ok(())
 }

@@ -75,6 +75,31 @@ def _farthest_rows(dtype):
     return choose
 
 
+def _centred(X, copy, always, workers):
+    """Dense validated rows as the fit works on them, their column means if the fit
+    subtracted them (else None), and the column variances they had (numpy's bits).
+
+    scikit-learn always works on ``X - X.mean(axis=0)``, a copy unless `copy` is False
+    (then `X` itself, restored by the caller). Distances do not change when every row and
+    centre moves by the same vector, so ferrovq subtracts the means only where it gains
+    something: when the data lie farther from the origin than they spread (``|mean|^2`` above
+    the total variance, where the bounds of the engine's dot products would grow with the
+    offset), or when `always` (a callable ``init`` is given the centred rows, as scikit-learn
+    gives them). Elsewhere the fit adds no copy of the data.
+    """
+    if not copy and not X.flags.writeable:
+        # scikit-learn subtracts in place, and numpy refuses a read-only array.
+        raise ValueError("output array is read-only")
+    mean, variances = _core.column_stats(X)
+    offset = mean.astype(np.float64)
+    if not always and offset @ offset <= variances.sum(dtype=np.float64):
+        return X, None, variances
+    if copy:
+        X = X.copy()
+    _core.centre(X, mean, workers)
+    return X, mean, variances
+
+
 def _tolerance(variances, tol):
     """scikit-learn's tolerance: `tol` times the mean of the data's column variances."""
     if tol == 0:

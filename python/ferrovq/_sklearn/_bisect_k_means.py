@@ -12,8 +12,8 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ferrovq import _core, _kernels
-from ferrovq._sklearn._base import _BaseKMeans, _common, _weights_or_none
+from ferrovq import _kernels
+from ferrovq._sklearn._base import _BaseKMeans, _centred, _common, _weights_or_none
 from ferrovq._sklearn._compat import (
     Interval,
     StrOptions,
@@ -171,9 +171,10 @@ class BisectingKMeans(_BaseKMeans):
     def _bisect(self, X, sample_weight, cluster):
         """Split `cluster` with the best of `n_init` two-centre runs on its rows."""
         rows = cluster.indices
-        # take() gathers dense rows about twice as fast as fancy indexing does.
-        X = X[rows] if sp.issparse(X) else X.take(rows, axis=0)
-        sample_weight = sample_weight.take(rows)
+        if len(rows) < X.shape[0]:  # the first split has every row, in order: no gather
+            # take() gathers dense rows about twice as fast as fancy indexing does.
+            X = X[rows] if sp.issparse(X) else X.take(rows, axis=0)
+            sample_weight = sample_weight.take(rows)
         weights = _weights_or_none(sample_weight)
         best = None
         for _ in range(self.n_init):
@@ -207,14 +208,13 @@ class BisectingKMeans(_BaseKMeans):
         self : BisectingKMeans
             The fitted estimator.
         """
-        X = self._validated_rows(X, copy=self.copy_x)
+        X = self._validated_rows(X)
         self._check_params_vs_input(X, default_n_init=1)
         self._random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        dense = not sp.issparse(X)
-        if dense:
-            # X -= X.mean(axis=0), with numpy's bits, in one call.
-            self._X_mean = _core.centre(X, self.workers)[0]
+        self._X_mean = None
+        if not sp.issparse(X):
+            X, self._X_mean, _ = _centred(X, self.copy_x, callable(self.init), self.workers)
         tree = _Cluster(np.asarray(X.mean(axis=0)).reshape(-1), np.arange(X.shape[0]), 0)
         for _ in range(self.n_clusters - 1):
             self._bisect(X, sample_weight, tree.to_split())
@@ -224,7 +224,7 @@ class BisectingKMeans(_BaseKMeans):
             labels[leaf.indices] = i
             centers[i] = leaf.center
             leaf.label, leaf.indices = i, None
-        if dense:
+        if self._X_mean is not None:
             X += self._X_mean
             centers += self._X_mean
         self._bisecting_tree = tree
@@ -257,7 +257,7 @@ class BisectingKMeans(_BaseKMeans):
         if cluster.left is None:
             return np.full(X.shape[0], cluster.label, dtype=np.int32)
         centers = np.vstack((cluster.left.center, cluster.right.center))
-        if hasattr(self, "_X_mean"):
+        if self._X_mean is not None:
             centers += self._X_mean
         rows, centers = _common(X, centers)
         left = _kernels.labels(rows, centers, self.workers) == 0

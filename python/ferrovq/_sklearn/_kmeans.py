@@ -18,9 +18,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_array
 
-from ferrovq import _core
 from ferrovq._sklearn._base import (
     _BaseKMeans,
+    _centred,
     _dask_kmeans,
     _greedy_plusplus,
     _is_dask,
@@ -252,7 +252,7 @@ class KMeans(_BaseKMeans):
         """
         if _is_dask(X):
             return _dask_kmeans().fit(self, X, sample_weight)
-        X = self._validated_rows(X, copy=self.copy_x)
+        X = self._validated_rows(X)
         self._check_params_vs_input(X)
         random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
@@ -260,11 +260,10 @@ class KMeans(_BaseKMeans):
         init = self._checked_init(X)
         init_is_array_like = is_array_like_not_scalar(init)
         dense = not sp.issparse(X)
+        X_mean = None
         if dense:
-            # X -= X.mean(axis=0) where scikit-learn does it, and numpy.var's columns of the
-            # data as it was (for the tolerance), in three passes instead of numpy's six.
-            X_mean, variances = _core.centre(X, self.workers)
-            if init_is_array_like:
+            X, X_mean, variances = _centred(X, self.copy_x, callable(init), self.workers)
+            if init_is_array_like and X_mean is not None:
                 init -= X_mean
         else:
             variances = mean_variance_axis(X, axis=0)[1] if self.tol != 0 else None
@@ -280,7 +279,7 @@ class KMeans(_BaseKMeans):
             ):
                 best = run
         centers, labels, inertia, n_iter = best
-        if dense:
+        if X_mean is not None:
             if not self.copy_x:
                 X += X_mean
             centers += X_mean
