@@ -101,9 +101,7 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     static POOLS: OnceLock<Pools> = OnceLock::new();
     let pid = std::process::id();
     let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut map = pools
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut map = lock(pools);
     if map.keys().any(|&(p, _)| p != pid) {
         let stale: Vec<_> = map.keys().copied().filter(|&(p, _)| p != pid).collect();
         for key in stale {
@@ -447,8 +445,8 @@ impl<I> Drop for StopOnPanic<'_, I> {
     }
 }
 
-/// The mutex's value, also after a thread panicked holding it (the queue stays consistent:
-/// a panic never happens between its changes).
+/// The mutex's value, also after a thread panicked holding it (the pools' map and the
+/// queue stay consistent: a panic never happens between their changes).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
