@@ -31,8 +31,13 @@ def blobs(n, d, k, dtype=np.float64, seed=0):
 
 @contextlib.contextmanager
 def local_client(**cluster):
-    """A client of its own (not the default) on a LocalCluster without a dashboard port."""
+    """A client of its own (not the default) on a LocalCluster without a dashboard port,
+    and without distributed's sampling profiler: every 10 ms it reads the other threads'
+    Python frames, which free-threaded CPython 3.14t does not make safe (a worker in this
+    process crashed there, in distributed's `profile.process`, with no ferrovq call on
+    its stack)."""
     with (
+        dask.config.set({"distributed.worker.profile.enabled": False}),
         distributed.LocalCluster(dashboard_address=":0", **cluster) as local,
         distributed.Client(local, set_as_default=False) as client,
     ):
