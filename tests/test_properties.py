@@ -114,9 +114,23 @@ def test_kmeans_parity(data, kfrac, iters, form, seed):
     # With 5+ features SciPy's distances come from |x|^2 - 2 x.c + |c|^2 (BLAS), whose
     # cancellation error near zero is about sqrt(eps) * |x| in the distance; ferrovq's
     # distances are exact. The code books must agree; the distortions to that error.
+    # Where SciPy's answer is decided by the rounding of its BLAS distances, compare the
+    # code values as sets. Rows drawn more than once are equal codes, and which copy SciPy
+    # gives a row to is rounding (an exact match measured up to 1e-3 away in float32, the
+    # same row given to a later copy in 8-25% of the orders tried; ferrovq gives the first),
+    # so the copies that keep members, and the order and count of the codes, may differ.
+    # With a code for every distinct row every run's distortion is zero but for rounding,
+    # and which of the `iter` runs SciPy keeps (the lowest) is rounding too.
     ours = fv.kmeans(data, k, iter=iters, **rng_kwargs(form, seed))
     theirs = sp.kmeans(data, k, iter=iters, **rng_kwargs(form, seed))
-    assert_same_value(ours[0], theirs[0], exact=False, rtol=tolerance(data))
+    distinct = len(np.unique(data, axis=0))
+    if distinct < len(data) or k >= distinct:
+        rtol = tolerance(data)
+        atol = rtol * float(np.max(np.abs(data)))
+        near = np.isclose(ours[0][:, None], theirs[0][None], rtol=rtol, atol=atol).all(-1)
+        assert near.any(axis=1).all() and near.any(axis=0).all()
+    else:
+        assert_same_value(ours[0], theirs[0], exact=False, rtol=tolerance(data))
     assert type(ours[1]) is type(theirs[1])
     scale = float(np.max(np.abs(data)))
     slack = (1e-7 if data.dtype == np.float64 else 3e-3) * scale
