@@ -11,8 +11,8 @@ pub(super) const LANES: usize = 32;
 
 /// Rows ranked together by the dot-product kernel: one tile of `f32` rows, two of `f64`
 /// (the rows of a tile share each load of the code book; a tile of `ROWS x LANES`
-/// accumulators takes sixteen AVX-512 registers).
-pub(crate) const ROWS: usize = 8;
+/// accumulators takes 24 of the 32 AVX-512 registers).
+pub(crate) const ROWS: usize = 12;
 
 /// `R` rows (row-major in `x`, `d` features each) feature by feature, as
 /// [`panel_scores`] reads them: the `R` values of a feature side by side.
@@ -67,11 +67,13 @@ simd! {
 /// codes of `panels`, written to `out` (row `p` at `p * stride`). Tiles of accumulators
 /// stay in registers while a panel of the code book (see [`Codebook`](super::Codebook))
 /// streams past, feature by feature: with `wide` registers (AVX-512) one tile of
-/// `R x LANES`; otherwise (AVX2, NEON, the baseline) four tiles of `R/2 x LANES/2`, since
-/// the whole tile would take twice the sixteen AVX2 registers and spill (`vq` of 200,000 x
-/// 128 float32 rows against 1,024 codes ran at a quarter of numpy's matrix product on a
-/// Zen 3 core). Every score is the same chain of multiply-adds either way, so the same
-/// bits. (The rows are read transposed so that the loop has no bounds check per row: its
+/// `R x LANES`; otherwise (AVX2, NEON, the baseline) sub-tiles of 6 rows by two registers
+/// of codes, twelve accumulators (the whole tile would take twice the sixteen AVX2
+/// registers and spill: `vq` of 200,000 x 128 float32 rows against 1,024 codes ran at a
+/// quarter of numpy's matrix product on a Zen 3 core; sub-tiles of 4 rows, eight
+/// accumulators, no more than the FMA units' latency covers, were 2-19% slower than 6 from
+/// 64 to 1,536 features). Every score is the same chain of multiply-adds either way, so
+/// the same bits. (The rows are read transposed so that the loop has no bounds check per row: its
 /// exits made the compiler copy all the accumulators between registers every feature,
 /// and `vq` of 50,000 x 768 float32 rows against 1,024 codes ran 10-15% slower.) Inlined
 /// into SIMD-dispatched callers, which give it their target.
@@ -96,10 +98,10 @@ pub(super) fn panel_scores<C: Float, const R: usize>(
             norms: &norms[t * LANES..(t + 1) * LANES],
         };
         let out = &mut out[t * LANES..];
-        match (wide, R) {
-            (false, 8) => tile.quarters::<4, { LANES / 2 }>(out, stride),
-            (false, 4) => tile.quarters::<2, { LANES / 2 }>(out, stride),
-            _ => tile.scores::<R, LANES>((0, 0), out, stride),
+        match (wide, C::WIDE) {
+            (true, _) => tile.scores::<R, LANES>((0, 0), out, stride),
+            (false, false) => tile.sub_tiles::<6, { LANES / 2 }>(out, stride),
+            (false, true) => tile.sub_tiles::<6, { LANES / 4 }>(out, stride),
         }
     }
 }
@@ -112,11 +114,14 @@ struct Tile<'a, C, const R: usize> {
 }
 
 impl<C: Float, const R: usize> Tile<'_, C, R> {
-    /// The scores of the tile's `2S x 2L` corner in four sub-tiles of `S x L` accumulators.
+    /// The scores of the whole tile in sub-tiles of `S x L` accumulators (`S` divides
+    /// `R`, `L` divides [`LANES`]).
     #[inline(always)]
-    fn quarters<const S: usize, const L: usize>(&self, out: &mut [C], stride: usize) {
-        for corner in [(0, 0), (0, L), (S, 0), (S, L)] {
-            self.scores::<S, L>(corner, out, stride);
+    fn sub_tiles<const S: usize, const L: usize>(&self, out: &mut [C], stride: usize) {
+        for p0 in (0..R).step_by(S) {
+            for c0 in (0..LANES).step_by(L) {
+                self.scores::<S, L>((p0, c0), out, stride);
+            }
         }
     }
 
