@@ -50,6 +50,9 @@ CASES = {
 }
 LIBS = ["ferrovq", "faiss", "sklearn", "sklearnex"]
 ITERS = 5
+# Seconds to wait before each timed call of the rate section (see task_rate).
+SETTLE_S = 0.25
+
 # (d, k) of the rate section; rows chosen so that a call does about 40 GFLOP.
 RATE_SHAPES = [(64, 256), (128, 1024), (384, 256), (768, 1024), (1536, 1024), (128, 65536)]
 SECTIONS = ["iterations", "convergence", "rate", "seeding", "defaults", "parallel"]
@@ -177,6 +180,10 @@ def task_rate(dtype, d, k):
     t_ours, t_mm = [], []
     for _ in range(3):
         for fn, times in ((ours, t_ours), (matmul, t_mm)):
+            # OpenBLAS's threads keep spinning for a while after a product returns; on two
+            # cores that took a sixth of the cores from a `vq` timed straight after one
+            # (384 x 256: 122 against 146 GFLOP/s with this pause). Each call starts idle.
+            time.sleep(SETTLE_S)
             t = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t)
