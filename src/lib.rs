@@ -44,6 +44,7 @@
 mod simd;
 
 pub mod assign;
+mod cache;
 mod error;
 mod finite;
 mod float;

@@ -45,8 +45,8 @@ fn touch<C: Float>(x: &[C]) {
 }
 
 /// Transpose the block `x` (whole rows of `d` features, at most `R` of them) into `xt`;
-/// `cached` if the caller has just written `x` (long rows of a block that may be in memory
-/// are read in order first, see [`touch`]). Where `avx`, rows whose width is a multiple of
+/// `cached` if the caller has just written `x` or asked for it ahead (otherwise long rows
+/// of a block that may be in memory are read in order first, see [`touch`]). Where `avx`, rows whose width is a multiple of
 /// a register's lanes (8 `f32`, 4 `f64`) go through registers in square tiles (value by
 /// value, the transpose was 46-62% of the kernel at 64 features and 4 codes); the rows left
 /// over, and other widths, value by value.

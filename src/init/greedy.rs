@@ -1,6 +1,8 @@
 //! Greedy k-means++ seeding (scikit-learn's): at each step several candidates are drawn
 //! and the one that lowers the potential most is kept, from the caller's draws.
 
+use crate::assign::transpose_block;
+use crate::cache::prefetch_line_l2 as prefetch_line;
 use crate::error::{Error, Result};
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -49,7 +51,7 @@ pub fn greedy_plusplus<F: Float + Promote<f64>>(
     let (n, d) = data.dim();
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
-    let rows = DenseRows::new(exec, x, d);
+    let rows = DenseRows { x, d };
     let indices = greedy(exec, &rows, n, (k, trials), first, uniforms, weights)?;
     let mut centroids = Array2::from_elem((k, d), F::ZERO);
     for (mut row, &i) in centroids.rows_mut().into_iter().zip(&indices) {
@@ -137,48 +139,10 @@ pub(crate) fn lower_by<F: Float>(
         .collect()
 }
 
-/// Dense rows, row-major and also in panels (a copy made once for the whole seeding: the
-/// candidates' distances are computed with the rows in the SIMD lanes, and making the copy
-/// block by block at every step cost more than the distances).
+/// Dense rows, row-major.
 struct DenseRows<'a, F> {
     x: &'a [F],
     d: usize,
-    /// Panel after panel of [`PANEL`] rows (the last one padded with zeros), each feature
-    /// after feature: feature `f` of row `i` at `((i / PANEL) * d + f) * PANEL + i % PANEL`.
-    /// A panel is contiguous, so the seeding streams through the rows at memory speed and a
-    /// panel stays in L1 while every candidate is measured against it.
-    panels: Vec<F>,
-}
-
-impl<'a, F: Float> DenseRows<'a, F> {
-    fn new(exec: &Exec, x: &'a [F], d: usize) -> Self {
-        let n = x.len() / d.max(1);
-        let mut panels: Vec<F> = crate::pages::zeroed(n.div_ceil(PANEL) * PANEL * d);
-        let tasks = panels
-            .chunks_mut((CHUNK_ROWS * d).max(1))
-            .zip(x.chunks(CHUNK_ROWS * d.max(1)))
-            .collect();
-        exec.map(tasks, |(panels, rows): (&mut [F], &[F])| {
-            let panels = panels.chunks_mut((d * PANEL).max(1));
-            for (panel, rows) in panels.zip(rows.chunks(PANEL * d.max(1))) {
-                fill_panel(panel, rows, d);
-            }
-        });
-        DenseRows { x, d, panels }
-    }
-}
-
-simd! {
-    /// One panel of [`DenseRows::panels`] from its (at most [`PANEL`]) rows, feature by
-    /// feature (each feature's run written whole).
-    fn fill_panel<F: Float>(panel: &mut [F], rows: &[F], d: usize) {
-        let m = rows.len() / d.max(1);
-        for (f, run) in panel.chunks_exact_mut(PANEL).enumerate() {
-            for (r, v) in run[..m].iter_mut().enumerate() {
-                *v = rows[r * d + f];
-            }
-        }
-    }
 }
 
 /// Rows of a panel: one AVX-512 register of `f32`, two of `f64`.
@@ -216,25 +180,42 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
         // The centres are rows of the data: exact in `F`.
         let centres: Vec<F> = centres.iter().map(|&v| F::from_f64(v)).collect();
         let mut lanes = vec![[0.0; PANEL]; t];
-        let panels = &self.panels[first * d..][..rows.div_ceil(PANEL) * PANEL * d];
-        lower_chunk(panels, (&centres, d), (own, weights), low, &mut lanes);
+        let x = &self.x[first * d..(first + rows) * d];
+        lower_chunk(x, (&centres, d), (own, weights), low, &mut lanes);
         lanes.iter().map(|l| pairwise_sum(l)).collect()
     }
 }
 
 simd! {
-    /// [`Points::lower`] for the rows of `panels` (see [`DenseRows::panels`]), their sums
-    /// of `w * low` per centre accumulated into `lanes` (row `r` in lane `r % PANEL`); the
-    /// kernels below are inlined here, so that they are built for this function's target.
+    /// [`Points::lower`] for the rows of `x` (row-major), their sums of `w * low` per
+    /// centre accumulated into `lanes` (row `r` in lane `r % PANEL`). The rows are taken
+    /// [`PANEL`] at a time into a panel, feature by feature (feature `f` of row `r` at
+    /// `f * PANEL + r`), which stays in L1 while every centre is measured against it with
+    /// the rows in the SIMD lanes. The panel is made afresh at every step (a copy of all
+    /// the data in panels, made once, was as large as the data: 102 MB more for seeding
+    /// 200,000 x 128 rows). The kernels below are inlined here, so that they are built for
+    /// this function's target.
     fn lower_chunk<F: Float>(
-        panels: &[F],
+        x: &[F],
         (centres, d): (&[F], usize),
         (own, weights): (&[F], Option<&[F]>),
         low: &mut [F],
         lanes: &mut [[f64; PANEL]],
     ) {
         let (rows, t) = (own.len(), lanes.len());
-        for (p, panel) in panels.chunks_exact(d * PANEL).enumerate() {
+        let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
+        let mut panel = vec![[F::ZERO; PANEL]; d];
+        for (p, block) in x.chunks(d * PANEL).enumerate() {
+            if block.len() < d * PANEL {
+                // The rows past the last are zeros: they weigh nothing and lower nothing.
+                panel.fill([F::ZERO; PANEL]);
+            }
+            // SAFETY: `avx` is whether this build of the function has AVX.
+            unsafe { transpose_block(block, d, &mut panel, avx, true) };
+            // The next panel's rows (past the chunk's end for its last panel), fetched while
+            // this one is measured.
+            let ahead = x.as_ptr().wrapping_add((p + 1) * d * PANEL);
+            let panel = panel.as_flattened();
             let (r0, m) = (p * PANEL, PANEL.min(rows - p * PANEL));
             // Rows past the end weigh nothing and lower nothing.
             let (mut own_p, mut w_p) = ([F::ZERO; PANEL], [F::ZERO; PANEL]);
@@ -250,10 +231,10 @@ simd! {
                 let mut sums = [[F::ZERO; PANEL]; BATCH];
                 let lanes = &mut lanes[c0..c0 + b];
                 match b {
-                    4 => panel_sq_dists::<F, 4>(panel, batch, &mut sums),
-                    3 => panel_sq_dists::<F, 3>(panel, batch, &mut sums),
-                    2 => panel_sq_dists::<F, 2>(panel, batch, &mut sums),
-                    _ => panel_sq_dists::<F, 1>(panel, batch, &mut sums),
+                    4 => panel_sq_dists::<F, 4>(panel, batch, ahead, &mut sums),
+                    3 => panel_sq_dists::<F, 3>(panel, batch, ahead, &mut sums),
+                    2 => panel_sq_dists::<F, 2>(panel, batch, ahead, &mut sums),
+                    _ => panel_sq_dists::<F, 1>(panel, batch, ahead, &mut sums),
                 }
                 for (j, (s, lanes)) in sums.iter().zip(lanes).enumerate() {
                     let out = &mut low[(c0 + j) * rows + r0..][..m];
@@ -271,8 +252,8 @@ simd! {
     }
 }
 
-/// `sums[j][r]` = the squared distance of row `r` of a panel (see
-/// [`DenseRows::panels`]) to centre `j` of `B`, the centres row-major with stride
+/// `sums[j][r]` = the squared distance of row `r` of a panel (see [`lower_chunk`]) to
+/// centre `j` of `B`, the centres row-major with stride
 /// `stride` in `centres`: `sum((x - c)**2)` in the data's type `F`, in feature order,
 /// each square added by a fused multiply-add (the direct formula's value to within its
 /// rounding: scikit-learn's own distances, from dot products, are further off), with
@@ -283,10 +264,18 @@ simd! {
 fn panel_sq_dists<F: Float, const B: usize>(
     panel: &[F],
     (centres, stride): (&[F], usize),
+    ahead: *const F,
     sums: &mut [[F; PANEL]; BATCH],
 ) {
     let mut acc = [[F::ZERO; PANEL]; B];
     for (f, col) in panel.chunks_exact(PANEL).enumerate() {
+        // The next panel's rows (from `ahead`, row-major) are as many values as this
+        // panel's: a run of `PANEL` of them per feature, one or two cache lines, asked for
+        // as the kernel goes (asked for all at once, most of the requests were dropped).
+        prefetch_line(ahead.wrapping_add(f * PANEL));
+        if F::WIDE {
+            prefetch_line(ahead.wrapping_add(f * PANEL + PANEL / 2));
+        }
         let col: &[F; PANEL] = col.try_into().expect("panels are PANEL rows wide");
         // One centre at a time across the rows (with the centres' values of a feature
         // adjacent, the compiler vectorised across the centres instead: 5x slower).
@@ -493,10 +482,11 @@ mod tests {
                 .zip(c)
                 .fold(0.0, |s, (&a, &b)| (a - b).mul_add(a - b, s))
         }
-        for d in [1usize, 3, 17] {
+        // Widths that are transposed value by value and in AVX tiles of 8.
+        for d in [1usize, 3, 16, 17] {
             let n = CHUNK_ROWS + 3 * PANEL + 7;
             let x: Vec<f32> = (0..n * d).map(|i| ((i * 37) % 101) as f32 / 9.7).collect();
-            let rows = DenseRows::new(&Exec::with_threads(2).unwrap(), &x, d);
+            let rows = DenseRows { x: &x, d };
             // Some rows already near a centre, others not yet measured.
             let own: Vec<f32> = (0..n)
                 .map(|i| if i % 3 == 0 { 2.5 } else { f32::INFINITY })

@@ -20,6 +20,7 @@ use super::bounds::{Motion, RowBounds};
 use super::groups::{group_count, Groups};
 use super::sums::ClusterSums;
 use crate::assign::{nearest_rows_in, Codebook, Scratch};
+use crate::cache::prefetch;
 use crate::error::Result;
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -92,17 +93,6 @@ impl<F: Float> LloydState<F> {
     /// Drop the carried sums: the next step sums every row afresh, in row order.
     pub(crate) fn forget_sums(&mut self) {
         self.totals = None;
-    }
-}
-
-/// Ask the CPU to bring `v` into cache ahead of its use.
-#[inline(always)]
-fn prefetch<T>(v: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in (0..std::mem::size_of_val(v)).step_by(64) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch is a hint; it never faults and `v` is a valid slice anyway.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().cast::<i8>().wrapping_add(line)) };
     }
 }
 
