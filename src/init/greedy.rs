@@ -2,7 +2,7 @@
 //! and the one that lowers the potential most is kept, from the caller's draws.
 
 use crate::assign::transpose_block;
-use crate::cache::prefetch_line_l2 as prefetch_line;
+use crate::cache::prefetch_line_l2;
 use crate::error::{Error, Result};
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -257,7 +257,8 @@ simd! {
 /// `stride` in `centres`: `sum((x - c)**2)` in the data's type `F`, in feature order,
 /// each square added by a fused multiply-add (the direct formula's value to within its
 /// rounding: scikit-learn's own distances, from dot products, are further off), with
-/// the rows in the SIMD lanes. (In `F` rather than `f64`: float32 rows go 16 to a
+/// the rows in the SIMD lanes. `ahead` is where the rows of the next panel start (see
+/// [`lower_chunk`]; it need not be in bounds). (In `F` rather than `f64`: float32 rows go 16 to a
 /// vector, and the seeding ran 1.4x faster; fused: the separate additions held the
 /// kernel to half the rate.)
 #[inline(always)]
@@ -271,10 +272,11 @@ fn panel_sq_dists<F: Float, const B: usize>(
     for (f, col) in panel.chunks_exact(PANEL).enumerate() {
         // The next panel's rows (from `ahead`, row-major) are as many values as this
         // panel's: a run of `PANEL` of them per feature, one or two cache lines, asked for
-        // as the kernel goes (asked for all at once, most of the requests were dropped).
-        prefetch_line(ahead.wrapping_add(f * PANEL));
+        // into L2 as the kernel goes (asked for all at once, most of the requests were
+        // dropped; into L1, no faster).
+        prefetch_line_l2(ahead.wrapping_add(f * PANEL));
         if F::WIDE {
-            prefetch_line(ahead.wrapping_add(f * PANEL + PANEL / 2));
+            prefetch_line_l2(ahead.wrapping_add(f * PANEL + PANEL / 2));
         }
         let col: &[F; PANEL] = col.try_into().expect("panels are PANEL rows wide");
         // One centre at a time across the rows (with the centres' values of a feature
