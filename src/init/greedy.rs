@@ -190,11 +190,11 @@ simd! {
     /// [`Points::lower`] for the rows of `x` (row-major), their sums of `w * low` per
     /// centre accumulated into `lanes` (row `r` in lane `r % PANEL`). The rows are taken
     /// [`PANEL`] at a time into a panel, feature by feature (feature `f` of row `r` at
-    /// `f * PANEL + r`), which stays in L1 while every centre is measured against it with
-    /// the rows in the SIMD lanes. The panel is made afresh at every step (a copy of all
-    /// the data in panels, made once, was as large as the data: 102 MB more for seeding
-    /// 200,000 x 128 rows). The kernels below are inlined here, so that they are built for
-    /// this function's target.
+    /// `f * PANEL + r`), [`PANEL_FEATURES`] features at a time, which stay in L1 while every
+    /// centre is measured against them with the rows in the SIMD lanes. The panel is made
+    /// afresh at every step (a copy of all the data in panels, made once, was as large as
+    /// the data: 102 MB more for seeding 200,000 x 128 rows). The kernels below are inlined
+    /// here, so that they are built for this function's target.
     fn lower_chunk<F: Float>(
         x: &[F],
         (centres, d): (&[F], usize),
@@ -204,18 +204,35 @@ simd! {
     ) {
         let (rows, t) = (own.len(), lanes.len());
         let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
-        let mut panel = vec![[F::ZERO; PANEL]; d];
+        let mut panel = vec![[F::ZERO; PANEL]; d.min(PANEL_FEATURES)];
+        // Each batch's sums so far, carried from one run of features to the next.
+        let mut sums = vec![[[F::ZERO; PANEL]; BATCH]; t.div_ceil(BATCH)];
         for (p, block) in x.chunks(d * PANEL).enumerate() {
-            if block.len() < d * PANEL {
-                // The rows past the last are zeros: they weigh nothing and lower nothing.
-                panel.fill([F::ZERO; PANEL]);
-            }
-            // SAFETY: `avx` is whether this build of the function has AVX.
-            unsafe { transpose_block(block, d, &mut panel, avx, true) };
             // The next panel's rows (past the chunk's end for its last panel), fetched while
             // this one is measured.
             let ahead = x.as_ptr().wrapping_add((p + 1) * d * PANEL);
-            let panel = panel.as_flattened();
+            sums.fill([[F::ZERO; PANEL]; BATCH]);
+            for f0 in (0..d).step_by(PANEL_FEATURES) {
+                let part = &mut panel[..PANEL_FEATURES.min(d - f0)];
+                if block.len() < d * PANEL {
+                    // The rows past the last are zeros: they weigh nothing and lower
+                    // nothing.
+                    part.fill([F::ZERO; PANEL]);
+                }
+                // SAFETY: `avx` is whether this build of the function has AVX.
+                unsafe { transpose_block(&block[f0..], d, part, avx, true) };
+                let part = part.as_flattened();
+                let ahead = ahead.wrapping_add(f0 * PANEL);
+                for (c0, sums) in (0..t).step_by(BATCH).zip(&mut sums) {
+                    let batch = (&centres[c0 * d + f0..], d);
+                    match BATCH.min(t - c0) {
+                        4 => panel_sq_dists::<F, 4>(part, batch, ahead, sums),
+                        3 => panel_sq_dists::<F, 3>(part, batch, ahead, sums),
+                        2 => panel_sq_dists::<F, 2>(part, batch, ahead, sums),
+                        _ => panel_sq_dists::<F, 1>(part, batch, ahead, sums),
+                    }
+                }
+            }
             let (r0, m) = (p * PANEL, PANEL.min(rows - p * PANEL));
             // Rows past the end weigh nothing and lower nothing.
             let (mut own_p, mut w_p) = ([F::ZERO; PANEL], [F::ZERO; PANEL]);
@@ -224,27 +241,15 @@ simd! {
                 Some(w) => w_p[..m].copy_from_slice(&w[r0..r0 + m]),
                 None => w_p[..m].fill(F::ONE),
             }
-            for c0 in (0..t).step_by(BATCH) {
-                let b = BATCH.min(t - c0);
-                let batch = (&centres[c0 * d..], d);
-                let rows_p = (&own_p, &w_p);
-                let mut sums = [[F::ZERO; PANEL]; BATCH];
-                let lanes = &mut lanes[c0..c0 + b];
-                match b {
-                    4 => panel_sq_dists::<F, 4>(panel, batch, ahead, &mut sums),
-                    3 => panel_sq_dists::<F, 3>(panel, batch, ahead, &mut sums),
-                    2 => panel_sq_dists::<F, 2>(panel, batch, ahead, &mut sums),
-                    _ => panel_sq_dists::<F, 1>(panel, batch, ahead, &mut sums),
-                }
-                for (j, (s, lanes)) in sums.iter().zip(lanes).enumerate() {
-                    let out = &mut low[(c0 + j) * rows + r0..][..m];
-                    match out.try_into() {
-                        Ok(out) => lower_panel(rows_p, s, out, lanes),
-                        Err(_) => {
-                            let mut last = [F::ZERO; PANEL];
-                            lower_panel(rows_p, s, &mut last, lanes);
-                            out.copy_from_slice(&last[..m]);
-                        }
+            let rows_p = (&own_p, &w_p);
+            for (j, (s, lanes)) in sums.as_flattened().iter().zip(&mut *lanes).enumerate() {
+                let out = &mut low[j * rows + r0..][..m];
+                match out.try_into() {
+                    Ok(out) => lower_panel(rows_p, s, out, lanes),
+                    Err(_) => {
+                        let mut last = [F::ZERO; PANEL];
+                        lower_panel(rows_p, s, &mut last, lanes);
+                        out.copy_from_slice(&last[..m]);
                     }
                 }
             }
@@ -252,9 +257,16 @@ simd! {
     }
 }
 
-/// `sums[j][r]` = the squared distance of row `r` of a panel (see [`lower_chunk`]) to
-/// centre `j` of `B`, the centres row-major with stride
-/// `stride` in `centres`: `sum((x - c)**2)` in the data's type `F`, in feature order,
+/// Features of a panel transposed and measured at a time: with its [`PANEL`] rows, 8 KB of
+/// `f32` (16 KB of `f64`), which with the rows they are read from stay in L1 (a whole
+/// panel of 384 features, 24 KB, did not, and the seeding ran 13-16% slower than from
+/// panels made once).
+const PANEL_FEATURES: usize = 128;
+
+/// `sums[j][r]` carried on over the features of a panel (see [`lower_chunk`]): from zero,
+/// over every run of features in order, the squared distance of row `r` to centre `j` of
+/// `B`, the centres row-major with stride `stride` in `centres` (from the run's first
+/// feature): `sum((x - c)**2)` in the data's type `F`, in feature order,
 /// each square added by a fused multiply-add (the direct formula's value to within its
 /// rounding: scikit-learn's own distances, from dot products, are further off), with
 /// the rows in the SIMD lanes. `ahead` is where the rows of the next panel start (see
@@ -268,7 +280,7 @@ fn panel_sq_dists<F: Float, const B: usize>(
     ahead: *const F,
     sums: &mut [[F; PANEL]; BATCH],
 ) {
-    let mut acc = [[F::ZERO; PANEL]; B];
+    let mut acc: [[F; PANEL]; B] = std::array::from_fn(|j| sums[j]);
     for (f, col) in panel.chunks_exact(PANEL).enumerate() {
         // The next panel's rows (from `ahead`, row-major) are as many values as this
         // panel's: a run of `PANEL` of them per feature, one or two cache lines, asked for
@@ -484,8 +496,10 @@ mod tests {
                 .zip(c)
                 .fold(0.0, |s, (&a, &b)| (a - b).mul_add(a - b, s))
         }
-        // Widths that are transposed value by value and in AVX tiles of 8.
-        for d in [1usize, 3, 16, 17] {
+        // Widths that are transposed value by value and in AVX tiles of 8, and widths of
+        // more than one run of `PANEL_FEATURES`.
+        let widths = [1, 3, 16, 17, PANEL_FEATURES + 8, 2 * PANEL_FEATURES + 11];
+        for d in widths {
             let n = CHUNK_ROWS + 3 * PANEL + 7;
             let x: Vec<f32> = (0..n * d).map(|i| ((i * 37) % 101) as f32 / 9.7).collect();
             let rows = DenseRows { x: &x, d };
