@@ -73,10 +73,10 @@ simd! {
 /// quarter of numpy's matrix product on a Zen 3 core; sub-tiles of 4 rows, eight
 /// accumulators, no more than the FMA units' latency covers, were 2-19% slower than 6 from
 /// 64 to 1,536 features). Every score is the same chain of multiply-adds either way, so
-/// the same bits. (The rows are read transposed so that the loop has no bounds check per row: its
-/// exits made the compiler copy all the accumulators between registers every feature,
-/// and `vq` of 50,000 x 768 float32 rows against 1,024 codes ran 10-15% slower.) Inlined
-/// into SIMD-dispatched callers, which give it their target.
+/// the same bits. (The rows are read transposed so that the loop has no bounds check per
+/// row: its exits made the compiler copy all the accumulators between registers every
+/// feature, and `vq` of 50,000 x 768 float32 rows against 1,024 codes ran 10-15% slower.)
+/// Inlined into SIMD-dispatched callers, which give it their target.
 #[inline(always)]
 pub(super) fn panel_scores<C: Float, const R: usize>(
     panels: &[C],
@@ -118,6 +118,7 @@ impl<C: Float, const R: usize> Tile<'_, C, R> {
     /// `R`, `L` divides [`LANES`]).
     #[inline(always)]
     fn sub_tiles<const S: usize, const L: usize>(&self, out: &mut [C], stride: usize) {
+        const { assert!(R % S == 0 && LANES % L == 0) };
         for p0 in (0..R).step_by(S) {
             for c0 in (0..LANES).step_by(L) {
                 self.scores::<S, L>((p0, c0), out, stride);

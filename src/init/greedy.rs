@@ -2,7 +2,7 @@
 //! and the one that lowers the potential most is kept, from the caller's draws.
 
 use crate::assign::transpose_block;
-use crate::cache::prefetch_line_l2;
+use crate::cache::{prefetch_line, TO_L2};
 use crate::error::{Error, Result};
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -286,9 +286,9 @@ fn panel_sq_dists<F: Float, const B: usize>(
         // panel's: a run of `PANEL` of them per feature, one or two cache lines, asked for
         // into L2 as the kernel goes (asked for all at once, most of the requests were
         // dropped; into L1, no faster).
-        prefetch_line_l2(ahead.wrapping_add(f * PANEL));
+        prefetch_line::<TO_L2, F>(ahead.wrapping_add(f * PANEL));
         if F::WIDE {
-            prefetch_line_l2(ahead.wrapping_add(f * PANEL + PANEL / 2));
+            prefetch_line::<TO_L2, F>(ahead.wrapping_add(f * PANEL + PANEL / 2));
         }
         let col: &[F; PANEL] = col.try_into().expect("panels are PANEL rows wide");
         // One centre at a time across the rows (with the centres' values of a feature
