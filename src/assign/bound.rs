@@ -7,24 +7,12 @@ use super::Hit;
 use crate::float::Float;
 
 /// The bounds of a row whose two best scores `|c|^2 - 2 x.c` are `best` and `second`, if
-/// they are further apart than twice the rounding bound of a score, `(d + 4) * eps *
-/// (|x|^2 + max |c|^2)` (`norms`): `(upper, lower)`, an upper bound of the best code's
+/// they are further apart than `margin`, twice the most a score can be off (see [`margin`]),
+/// with `x_norm` the row's `|x|^2`: `(upper, lower)`, an upper bound of the best code's
 /// squared distance and a lower bound of every other code's. `None` for near or exact ties,
 /// overflow and NaN.
-pub(super) fn settle(
-    best: f64,
-    second: f64,
-    norms: (f64, f64),
-    d: usize,
-    eps: f64,
-) -> Option<(f64, f64)> {
-    let margin = margin(norms, d, eps);
-    (second - best > margin).then(|| {
-        (
-            best + norms.0 + margin,
-            (second + norms.0 - margin).max(0.0),
-        )
-    })
+pub(super) fn settle(best: f64, second: f64, x_norm: f64, margin: f64) -> Option<(f64, f64)> {
+    (second - best > margin).then(|| (best + x_norm + margin, (second + x_norm - margin).max(0.0)))
 }
 
 /// Twice the rounding bound of a score `|c|^2 - 2 x.c` of `d` features, `(d + 4) * eps *
@@ -44,56 +32,69 @@ pub(super) fn hit<C: Float>(label: usize, (upper, lower): (f64, f64)) -> Hit<C> 
     }
 }
 
-/// The hit of a row whose best score is not certain, from its scores (`scores[j]` for code
-/// `j`, each within half the [`margin`] of `|c_j|^2 - 2 x.c_j`) and `|x|^2`: the codes
-/// whose score is within the margin of the best are measured by `exact` (the direct
-/// formula) and the nearest of them taken (first on ties). Every other code is further by
-/// the direct formula too, so neither nearest nor tied with it; its distance is bounded
-/// below by its score. Where the margin, the best score or the nearest distance is not
-/// finite (overflow, NaN), every code is measured.
+/// The hit of a row whose best score is not certain, from its `scores` (`(j, s)`: code `j`
+/// scores `s`, within half the [`margin`] of `|c_j|^2 - 2 x.c_j`; in any order) and
+/// `|x|^2`: the codes whose score is within the margin of the best are measured by `exact`
+/// (the direct formula) and the nearest of them taken (lowest index on ties). Every other
+/// code is further by the direct formula too, so neither nearest nor tied with it; its
+/// distance is bounded below by its score. Where the margin, the best score or the nearest
+/// distance is not finite (overflow, NaN), every code is measured.
 pub(super) fn recheck<C: Float>(
-    scores: &[f64],
+    scores: impl Iterator<Item = (usize, f64)> + Clone,
     x_norm: f64,
     margin: f64,
     exact: impl Fn(usize) -> C,
 ) -> Hit<C> {
-    near_codes(scores, x_norm, margin, &exact)
-        .unwrap_or_else(|| rank(&(0..scores.len()).map(&exact).collect::<Vec<C>>()))
+    near_codes(scores.clone(), x_norm, margin, &exact).unwrap_or_else(|| {
+        let mut every: Vec<usize> = scores.map(|(j, _)| j).collect();
+        every.sort_unstable();
+        nearest_of(&every, &exact)
+    })
 }
 
 /// [`recheck`] of the codes near the best, or `None` where it cannot tell.
 fn near_codes<C: Float>(
-    scores: &[f64],
+    scores: impl Iterator<Item = (usize, f64)> + Clone,
     x_norm: f64,
     margin: f64,
     exact: impl Fn(usize) -> C,
 ) -> Option<Hit<C>> {
-    let cut = scores.iter().fold(f64::INFINITY, |m, &s| m.min(s)) + margin;
+    let cut = scores.clone().fold(f64::INFINITY, |m, (_, s)| m.min(s)) + margin;
     if !cut.is_finite() {
         return None;
     }
     let (mut near, mut far) = (Vec::new(), f64::INFINITY);
-    for (j, &s) in scores.iter().enumerate() {
+    for (j, s) in scores {
         if s <= cut {
             near.push(j);
         } else {
             far = far.min(s);
         }
     }
-    let within = rank(&near.iter().map(|&j| exact(j)).collect::<Vec<C>>());
+    near.sort_unstable();
+    let within = nearest_of(&near, exact);
     if !within.best.is_finite() {
         return None;
     }
     let outside = C::from_f64((far + x_norm - margin).max(0.0));
     Some(Hit {
-        label: near[within.label as usize] as i32,
-        best: within.best,
         second: if outside < within.second {
             outside
         } else {
             within.second
         },
+        ..within
     })
+}
+
+/// The nearest of the codes `codes` (ascending) by `exact`, first on ties ([`rank`]), as a
+/// hit labelled with its code.
+fn nearest_of<C: Float>(codes: &[usize], exact: impl Fn(usize) -> C) -> Hit<C> {
+    let within = rank(&codes.iter().map(|&j| exact(j)).collect::<Vec<C>>());
+    Hit {
+        label: codes[within.label as usize] as i32,
+        ..within
+    }
 }
 
 #[cfg(test)]
@@ -113,16 +114,26 @@ mod tests {
                 _ => panic!("code {j} is not within the margin"),
             }
         };
-        let hit: Hit<f64> = recheck(&scores, 5.0, 1.0, near(3.0, 2.0));
+        let hit: Hit<f64> = recheck(scores.iter().copied().enumerate(), 5.0, 1.0, near(3.0, 2.0));
         assert_eq!((hit.label, hit.best, hit.second), (2, 2.0, 3.0));
         // Code 0's score less the margin, plus |x|^2, is below code 1's distance.
-        let hit: Hit<f64> = recheck(&scores, 5.0, 1.0, near(20.0, 2.0));
+        let hit: Hit<f64> = recheck(
+            scores.iter().copied().enumerate(),
+            5.0,
+            1.0,
+            near(20.0, 2.0),
+        );
         assert_eq!((hit.label, hit.best, hit.second), (2, 2.0, 14.0));
         // Ties go to the first code.
-        let hit: Hit<f64> = recheck(&scores, 5.0, 1.0, near(2.0, 2.0));
+        let hit: Hit<f64> = recheck(scores.iter().copied().enumerate(), 5.0, 1.0, near(2.0, 2.0));
         assert_eq!((hit.label, hit.best, hit.second), (1, 2.0, 2.0));
         let every = |j: usize| [7.0, 9.0, 8.0, 1.0][j];
-        let hit: Hit<f64> = recheck(&scores, 5.0, f64::INFINITY, every);
+        let hit: Hit<f64> = recheck(
+            scores.iter().copied().enumerate(),
+            5.0,
+            f64::INFINITY,
+            every,
+        );
         assert_eq!((hit.label, hit.best, hit.second), (3, 1.0, 7.0));
     }
 }

@@ -7,8 +7,9 @@
 use super::bound::{margin, recheck, settle};
 use super::codebook::{code_norm, padded_to, tile_scores, to_panel};
 use super::dot::{two_smallest, LANES, ROWS};
-use super::exact::sq_dist;
+use super::exact::{sq_dist, sq_norm};
 use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
+use super::quant::{integer_ranking, QuantBook, QuantTile};
 use super::Hit;
 use crate::float::Float;
 
@@ -35,14 +36,20 @@ pub(crate) struct GroupedBook<C> {
     /// `f32`: tiles are ranked at single-precision speed first, as by
     /// [`Codebook::nearest_rows`](super::Codebook::nearest_rows).
     narrow: Option<Box<GroupedBook<f32>>>,
+    /// For `f32` codes where [`integer_ranking`] pays, the same book rounded to 16-bit
+    /// integers: tiles are ranked by it, and only the codes near a row's best measured.
+    quant: Option<Box<QuantBook>>,
 }
 
 /// The buffers of [`GroupedBook::nearest_in`].
 pub(crate) struct GroupedScratch<C> {
     scores: Vec<C>,
     padded: Vec<C>,
+    /// Scores by the narrowed or the integer book.
     narrow_scores: Vec<f32>,
     narrow_rows: Vec<f32>,
+    /// A tile of rows rounded to integers.
+    tile: Option<QuantTile>,
 }
 
 impl<C: Float> GroupedBook<C> {
@@ -73,9 +80,21 @@ impl<C: Float> GroupedBook<C> {
             let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
             Box::new(GroupedBook::new(&rows, d, members))
         });
+        let quant = (!C::WIDE && integer_ranking() && slots > 0)
+            .then(|| {
+                let codes: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
+                QuantBook::new(d, slots, |s| {
+                    let j = code[s] as usize;
+                    (code[s] != u32::MAX)
+                        .then(|| (&codes[j * d..(j + 1) * d], norms[s].to_f64() as f32))
+                })
+            })
+            .flatten()
+            .map(Box::new);
         GroupedBook {
             d,
             narrow,
+            quant,
             rows: rows.to_vec(),
             panels,
             norms,
@@ -93,13 +112,14 @@ impl<C: Float> GroupedBook<C> {
             padded: Vec::new(),
             narrow_scores: vec![
                 0.0;
-                if self.narrow.is_some() {
+                if self.narrow.is_some() || self.quant.is_some() {
                     ROWS * self.slots()
                 } else {
                     0
                 }
             ],
             narrow_rows: Vec::new(),
+            tile: None,
         }
     }
 
@@ -131,10 +151,14 @@ impl<C: Float> GroupedBook<C> {
             if narrow_rows(full, &mut scratch.narrow_rows) {
                 let scores = &mut scratch.narrow_scores;
                 let x_norms = narrow.scores_in(&scratch.narrow_rows, &runs, scores);
+                let max_norm = f64::from(narrow.max_norm);
+                let margins: Vec<f64> = (x_norms.iter())
+                    .map(|&n| margin((n.into(), max_norm), d, NARROW_EPS))
+                    .collect();
                 let settled: Option<Vec<_>> = (0..hits.len())
                     .map(|p| {
                         let s = &scores[p * slots..(p + 1) * slots];
-                        narrow.settled(s, &runs, x_norms[p], NARROW_EPS)
+                        narrow.settled(s, &runs, x_norms[p].into(), margins[p])
                     })
                     .collect();
                 if let Some(settled) = settled {
@@ -148,30 +172,68 @@ impl<C: Float> GroupedBook<C> {
                         };
                         let s = &scores[p * slots..(p + 1) * slots];
                         let out = &mut lower[p * t..(p + 1) * t];
-                        narrow.group_bounds(s, wanted, (label, x_norms[p]), NARROW_EPS, out);
+                        let xn = x_norms[p].into();
+                        narrow.group_bounds(s, wanted, (label, xn), margins[p], out);
                     }
                     return;
                 }
             }
         }
+        let eps = C::EPSILON.to_f64();
+        if let Some(quant) = self.quant.as_deref() {
+            let tile = scratch.tile.get_or_insert_with(|| quant.new_tile());
+            quant.round_tile(full, d, tile);
+            let scores = &mut scratch.narrow_scores;
+            for &(a, b) in &runs {
+                quant.scores((a, b), tile, (&mut scores[a..], slots));
+            }
+            for (p, hit) in hits.iter_mut().enumerate() {
+                let row = &x[p * d..(p + 1) * d];
+                let norms = (sq_norm(row).to_f64(), self.max_norm.to_f64());
+                let margin = margin(norms, d, eps) + 4.0 * tile.err[p];
+                let s = &scores[p * slots..(p + 1) * slots];
+                *hit = self.pick(row, s, (&runs, &computed), norms.0, margin);
+                let out = &mut lower[p * t..(p + 1) * t];
+                self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
+            }
+            return;
+        }
         let scores = &mut scratch.scores;
         let x_norms = self.scores_in(full, &runs, scores);
-        let eps = C::EPSILON.to_f64();
         for (p, hit) in hits.iter_mut().enumerate() {
             let s = &scores[p * slots..(p + 1) * slots];
-            *hit = match self.settled(s, &runs, x_norms[p], eps) {
-                Some((slot, best, second)) => Hit {
-                    label: self.code[slot] as i32,
-                    best: C::from_f64(best),
-                    second: C::from_f64(second),
-                },
-                None => {
-                    let norms = (x_norms[p].to_f64(), self.max_norm.to_f64());
-                    self.recheck(&x[p * d..(p + 1) * d], s, &computed, norms)
-                }
-            };
+            let norms = (x_norms[p].to_f64(), self.max_norm.to_f64());
+            let margin = margin(norms, d, eps);
+            *hit = self.pick(
+                &x[p * d..(p + 1) * d],
+                s,
+                (&runs, &computed),
+                norms.0,
+                margin,
+            );
             let out = &mut lower[p * t..(p + 1) * t];
-            self.group_bounds(s, wanted, (hit.label as u32, x_norms[p]), eps, out);
+            self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
+        }
+    }
+
+    /// The hit of `row` from its `scores` in `runs` (the panels `computed`), each within
+    /// half of `margin` of its exact score (`x_norm` is `|x|^2`): settled if its best score
+    /// is certain, else [`GroupedBook::recheck`]ed.
+    fn pick<N: Float>(
+        &self,
+        row: &[C],
+        scores: &[N],
+        (runs, computed): (&[(usize, usize)], &[bool]),
+        x_norm: f64,
+        margin: f64,
+    ) -> Hit<C> {
+        match self.settled(scores, runs, x_norm, margin) {
+            Some((slot, best, second)) => Hit {
+                label: self.code[slot] as i32,
+                best: C::from_f64(best),
+                second: C::from_f64(second),
+            },
+            None => self.recheck(row, scores, computed, x_norm, margin),
         }
     }
 
@@ -214,35 +276,33 @@ impl<C: Float> GroupedBook<C> {
     }
 
     /// The nearest slot of a row with `scores` in `runs`, if its best score is certain
-    /// (relative rounding `eps`): the slot, an upper bound of its squared distance and a
-    /// lower bound of the others'.
-    fn settled(
+    /// (`margin` and `x_norm` as [`settle`] takes them): the slot, an upper bound of its
+    /// squared distance and a lower bound of the others'.
+    fn settled<N: Float>(
         &self,
-        scores: &[C],
+        scores: &[N],
         runs: &[(usize, usize)],
-        x_norm: C,
-        eps: f64,
+        x_norm: f64,
+        margin: f64,
     ) -> Option<(usize, f64, f64)> {
-        let norms = (x_norm.to_f64(), self.max_norm.to_f64());
         let (best, second, slot) = smallest_in_runs(scores, runs);
-        settle(best.to_f64(), second.to_f64(), norms, self.d, eps).map(|(u, l)| (slot, u, l))
+        settle(best.to_f64(), second.to_f64(), x_norm, margin).map(|(u, l)| (slot, u, l))
     }
 
     /// A row's lower bounds of the squared distance to the codes of each wanted group but
-    /// its nearest, `label`, from its `scores` (relative rounding `eps`), into `out`.
-    fn group_bounds(
+    /// its nearest, `label`, from its `scores` (each within half of `margin`), into `out`.
+    fn group_bounds<N: Float>(
         &self,
-        scores: &[C],
+        scores: &[N],
         wanted: &[u32],
-        (label, x_norm): (u32, C),
-        eps: f64,
+        (label, x_norm): (u32, f64),
+        margin: f64,
         out: &mut [f64],
     ) {
-        let norms = (x_norm.to_f64(), self.max_norm.to_f64());
         // A NaN score needs a row or a code that is not finite, or a square that
         // overflows: then `|x|^2` or the margin is not finite, and every bound zero
         // (`max` passes over NaN).
-        let slack = norms.0 - margin(norms, self.d, eps);
+        let slack = x_norm - margin;
         let own = self.slot[label as usize];
         for &g in wanted {
             let (a, b) = (self.starts[g as usize], self.starts[g as usize + 1]);
@@ -252,26 +312,22 @@ impl<C: Float> GroupedBook<C> {
     }
 
     /// The hit of a row whose best score among the panels `computed` is not certain: the
-    /// codes within the rounding margin of it measured by the direct formula, ties going
-    /// to the lowest code index ([`recheck`] over those panels' codes in index order).
-    fn recheck(&self, row: &[C], scores: &[C], computed: &[bool], norms: (f64, f64)) -> Hit<C> {
-        let mut order: Vec<(u32, usize)> = (0..self.slots())
+    /// codes within `margin` of it measured by the direct formula, ties going to the lowest
+    /// code index ([`recheck`] over those panels' codes).
+    fn recheck<N: Float>(
+        &self,
+        row: &[C],
+        scores: &[N],
+        computed: &[bool],
+        x_norm: f64,
+        margin: f64,
+    ) -> Hit<C> {
+        let scores = (0..self.slots())
             .filter(|&s| computed[s / LANES] && self.code[s] != u32::MAX)
-            .map(|s| (self.code[s], s))
-            .collect();
-        order.sort_unstable();
-        let in_order: Vec<f64> = order.iter().map(|&(_, s)| scores[s].to_f64()).collect();
+            .map(|s| (self.code[s] as usize, scores[s].to_f64()));
         let d = self.d;
-        let margin = margin(norms, d, C::EPSILON.to_f64());
-        let exact = |i: usize| {
-            let j = order[i].0 as usize;
-            sq_dist(row, &self.rows[j * d..(j + 1) * d])
-        };
-        let hit = recheck(&in_order, norms.0, margin, exact);
-        Hit {
-            label: order[hit.label as usize].0 as i32,
-            ..hit
-        }
+        let exact = |j: usize| sq_dist(row, &self.rows[j * d..(j + 1) * d]);
+        recheck(scores, x_norm, margin, exact)
     }
 }
 
@@ -324,9 +380,37 @@ mod tests {
 
     fn nearest_in_wanted_groups(scale: f64) {
         let (k, d) = (70, 9);
-        let mut next = crate::test_uniforms(8);
+        let (book, rows) = ties_and_midpoints(k, d, scale, 8);
+        for members in groupings(k as u32) {
+            let grouped = GroupedBook::new(&book, d, &members);
+            assert_eq!(grouped.narrow.is_some(), scale == 1.0);
+            assert_matches_brute_force(&grouped, &book, &rows, &members, 1e-12);
+        }
+    }
+
+    /// `f32` codes, ranked by integer products where [`integer_ranking`] pays: at 9 and
+    /// 33 features (an odd count, pairs padded), around the origin and far from it (where
+    /// the integers resolve the codes coarsely and most rows are measured again).
+    #[test]
+    fn integer_ranked_groups_match_brute_force() {
+        for (d, offset) in [(9, 0.0), (33, 0.0), (33, 1e3)] {
+            let (book, rows) = ties_and_midpoints(70, d, 1.0, 9);
+            let book: Vec<f32> = book.iter().map(|&v| (v + offset) as f32).collect();
+            let rows: Vec<f32> = rows.iter().map(|&v| (v + offset) as f32).collect();
+            for members in groupings(70) {
+                let grouped = GroupedBook::new(&book, d, &members);
+                assert_eq!(grouped.quant.is_some(), integer_ranking());
+                assert_matches_brute_force(&grouped, &book, &rows, &members, 1e-5);
+            }
+        }
+    }
+
+    /// `k` codes of `d` features and 13 rows (`scale` times uniforms): codes 40 and 69
+    /// repeat codes 0 and 3, row 0 equals code 0, row 2 code 3, and row 1 lies halfway
+    /// between codes 0 and 5.
+    fn ties_and_midpoints(k: usize, d: usize, scale: f64, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        let mut next = crate::test_uniforms(seed);
         let mut book: Vec<f64> = (0..k * d).map(|_| scale * next()).collect();
-        // Duplicated codes in different groups, and rows on them or halfway between.
         book.copy_within(0..d, 40 * d);
         book.copy_within(3 * d..4 * d, 69 * d);
         let mut rows: Vec<f64> = (0..13 * d).map(|_| scale * next()).collect();
@@ -335,40 +419,61 @@ mod tests {
         for f in 0..d {
             rows[d + f] = 0.5 * (book[f] + book[5 * d + f]);
         }
-        let interleaved: Vec<Vec<u32>> = (0..3)
-            .map(|g| (0..k as u32).filter(|j| j % 3 == g).collect())
+        (book, rows)
+    }
+
+    /// Three groups of `k` codes: interleaved, and in ranges.
+    fn groupings(k: u32) -> [Vec<Vec<u32>>; 2] {
+        let interleaved = (0..3)
+            .map(|g| (0..k).filter(|j| j % 3 == g).collect())
             .collect();
-        let ranges = vec![(0..20).collect(), (20..45).collect(), (45..70).collect()];
-        for members in [interleaved, ranges] {
-            let grouped = GroupedBook::new(&book, d, &members);
-            assert_eq!(grouped.narrow.is_some(), scale == 1.0);
-            let mut scratch = grouped.scratch();
-            for wanted in [vec![0u32, 1, 2], vec![1], vec![0, 2], vec![0]] {
-                for tile in rows.chunks(ROWS * d) {
-                    let n = tile.len() / d;
-                    let mut hits = vec![Hit::default(); n];
-                    let mut lower = vec![-1.0; n * 3];
-                    grouped.nearest_in(tile, &wanted, &mut hits, &mut lower, &mut scratch);
-                    for (p, hit) in hits.iter().enumerate() {
-                        let row = &tile[p * d..(p + 1) * d];
-                        let dist = |j: u32| sq_dist(row, &book[j as usize * d..][..d]);
-                        let label = hit.label as u32;
-                        let (want, near) = (wanted.iter())
-                            .flat_map(|&g| members[g as usize].iter().copied())
-                            .map(|j| (dist(j), j))
-                            .fold((f64::INFINITY, u32::MAX), |m, c| if c < m { c } else { m });
-                        assert_eq!((dist(label), label), (want, near), "row {p} {wanted:?}");
-                        assert!(hit.best >= dist(label) * (1.0 - 1e-12));
-                        for g in 0..3u32 {
-                            let bound = lower[p * 3 + g as usize];
-                            if !wanted.contains(&g) {
-                                assert_eq!(bound, -1.0);
-                                continue;
-                            }
-                            for &j in members[g as usize].iter().filter(|&&j| j != label) {
-                                assert!(bound <= dist(j) * (1.0 + 1e-12), "row {p} code {j}");
-                                assert!(hit.second <= dist(j) * (1.0 + 1e-12), "row {p} code {j}");
-                            }
+        let third = k / 3;
+        let ranges = vec![
+            (0..third).collect(),
+            (third..2 * third).collect(),
+            (2 * third..k).collect(),
+        ];
+        [interleaved, ranges]
+    }
+
+    /// Against subsets of the groups, each hit of [`GroupedBook::nearest_in`] is brute
+    /// force's nearest of the wanted codes (lowest index on ties), and its bounds are
+    /// bounds (to a relative `tol`).
+    fn assert_matches_brute_force<C: Float>(
+        grouped: &GroupedBook<C>,
+        book: &[C],
+        rows: &[C],
+        members: &[Vec<u32>],
+        tol: f64,
+    ) {
+        let d = grouped.d;
+        let mut scratch = grouped.scratch();
+        for wanted in [vec![0u32, 1, 2], vec![1], vec![0, 2], vec![0]] {
+            for tile in rows.chunks(ROWS * d) {
+                let n = tile.len() / d;
+                let mut hits = vec![Hit::default(); n];
+                let mut lower = vec![-1.0; n * 3];
+                grouped.nearest_in(tile, &wanted, &mut hits, &mut lower, &mut scratch);
+                for (p, hit) in hits.iter().enumerate() {
+                    let row = &tile[p * d..(p + 1) * d];
+                    let dist = |j: u32| sq_dist(row, &book[j as usize * d..][..d]).to_f64();
+                    let label = hit.label as u32;
+                    let (want, near) = (wanted.iter())
+                        .flat_map(|&g| members[g as usize].iter().copied())
+                        .map(|j| (dist(j), j))
+                        .fold((f64::INFINITY, u32::MAX), |m, c| if c < m { c } else { m });
+                    assert_eq!((dist(label), label), (want, near), "row {p} {wanted:?}");
+                    assert!(hit.best.to_f64() >= dist(label) * (1.0 - tol));
+                    for g in 0..3u32 {
+                        let bound = lower[p * 3 + g as usize];
+                        if !wanted.contains(&g) {
+                            assert_eq!(bound, -1.0);
+                            continue;
+                        }
+                        for &j in members[g as usize].iter().filter(|&&j| j != label) {
+                            assert!(bound <= dist(j) * (1.0 + tol), "row {p} code {j}");
+                            let second = hit.second.to_f64();
+                            assert!(second <= dist(j) * (1.0 + tol), "row {p} code {j}");
                         }
                     }
                 }

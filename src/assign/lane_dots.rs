@@ -112,7 +112,8 @@ simd! {
                 for (p, out) in out.iter_mut().enumerate() {
                     let sizes = (x_norms[p].to_f64(), max_norm.to_f64());
                     let (b, s) = (best[p].to_f64(), second[p].to_f64());
-                    if let Some(bounds) = settle(b, s, sizes, d, eps) {
+                    let margin = margin(sizes, d, eps);
+                    if let Some(bounds) = settle(b, s, sizes.0, margin) {
                         *out = hit(label[p] as usize, bounds);
                         continue;
                     }
@@ -127,7 +128,7 @@ simd! {
                             minus_two.mul_add(dot, norms[j]).to_f64()
                         })
                         .collect();
-                    *out = recheck(&scores, sizes.0, margin(sizes, d, eps), exact);
+                    *out = recheck(scores.iter().copied().enumerate(), sizes.0, margin, exact);
                 }
             }
         }

@@ -14,6 +14,7 @@ mod exact;
 mod grouped;
 mod lane_dots;
 mod narrow;
+mod quant;
 mod transpose;
 
 pub(crate) use codebook::{Codebook, Hit};

@@ -3,7 +3,7 @@
 //! rounding of the values, and groups of rows with any uncertain best code are ranked again
 //! in `f64`. The labels are the same; only the work differs.
 
-use super::bound::{hit, settle};
+use super::bound::{hit, margin, settle};
 use super::codebook::{padded_to, Ranked, BLOCK_TILES};
 use super::dot::{two_smallest, ROWS};
 use super::{Codebook, Hit};
@@ -31,7 +31,8 @@ impl<C: Float> Codebook<C> {
         for (p, out) in group.iter_mut().enumerate() {
             let (best, second, label) = two_smallest(&scratch[p * kpad..(p + 1) * kpad]);
             let norms = (f64::from(x_norms[p]), f64::from(narrow.max_norm));
-            let Some(bounds) = settle(best.into(), second.into(), norms, d, eps) else {
+            let margin = margin(norms, d, eps);
+            let Some(bounds) = settle(best.into(), second.into(), norms.0, margin) else {
                 return false;
             };
             *out = hit(label, bounds);

@@ -1,0 +1,379 @@
+//! `f32` codes ranked by 16-bit integer products. On a CPU with AVX2 but not AVX-512 one
+//! `VPMADDWD` multiplies and pairs sixteen 16-bit values where one fused multiply-add
+//! takes eight `f32`: a register loop of integer products ran 1.63x the multiply-adds per
+//! second of its `f32` twin on a Zen 3 core. Each code is rounded to integers on one scale
+//! for the whole book, each row on its own scale; their integer dot product is exact (the
+//! scales keep the sums within 32 bits), and the error of the rounding is bounded for each
+//! row from the largest error of a rounded value and the rows' and codes' 1-norms. That
+//! bound is added to the rounding margin of a score ([`super::bound`]): a row whose best
+//! code is certain by it is settled, and the codes within it of any other row are measured
+//! with the exact direct formula. The labels are those of exact arithmetic either way; only
+//! the work differs.
+
+use super::dot::ROWS;
+use crate::float::Float;
+
+/// Codes in a panel of the integer book: two AVX2 registers of eight codes, each holding
+/// two features of every code (one pair of 16-bit values per 32-bit lane).
+pub(super) const QLANES: usize = 16;
+
+/// Rows of a sub-tile: six rows by two registers of codes, twelve accumulators, as the
+/// `f32` kernel's sub-tiles ([`super::dot`]).
+const SUB: usize = 6;
+
+/// Whether codes are ranked by integer products on this CPU: with AVX2 and without AVX-512
+/// (whose `f32` tiles hold twice the codes; not measured there), never in the portable
+/// build.
+pub(super) fn integer_ranking() -> bool {
+    #[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && !std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(feature = "portable"))))]
+    {
+        false
+    }
+}
+
+/// A code book rounded to 16-bit integers, in panels of [`QLANES`] slots.
+#[derive(Debug, Clone)]
+pub(super) struct QuantBook {
+    /// Pairs of features (the last one padded with a zero for an odd count).
+    pairs: usize,
+    /// The largest integer a value is rounded to (in magnitude): `pairs * 2 * limit^2`
+    /// stays below `2^31`.
+    limit: f32,
+    /// Panel `u` holds slots `u * QLANES..`: for each pair of features, the pair of every
+    /// slot side by side (`2 * QLANES` values).
+    panels: Vec<i16>,
+    /// `|c|^2` of every slot, in `f32` (padding: +inf).
+    norms: Vec<f32>,
+    /// The codes' scale: a code value `v` is rounded to `round(v / scale)`.
+    scale: f32,
+    /// The largest `|v - scale * round(v / scale)|` of any code value.
+    code_err: f64,
+    /// The largest 1-norm of a code.
+    max_l1: f64,
+}
+
+/// A tile of [`ROWS`] rows rounded to integers for [`QuantBook::scores`].
+pub(super) struct QuantTile {
+    /// Pair `f` of every row side by side, each pair as one 32-bit lane.
+    pairs: Vec<[i32; ROWS]>,
+    /// `-2 * scale of the row * scale of the book`, in `f32`.
+    coefs: [f32; ROWS],
+    /// The bound of `|x.c - (rounded x).(rounded c)|` of each row, over every code
+    /// (infinite for a row with a value that is not finite).
+    pub(super) err: [f64; ROWS],
+    /// One row's rounded values (a buffer).
+    row: Vec<i16>,
+}
+
+impl QuantBook {
+    /// The codes of `slots` slots of `d` features, `code(s)` giving the code in slot `s`
+    /// with its `|c|^2` (`None` for padding, a multiple of [`QLANES`] slots in all); `None`
+    /// if a value is not finite.
+    pub(super) fn new<'a>(
+        d: usize,
+        slots: usize,
+        code: impl Fn(usize) -> Option<(&'a [f32], f32)>,
+    ) -> Option<Self> {
+        assert!(
+            slots % QLANES == 0 && d > 0,
+            "whole panels of codes with features"
+        );
+        let pairs = d.div_ceil(2);
+        let limit = ((i32::MAX as f64 / (2 * pairs) as f64).sqrt().floor()).min(32767.0) as f32;
+        let mut largest = 0.0f32;
+        for s in 0..slots {
+            for &v in code(s).map_or(&[][..], |(c, _)| c) {
+                if !v.is_finite() {
+                    return None;
+                }
+                largest = largest.max(v.abs());
+            }
+        }
+        let scale = scale_of(largest, limit)?;
+        let mut panels = vec![0i16; slots * 2 * pairs];
+        let mut norms = vec![f32::INFINITY; slots];
+        let (mut code_err, mut max_l1) = (0.0f64, 0.0f64);
+        for (s, norm) in norms.iter_mut().enumerate() {
+            let Some((c, nn)) = code(s) else { continue };
+            *norm = nn;
+            let panel = &mut panels[s / QLANES * QLANES * 2 * pairs..];
+            let mut l1 = 0.0;
+            for (f, &v) in c.iter().enumerate() {
+                let (q, err) = round_to(v, scale, limit);
+                panel[(f / 2) * 2 * QLANES + (s % QLANES) * 2 + f % 2] = q;
+                code_err = code_err.max(err);
+                l1 += f64::from(v.abs());
+            }
+            max_l1 = max_l1.max(l1);
+        }
+        Some(QuantBook {
+            pairs,
+            limit,
+            panels,
+            norms,
+            scale,
+            code_err,
+            max_l1,
+        })
+    }
+
+    /// A tile for [`QuantBook::round_tile`].
+    pub(super) fn new_tile(&self) -> QuantTile {
+        QuantTile {
+            pairs: vec![[0; ROWS]; self.pairs],
+            coefs: [0.0; ROWS],
+            err: [0.0; ROWS],
+            row: vec![0; 2 * self.pairs],
+        }
+    }
+
+    /// The [`ROWS`] rows of `x` (row-major, `d` features, `f32`) rounded to integers into
+    /// `tile`, each on its own scale, with the bound of each row's error over every code:
+    /// `|x.c - x'.c'| <= |x - x'|_max |c|_1 + |c - c'|_max |x'|_1`.
+    pub(super) fn round_tile<C: Float>(&self, x: &[C], d: usize, tile: &mut QuantTile) {
+        let x = as_f32(x);
+        for (p, row) in x.chunks_exact(d).take(ROWS).enumerate() {
+            // SAFETY: a book is made only where `integer_ranking` found AVX2 and FMA.
+            let rounded = unsafe { round_row(row, self.limit, &mut tile.row) };
+            let (scale, err) = match rounded {
+                Some((scale, row_err, l1)) => {
+                    let l1 = f64::from(l1) * f64::from(scale);
+                    // Each product within a relative 2^-52 in f64.
+                    let err = row_err * self.max_l1 + self.code_err * l1;
+                    (scale, err * (1.0 + 1e-12))
+                }
+                None => (0.0, f64::INFINITY),
+            };
+            for (pair, out) in tile.row.chunks_exact(2).zip(&mut tile.pairs) {
+                out[p] = i32::from(pair[0] as u16) | i32::from(pair[1] as u16) << 16;
+            }
+            tile.coefs[p] = (-2.0 * f64::from(scale) * f64::from(self.scale)) as f32;
+            tile.err[p] = err;
+        }
+    }
+
+    /// Approximate scores `|c|^2 - 2 x.c` of the rows of `tile` against slots `a..b` (whole
+    /// panels), written to `out` (row `p` at `p * stride`, slot `a + j` at `j`): within
+    /// `2 * err` of the row's exact scores, to within the rounding a score's margin covers.
+    pub(super) fn scores(
+        &self,
+        (a, b): (usize, usize),
+        tile: &QuantTile,
+        out: (&mut [f32], usize),
+    ) {
+        let len = 2 * self.pairs * QLANES;
+        let panels = &self.panels[a / QLANES * len..b / QLANES * len];
+        assert!(tile.pairs.len() == self.pairs && (ROWS - 1) * out.1 + (b - a) <= out.0.len());
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert!(integer_ranking(), "integer ranking needs AVX2");
+            // SAFETY: the CPU has AVX2 and FMA (asserted), and the slices are as long as
+            // the kernel reads and writes (asserted).
+            unsafe { scores_avx2(panels, &self.norms[a..b], tile, out) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            unreachable!("integer ranking is built for x86_64 only: {panels:?} {out:?}");
+        }
+    }
+}
+
+/// `v` rounded on `scale` to an integer within `limit`, and the error `|v - scale * q|`
+/// (exact in `f64`: `scale` has 24 bits and `q` 16).
+fn round_to(v: f32, scale: f32, limit: f32) -> (i16, f64) {
+    let q = (v / scale).round_ties_even().clamp(-limit, limit);
+    let err = (f64::from(v) - f64::from(scale) * f64::from(q)).abs();
+    (q as i16, err)
+}
+
+/// The scale of values whose largest magnitude is `largest` rounded to integers within
+/// `limit`, if it and its inverse are finite and not zero (1 for zeros).
+fn scale_of(largest: f32, limit: f32) -> Option<f32> {
+    let scale = if largest > 0.0 { largest / limit } else { 1.0 };
+    (scale.is_normal() && (1.0 / scale).is_normal()).then_some(scale)
+}
+
+/// `row` rounded to integers within `limit` on its own scale, into `q` (a zero after an
+/// odd count): the scale, the largest error of a value and the sum of the integers'
+/// magnitudes; `None` for a value that is not finite, or values so small that the scale
+/// is not normal.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn round_row(row: &[f32], limit: f32, q: &mut [i16]) -> Option<(f32, f64, i32)> {
+    // In eight lanes (one AVX2 register each), so that the loops are vectorised.
+    const L: usize = 8;
+    // A value that is not finite makes its lane's `0 * v` sum NaN.
+    let (mut largest, mut nan) = ([0.0f32; L], [0.0f32; L]);
+    let split = row.len() - row.len() % L;
+    let (body, tail) = row.split_at(split);
+    for c in body.chunks_exact(L) {
+        for t in 0..L {
+            let a = c[t].abs();
+            largest[t] = if a > largest[t] { a } else { largest[t] };
+            nan[t] += 0.0 * c[t];
+        }
+    }
+    let mut most = largest.iter().fold(0.0f32, |m, &a| m.max(a));
+    for &v in tail {
+        most = most.max(v.abs());
+        nan[0] += 0.0 * v;
+    }
+    let finite = nan.iter().all(|&s| s == 0.0);
+    let scale = scale_of(most, limit).filter(|_| finite)?;
+    let inv = 1.0 / scale;
+    let (mut err, mut l1) = ([0.0f32; L], [0i32; L]);
+    let mut round = |v: f32, t: usize| {
+        let r = (v * inv).round_ties_even().clamp(-limit, limit);
+        // One rounding of the exact difference: within a relative 2^-24 of it.
+        let e = (-scale).mul_add(r, v).abs();
+        err[t] = if e > err[t] { e } else { err[t] };
+        // SAFETY: `r` is a whole number within `limit` (at most 32,767): `v * inv` is
+        // finite, as `v` and `inv` are and `|v| <= most`.
+        let r = unsafe { r.to_int_unchecked::<i32>() };
+        l1[t] += r.abs();
+        r as i16
+    };
+    for (o, c) in q.chunks_exact_mut(L).zip(body.chunks_exact(L)) {
+        for t in 0..L {
+            o[t] = round(c[t], t);
+        }
+    }
+    for (o, &v) in q[split..].iter_mut().zip(tail) {
+        *o = round(v, 0);
+    }
+    let err = err.iter().fold(0.0f32, |m, &e| m.max(e));
+    Some((scale, f64::from(err) * (1.0 + 1e-6), l1.iter().sum()))
+}
+
+/// `x` as the `f32` values it holds (integer ranking is for `f32` books and rows only).
+fn as_f32<C: Float>(x: &[C]) -> &[f32] {
+    assert!(std::any::TypeId::of::<C>() == std::any::TypeId::of::<f32>());
+    // SAFETY: `C` is `f32` (asserted).
+    unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) }
+}
+
+/// The kernel of [`QuantBook::scores`]: for each panel of [`QLANES`] codes, sub-tiles of
+/// [`SUB`] rows accumulate `VPMADDWD` products in twelve registers of 32-bit lanes, then
+/// turn them to scores (`|c|^2 + coef * sum`, one fused multiply-add).
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `panels` must hold whole panels of `tile.pairs.len()`
+/// pairs, `norms` a value per slot, and `out` [`ROWS`] rows `stride` apart of a score per
+/// slot.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scores_avx2(
+    panels: &[i16],
+    norms: &[f32],
+    tile: &QuantTile,
+    (out, stride): (&mut [f32], usize),
+) {
+    use std::arch::x86_64::*;
+    let pairs = tile.pairs.len();
+    for (u, panel) in panels.chunks_exact(2 * pairs * QLANES).enumerate() {
+        for p0 in (0..ROWS).step_by(SUB) {
+            let mut acc = [_mm256_setzero_si256(); 2 * SUB];
+            for (f, xf) in tile.pairs.iter().enumerate() {
+                let c = panel.as_ptr().add(f * 2 * QLANES).cast::<__m256i>();
+                let (c0, c1) = (_mm256_loadu_si256(c), _mm256_loadu_si256(c.add(1)));
+                for r in 0..SUB {
+                    let x = _mm256_set1_epi32(xf[p0 + r]);
+                    acc[2 * r] = _mm256_add_epi32(acc[2 * r], _mm256_madd_epi16(c0, x));
+                    acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], _mm256_madd_epi16(c1, x));
+                }
+            }
+            let n = norms.as_ptr().add(u * QLANES);
+            let (n0, n1) = (_mm256_loadu_ps(n), _mm256_loadu_ps(n.add(8)));
+            for r in 0..SUB {
+                let coef = _mm256_set1_ps(tile.coefs[p0 + r]);
+                let o = out.as_mut_ptr().add((p0 + r) * stride + u * QLANES);
+                let s0 = _mm256_fmadd_ps(coef, _mm256_cvtepi32_ps(acc[2 * r]), n0);
+                let s1 = _mm256_fmadd_ps(coef, _mm256_cvtepi32_ps(acc[2 * r + 1]), n1);
+                _mm256_storeu_ps(o, s0);
+                _mm256_storeu_ps(o.add(8), s1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every score is within twice its row's error bound (and the rounding of a score) of
+    /// the exact `|c|^2 - 2 x.c`, and the bound is tight enough to rank by (a thousandth of
+    /// the distances' scale); a row with a value that is not finite, or values too small
+    /// for a normal scale, has no bound; padding scores +inf; a book with a value that is
+    /// not finite is not made.
+    #[test]
+    fn scores_are_within_the_bound() {
+        if !integer_ranking() {
+            return;
+        }
+        let mut next = crate::test_uniforms(31);
+        for (d, offset, scale) in [
+            (7, 0.0, 1.0),
+            (64, 5.0, 1.0),
+            (129, 0.0, 1e-3),
+            (300, 1e2, 1.0),
+        ] {
+            let k: usize = 40;
+            let slots = k.div_ceil(QLANES) * QLANES;
+            let mut value = || (offset + scale * (next() - 0.5)) as f32;
+            let codes: Vec<f32> = (0..k * d).map(|_| value()).collect();
+            let mut rows: Vec<f32> = (0..ROWS * d).map(|_| value()).collect();
+            rows[..d].fill(0.0);
+            rows[d + 3] = f32::NAN;
+            rows[2 * d..3 * d].fill(1e-40);
+            let norm = |c: &[f32]| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+            let book = QuantBook::new(d, slots, |s| {
+                let c = codes.get(s * d..(s + 1) * d)?;
+                Some((c, norm(c) as f32))
+            })
+            .expect("finite codes");
+            let mut tile = book.new_tile();
+            book.round_tile(&rows, d, &mut tile);
+            let mut out = vec![0.0; ROWS * slots];
+            book.scores((0, slots), &tile, (&mut out, slots));
+            let max_norm = codes.chunks(d).map(norm).fold(0.0, f64::max);
+            for (p, x) in rows.chunks(d).enumerate() {
+                let err = tile.err[p];
+                assert_eq!(err.is_finite(), p != 1 && p != 2, "row {p}");
+                let x_norm = norm(x);
+                if err.is_finite() {
+                    assert!(2.0 * err <= 1e-3 * (x_norm + max_norm), "row {p}: {err}");
+                }
+                for (j, c) in codes.chunks(d).enumerate() {
+                    let dot: f64 = x
+                        .iter()
+                        .zip(c)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum();
+                    let exact = f64::from(norm(c) as f32) - 2.0 * dot;
+                    let got = f64::from(out[p * slots + j]);
+                    let rounding = 1e-6 * (x_norm + max_norm);
+                    assert!(
+                        !err.is_finite() || (got - exact).abs() <= 2.0 * err + rounding,
+                        "row {p} code {j}"
+                    );
+                }
+                assert!(out[p * slots + k..(p + 1) * slots]
+                    .iter()
+                    .all(|&s| s == f32::INFINITY));
+            }
+            let mut bad = codes.clone();
+            bad[d + 1] = f32::INFINITY;
+            assert!(
+                QuantBook::new(d, slots, |s| Some((bad.get(s * d..(s + 1) * d)?, 1.0))).is_none()
+            );
+        }
+    }
+}
