@@ -10,7 +10,9 @@
 //! is within the bound (near-ties, exact ties, overflow, NaN) the candidates are compared
 //! again with the exact direct formula. The reported distance is always the direct one.
 //! Labels therefore equal those of exact arithmetic (lowest index on ties) whatever the
-//! CPU or thread count. `f64` rows may be ranked in `f32` first ([`super::narrow`]).
+//! CPU or thread count. `f64` rows may be ranked in `f32` first ([`super::narrow`]), and
+//! `f32` rows by 16-bit integer products where the CPU does those faster
+//! ([`super::quant`]).
 
 use super::bound::{hit, margin, recheck, settle};
 use super::direct::direct_nearest;
@@ -18,6 +20,7 @@ use super::dot::{dot_scores, tiles_scores, transposed, two_smallest, LANES, ROWS
 use super::exact::{exact_to_labels, lane_sq_dists, sq_dist, sq_norm};
 use super::lane_dots::{lane_dots_nearest, Ranking};
 use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
+use super::quant::{integer_ranking, QuantBook};
 use super::DOT_MIN_FEATURES;
 use crate::float::Float;
 
@@ -79,6 +82,9 @@ pub struct Codebook<C> {
     /// rounded to `f32`: rows are ranked at single-precision speed first, see
     /// [`Codebook::nearest_rows`].
     pub(super) narrow: Option<Box<Codebook<f32>>>,
+    /// For `f32` codes ranked by the dot-product kernel where [`integer_ranking`] pays, the
+    /// codes rounded to 16-bit integers ([`Codebook::nearest_quant`]).
+    pub(super) quant: Option<Box<QuantBook>>,
 }
 
 /// Whether `k` codes of `d` features go to the direct kernel: always below five features
@@ -153,10 +159,21 @@ impl<C: Float> Codebook<C> {
             let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
             Box::new(Codebook::new(&rows, k, d))
         });
+        let quant = (dot && !C::WIDE && integer_ranking())
+            .then(|| {
+                let codes: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
+                QuantBook::new(d, kpad, |s| {
+                    let code = codes.get(s * d..(s + 1) * d)?;
+                    Some((code, norms[s].to_f64() as f32))
+                })
+            })
+            .flatten()
+            .map(Box::new);
         Codebook {
             k,
             d,
             kpad,
+            quant,
             panels,
             rows: rows.to_vec(),
             norms,
@@ -232,9 +249,10 @@ impl<C: Float> Codebook<C> {
             direct_nearest(&self.rows, self.k, self.d, rows, hits);
             return;
         }
-        match self.narrow.as_deref() {
+        match (self.narrow.as_deref(), self.quant.as_deref()) {
+            (_, Some(quant)) => self.nearest_quant(quant, rows, hits, scratch),
             _ if self.blocked() => self.nearest_blocks(rows, hits, scratch),
-            Some(narrow) if narrow.blocked() => {
+            (Some(narrow), _) if narrow.blocked() => {
                 self.nearest_narrow_blocks(narrow, rows, hits, scratch);
             }
             _ => self.nearest_tiles(rows, hits, scratch),
@@ -416,22 +434,35 @@ impl<C: Float> Codebook<C> {
     }
 
     /// The nearest code of `x` and its exact squared distance, from its approximate scores
-    /// `|c|^2 - 2 x.c`. The best score is certain when the runner-up is
-    /// further than twice the rounding bound of a score; otherwise (near or exact ties,
-    /// overflow, NaN) the codes within that [`margin`] of the best are measured with the
-    /// exact direct formula ([`recheck`]), or every code where it cannot tell.
+    /// `|c|^2 - 2 x.c`. The best score is certain when the runner-up is further than twice
+    /// the rounding bound of a score ([`margin`]); see [`Codebook::pick_within`].
     pub(super) fn pick(&self, x: &[C], x_norm: C, scores: &[C]) -> Hit<C> {
-        let (best, second, label) = two_smallest(scores);
         let norms = (x_norm.to_f64(), self.max_norm.to_f64());
         let margin = margin(norms, self.d, C::EPSILON.to_f64());
-        if let Some(bounds) = settle(best.to_f64(), second.to_f64(), norms.0, margin) {
+        self.pick_within(x, norms.0, scores, margin)
+    }
+
+    /// The nearest code of `x` (`|x|^2` = `x_norm`) from `scores` of every code, each
+    /// within half of `margin` of `|c|^2 - 2 x.c`: settled where the runner-up's score is
+    /// further than `margin`; otherwise (near or exact ties, overflow, NaN) the codes within
+    /// it of the best are measured with the exact direct formula ([`recheck`]), or every
+    /// code where it cannot tell.
+    pub(super) fn pick_within<N: Float>(
+        &self,
+        x: &[C],
+        x_norm: f64,
+        scores: &[N],
+        margin: f64,
+    ) -> Hit<C> {
+        let (best, second, label) = two_smallest(scores);
+        if let Some(bounds) = settle(best.to_f64(), second.to_f64(), x_norm, margin) {
             return hit(label, bounds);
         }
         let exact = |j| self.sq_dist_to(x, j);
         // (Measuring every code was 6% of `vq` of 10,000 x 64 float32 rows against 256
         // codes.)
         let scores = scores[..self.k].iter().map(|s| s.to_f64()).enumerate();
-        recheck(scores, norms.0, margin, exact)
+        recheck(scores, x_norm, margin, exact)
     }
 }
 
@@ -585,8 +616,9 @@ mod tests {
         }
     }
 
-    /// A code book larger than [`BLOCKED_BOOK_BYTES`] scored block by block: labels and
-    /// distances equal those of a brute-force comparison in `f32`, bit for bit, across
+    /// A code book larger than [`BLOCKED_BOOK_BYTES`] scored block by block (or, where
+    /// [`integer_ranking`] pays, tile by tile in integers): labels and distances equal
+    /// those of a brute-force comparison in `f32`, bit for bit, across
     /// partial blocks of rows and codes, with exact ties (duplicated codes, which send
     /// their rows back to the whole-book scoring) and rows midway between two codes, in
     /// the first and the second run of rows (gathered into the same tiles).
@@ -604,13 +636,42 @@ mod tests {
             rows.extend(a.iter().zip(b).map(|(a, b)| (a + b) / 2.0));
         }
         rows.rotate_right(4 * d);
-        let n = rows.len() / d;
         let cb = Codebook::new(&code, k, d);
         assert!(cb.blocked() && cb.block_slots() < cb.kpad);
+        assert_matches_brute_f32(&rows, &code, d);
+    }
+
+    /// `f32` rows and codes ranked by integer products (where [`integer_ranking`] pays;
+    /// else by the `f32` kernel): near the origin and far from it (1,000 away, where the
+    /// integers resolve the codes coarsely), exact ties and midpoints included.
+    #[test]
+    fn integer_ranked_book_matches_brute_force_bitwise() {
+        let mut next = crate::test_uniforms(79);
+        for (k, d, offset) in [(100, 33, 0.0), (300, 70, 0.0), (100, 33, 1e3), (40, 8, 1e3)] {
+            let mut code: Vec<f32> = (0..k * d).map(|_| (offset + next()) as f32).collect();
+            code.copy_within(7 * d..8 * d, (k - 1) * d);
+            let mut rows: Vec<f32> = (0..50 * d).map(|_| (offset + next()) as f32).collect();
+            for j in [1usize, 7, k - 2] {
+                rows.extend(&code[j * d..(j + 1) * d]);
+                let (a, b) = (&code[j * d..(j + 1) * d], &code[(j + 1) * d..(j + 2) * d]);
+                rows.extend(a.iter().zip(b).map(|(a, b)| (a + b) / 2.0));
+            }
+            let cb = Codebook::new(&code, k, d);
+            assert_eq!(cb.quant.is_some(), integer_ranking());
+            assert_matches_brute_f32(&rows, &code, d);
+        }
+    }
+
+    /// [`assert_matches_brute`] for `f32`: labels and distances (asked for) those of a
+    /// brute-force comparison by the direct formula in `f32`, bit for bit, and the bounds
+    /// bounds (to a relative 1e-5).
+    fn assert_matches_brute_f32(rows: &[f32], code: &[f32], d: usize) {
+        let (n, k) = (rows.len() / d, code.len() / d);
+        let cb = Codebook::new(code, k, d);
         for exact in [true, false] {
             let mut hits = vec![Hit::default(); n];
             let mut scratch = vec![0.0; cb.scratch_len()];
-            cb.nearest_rows(&rows, &mut hits, &mut scratch, exact);
+            cb.nearest_rows(rows, &mut hits, &mut scratch, exact);
             for (i, x) in rows.chunks(d).enumerate() {
                 let dists: Vec<f32> = code.chunks(d).map(|c| sq_dist(x, c)).collect();
                 let best = dists.iter().copied().fold(f32::INFINITY, f32::min);
