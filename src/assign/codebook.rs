@@ -20,7 +20,7 @@ use super::dot::{dot_scores, tiles_scores, transposed, two_smallest, LANES, ROWS
 use super::exact::{exact_to_labels, lane_sq_dists, sq_dist, sq_norm};
 use super::lane_dots::{lane_dots_nearest, Ranking};
 use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
-use super::quant::{integer_ranking, QuantBook};
+use super::quant::{as_f32, integer_ranking, QuantBook};
 use super::DOT_MIN_FEATURES;
 use crate::float::Float;
 
@@ -159,9 +159,9 @@ impl<C: Float> Codebook<C> {
             let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
             Box::new(Codebook::new(&rows, k, d))
         });
-        let quant = (dot && !C::WIDE && integer_ranking())
+        let quant = (dot && !C::WIDE && integer_ranking(d))
             .then(|| {
-                let codes: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
+                let codes = as_f32(rows);
                 QuantBook::new(d, kpad, |s| {
                     let code = codes.get(s * d..(s + 1) * d)?;
                     Some((code, norms[s].to_f64() as f32))
@@ -647,7 +647,12 @@ mod tests {
     #[test]
     fn integer_ranked_book_matches_brute_force_bitwise() {
         let mut next = crate::test_uniforms(79);
-        for (k, d, offset) in [(100, 33, 0.0), (300, 70, 0.0), (100, 33, 1e3), (40, 8, 1e3)] {
+        for (k, d, offset) in [
+            (100, 33, 0.0),
+            (300, 70, 0.0),
+            (100, 33, 1e3),
+            (40, 65, 1e3),
+        ] {
             let mut code: Vec<f32> = (0..k * d).map(|_| (offset + next()) as f32).collect();
             code.copy_within(7 * d..8 * d, (k - 1) * d);
             let mut rows: Vec<f32> = (0..50 * d).map(|_| (offset + next()) as f32).collect();
@@ -657,7 +662,7 @@ mod tests {
                 rows.extend(a.iter().zip(b).map(|(a, b)| (a + b) / 2.0));
             }
             let cb = Codebook::new(&code, k, d);
-            assert_eq!(cb.quant.is_some(), integer_ranking());
+            assert_eq!(cb.quant.is_some(), integer_ranking(d));
             assert_matches_brute_f32(&rows, &code, d);
         }
     }

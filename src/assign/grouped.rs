@@ -9,7 +9,7 @@ use super::codebook::{code_norm, padded_to, tile_scores, to_panel};
 use super::dot::{two_smallest, LANES, ROWS};
 use super::exact::{sq_dist, sq_norm};
 use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
-use super::quant::{integer_ranking, QuantBook, QuantTile};
+use super::quant::{as_f32, integer_ranking, QuantBook, QuantTile};
 use super::Hit;
 use crate::float::Float;
 
@@ -80,9 +80,9 @@ impl<C: Float> GroupedBook<C> {
             let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
             Box::new(GroupedBook::new(&rows, d, members))
         });
-        let quant = (!C::WIDE && integer_ranking() && slots > 0)
+        let quant = (!C::WIDE && integer_ranking(d) && slots > 0)
             .then(|| {
-                let codes: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
+                let codes = as_f32(rows);
                 QuantBook::new(d, slots, |s| {
                     let j = code[s] as usize;
                     (code[s] != u32::MAX)
@@ -388,18 +388,18 @@ mod tests {
         }
     }
 
-    /// `f32` codes, ranked by integer products where [`integer_ranking`] pays: at 9 and
-    /// 33 features (an odd count, pairs padded), around the origin and far from it (where
-    /// the integers resolve the codes coarsely and most rows are measured again).
+    /// `f32` codes, ranked by integer products where [`integer_ranking`] pays (33 and 64
+    /// features; 33 an odd count, pairs padded; 9 in `f32`), around the origin and far from
+    /// it (where the integers resolve the codes coarsely and most rows are measured again).
     #[test]
     fn integer_ranked_groups_match_brute_force() {
-        for (d, offset) in [(9, 0.0), (33, 0.0), (33, 1e3)] {
+        for (d, offset) in [(9, 0.0), (33, 0.0), (33, 1e3), (64, 1e3)] {
             let (book, rows) = ties_and_midpoints(70, d, 1.0, 9);
             let book: Vec<f32> = book.iter().map(|&v| (v + offset) as f32).collect();
             let rows: Vec<f32> = rows.iter().map(|&v| (v + offset) as f32).collect();
             for members in groupings(70) {
                 let grouped = GroupedBook::new(&book, d, &members);
-                assert_eq!(grouped.quant.is_some(), integer_ranking());
+                assert_eq!(grouped.quant.is_some(), integer_ranking(d));
                 assert_matches_brute_force(&grouped, &book, &rows, &members, 1e-5);
             }
         }

@@ -25,10 +25,20 @@ pub(super) const QLANES: usize = 16;
 /// `f32` kernel's sub-tiles ([`super::dot`]).
 const SUB: usize = 6;
 
-/// Whether codes are ranked by integer products on this CPU: with AVX2 and without AVX-512
-/// (whose `f32` tiles hold twice the codes; not measured there), never in the portable
-/// build.
-pub(super) fn integer_ranking() -> bool {
+/// Fewer features than this are ranked in `f32`: measured on a Zen 3 core (`vq`, 100,000
+/// rows against 256 codes, against the `f32` kernel), 8 and 16 features 0.97-1.09x the
+/// time, 32 level, 64 0.9x, and from 128 features 0.66-0.8x.
+const INTEGER_MIN_FEATURES: usize = 32;
+
+/// Whether codes of `d` features are ranked by integer products: from
+/// [`INTEGER_MIN_FEATURES`], on a CPU with AVX2 and without AVX-512 (whose `f32` tiles
+/// hold twice the codes; not measured there), never in the portable build.
+pub(super) fn integer_ranking(d: usize) -> bool {
+    d >= INTEGER_MIN_FEATURES && integer_kernel()
+}
+
+/// Whether this CPU runs [`scores_avx2`] (and it pays: see [`integer_ranking`]).
+fn integer_kernel() -> bool {
     #[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
     {
         std::arch::is_x86_feature_detected!("avx2")
@@ -92,29 +102,28 @@ impl QuantBook {
         let limit = ((i32::MAX as f64 / (2 * pairs) as f64).sqrt().floor()).min(32767.0) as f32;
         let mut largest = 0.0f32;
         for s in 0..slots {
-            for &v in code(s).map_or(&[][..], |(c, _)| c) {
-                if !v.is_finite() {
-                    return None;
-                }
-                largest = largest.max(v.abs());
+            if let Some((c, _)) = code(s) {
+                // SAFETY: a book is made only where `integer_ranking` found AVX2 and FMA.
+                largest = largest.max(unsafe { largest_finite(c) }?);
             }
         }
         let scale = scale_of(largest, limit)?;
         let mut panels = vec![0i16; slots * 2 * pairs];
         let mut norms = vec![f32::INFINITY; slots];
         let (mut code_err, mut max_l1) = (0.0f64, 0.0f64);
+        let mut q = vec![0i16; d];
         for (s, norm) in norms.iter_mut().enumerate() {
             let Some((c, nn)) = code(s) else { continue };
             *norm = nn;
+            // SAFETY: as above.
+            let (err, l1) = unsafe { round_on(c, scale, limit, &mut q) };
             let panel = &mut panels[s / QLANES * QLANES * 2 * pairs..];
-            let mut l1 = 0.0;
-            for (f, &v) in c.iter().enumerate() {
-                let (q, err) = round_to(v, scale, limit);
-                panel[(f / 2) * 2 * QLANES + (s % QLANES) * 2 + f % 2] = q;
-                code_err = code_err.max(err);
-                l1 += f64::from(v.abs());
+            for (f, &v) in q.iter().enumerate() {
+                panel[(f / 2) * 2 * QLANES + (s % QLANES) * 2 + f % 2] = v;
             }
-            max_l1 = max_l1.max(l1);
+            code_err = code_err.max(err);
+            // |c|_1 <= |c'|_1 + d |c - c'|_max.
+            max_l1 = max_l1.max(f64::from(l1) * f64::from(scale) + d as f64 * err);
         }
         Some(QuantBook {
             pairs,
@@ -144,9 +153,13 @@ impl QuantBook {
         let x = as_f32(x);
         for (p, row) in x.chunks_exact(d).take(ROWS).enumerate() {
             // SAFETY: a book is made only where `integer_ranking` found AVX2 and FMA.
-            let rounded = unsafe { round_row(row, self.limit, &mut tile.row) };
-            let (scale, err) = match rounded {
-                Some((scale, row_err, l1)) => {
+            let scale = unsafe { largest_finite(row) }.and_then(|m| scale_of(m, self.limit));
+            // A row with a value that is not finite, or too small for a normal scale, has
+            // no bound: every code is measured (its integers are not read).
+            let (scale, err) = match scale {
+                Some(scale) => {
+                    // SAFETY: as above.
+                    let (row_err, l1) = unsafe { round_on(row, scale, self.limit, &mut tile.row) };
                     let l1 = f64::from(l1) * f64::from(scale);
                     // Each product within a relative 2^-52 in f64.
                     let err = row_err * self.max_l1 + self.code_err * l1;
@@ -176,7 +189,7 @@ impl QuantBook {
         assert!(tile.pairs.len() == self.pairs && (ROWS - 1) * out.1 + (b - a) <= out.0.len());
         #[cfg(target_arch = "x86_64")]
         {
-            assert!(integer_ranking(), "integer ranking needs AVX2");
+            assert!(integer_kernel(), "integer ranking needs AVX2");
             // SAFETY: the CPU has AVX2 and FMA (asserted), and the slices are as long as
             // the kernel reads and writes (asserted).
             unsafe { scores_avx2(panels, &self.norms[a..b], tile, out) }
@@ -220,14 +233,6 @@ impl<C: Float> Codebook<C> {
     }
 }
 
-/// `v` rounded on `scale` to an integer within `limit`, and the error `|v - scale * q|`
-/// (exact in `f64`: `scale` has 24 bits and `q` 16).
-fn round_to(v: f32, scale: f32, limit: f32) -> (i16, f64) {
-    let q = (v / scale).round_ties_even().clamp(-limit, limit);
-    let err = (f64::from(v) - f64::from(scale) * f64::from(q)).abs();
-    (q as i16, err)
-}
-
 /// The scale of values whose largest magnitude is `largest` rounded to integers within
 /// `limit`, if it and its inverse are finite and not zero (1 for zeros).
 fn scale_of(largest: f32, limit: f32) -> Option<f32> {
@@ -235,22 +240,20 @@ fn scale_of(largest: f32, limit: f32) -> Option<f32> {
     (scale.is_normal() && (1.0 / scale).is_normal()).then_some(scale)
 }
 
-/// `row` rounded to integers within `limit` on its own scale, into `q` (a zero after an
-/// odd count): the scale, the largest error of a value and the sum of the integers'
-/// magnitudes; `None` for a value that is not finite, or values so small that the scale
-/// is not normal.
+/// Lanes of [`largest_finite`] and [`round_on`]: one AVX2 register, so that their loops
+/// are vectorised.
+const L: usize = 8;
+
+/// The largest magnitude in `row`, `None` if a value is not finite.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn round_row(row: &[f32], limit: f32, q: &mut [i16]) -> Option<(f32, f64, i32)> {
-    // In eight lanes (one AVX2 register each), so that the loops are vectorised.
-    const L: usize = 8;
+unsafe fn largest_finite(row: &[f32]) -> Option<f32> {
     // A value that is not finite makes its lane's `0 * v` sum NaN.
     let (mut largest, mut nan) = ([0.0f32; L], [0.0f32; L]);
     let split = row.len() - row.len() % L;
-    let (body, tail) = row.split_at(split);
-    for c in body.chunks_exact(L) {
+    for c in row[..split].chunks_exact(L) {
         for t in 0..L {
             let a = c[t].abs();
             largest[t] = if a > largest[t] { a } else { largest[t] };
@@ -258,12 +261,22 @@ unsafe fn round_row(row: &[f32], limit: f32, q: &mut [i16]) -> Option<(f32, f64,
         }
     }
     let mut most = largest.iter().fold(0.0f32, |m, &a| m.max(a));
-    for &v in tail {
+    for &v in &row[split..] {
         most = most.max(v.abs());
         nan[0] += 0.0 * v;
     }
-    let finite = nan.iter().all(|&s| s == 0.0);
-    let scale = scale_of(most, limit).filter(|_| finite)?;
+    nan.iter().all(|&s| s == 0.0).then_some(most)
+}
+
+/// `row` rounded on `scale` to integers within `limit` into `q` (as long, or longer: the
+/// rest is left as it is): the largest error `|v - scale * q|` of a value (rounded up) and
+/// the sum of the integers' magnitudes. `scale` must be [`scale_of`] a magnitude at least
+/// the row's largest.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn round_on(row: &[f32], scale: f32, limit: f32, q: &mut [i16]) -> (f64, i32) {
     let inv = 1.0 / scale;
     let (mut err, mut l1) = ([0.0f32; L], [0i32; L]);
     let mut round = |v: f32, t: usize| {
@@ -272,21 +285,22 @@ unsafe fn round_row(row: &[f32], limit: f32, q: &mut [i16]) -> Option<(f32, f64,
         let e = (-scale).mul_add(r, v).abs();
         err[t] = if e > err[t] { e } else { err[t] };
         // SAFETY: `r` is a whole number within `limit` (at most 32,767): `v * inv` is
-        // finite, as `v` and `inv` are and `|v| <= most`.
+        // finite, as `v` and `inv` are and `|v| <= limit * scale`, about.
         let r = unsafe { r.to_int_unchecked::<i32>() };
         l1[t] += r.abs();
         r as i16
     };
-    for (o, c) in q.chunks_exact_mut(L).zip(body.chunks_exact(L)) {
+    let split = row.len() - row.len() % L;
+    for (o, c) in q.chunks_exact_mut(L).zip(row[..split].chunks_exact(L)) {
         for t in 0..L {
             o[t] = round(c[t], t);
         }
     }
-    for (o, &v) in q[split..].iter_mut().zip(tail) {
+    for (o, &v) in q[split..].iter_mut().zip(&row[split..]) {
         *o = round(v, 0);
     }
     let err = err.iter().fold(0.0f32, |m, &e| m.max(e));
-    Some((scale, f64::from(err) * (1.0 + 1e-6), l1.iter().sum()))
+    (f64::from(err) * (1.0 + 1e-6), l1.iter().sum())
 }
 
 /// [`as_f32`], writable.
@@ -297,7 +311,7 @@ fn as_f32_mut<C: Float>(x: &mut [C]) -> &mut [f32] {
 }
 
 /// `x` as the `f32` values it holds (integer ranking is for `f32` books and rows only).
-fn as_f32<C: Float>(x: &[C]) -> &[f32] {
+pub(super) fn as_f32<C: Float>(x: &[C]) -> &[f32] {
     assert!(std::any::TypeId::of::<C>() == std::any::TypeId::of::<f32>());
     // SAFETY: `C` is `f32` (asserted).
     unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) }
@@ -358,7 +372,7 @@ mod tests {
     /// not finite is not made.
     #[test]
     fn scores_are_within_the_bound() {
-        if !integer_ranking() {
+        if !integer_kernel() {
             return;
         }
         let mut next = crate::test_uniforms(31);
