@@ -647,15 +647,20 @@ mod tests {
     #[test]
     fn integer_ranked_book_matches_brute_force_bitwise() {
         let mut next = crate::test_uniforms(79);
-        for (k, d, offset) in [
-            (100, 33, 0.0),
-            (300, 70, 0.0),
-            (100, 33, 1e3),
-            (40, 65, 1e3),
+        // And values near 1e-20, whose squares are subnormal in `f32`: the product of a
+        // row's scale and the book's is below `f32`'s normal range, and the tiles are
+        // ranked in `f32`.
+        for (k, d, offset, scale) in [
+            (100, 33, 0.0, 1.0),
+            (300, 70, 0.0, 1.0),
+            (100, 33, 1e3, 1.0),
+            (40, 65, 1e3, 1.0),
+            (100, 64, 0.0, 1e-20),
         ] {
-            let mut code: Vec<f32> = (0..k * d).map(|_| (offset + next()) as f32).collect();
+            let mut value = || ((offset + next()) * scale) as f32;
+            let mut code: Vec<f32> = (0..k * d).map(|_| value()).collect();
             code.copy_within(7 * d..8 * d, (k - 1) * d);
-            let mut rows: Vec<f32> = (0..50 * d).map(|_| (offset + next()) as f32).collect();
+            let mut rows: Vec<f32> = (0..50 * d).map(|_| value()).collect();
             for j in [1usize, 7, k - 2] {
                 rows.extend(&code[j * d..(j + 1) * d]);
                 let (a, b) = (&code[j * d..(j + 1) * d], &code[(j + 1) * d..(j + 2) * d]);

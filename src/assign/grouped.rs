@@ -180,9 +180,11 @@ impl<C: Float> GroupedBook<C> {
             }
         }
         let eps = C::EPSILON.to_f64();
-        if let Some(quant) = self.quant.as_deref() {
+        let quant = self.quant.as_deref().filter(|quant| {
             let tile = scratch.tile.get_or_insert_with(|| quant.new_tile());
-            quant.round_tile(full, d, tile);
+            quant.round_tile(full, d, tile)
+        });
+        if let (Some(quant), Some(tile)) = (quant, &scratch.tile) {
             let scores = &mut scratch.narrow_scores;
             for &(a, b) in &runs {
                 quant.scores((a, b), tile, (&mut scores[a..], slots));
@@ -393,10 +395,23 @@ mod tests {
     /// it (where the integers resolve the codes coarsely and most rows are measured again).
     #[test]
     fn integer_ranked_groups_match_brute_force() {
-        for (d, offset) in [(9, 0.0), (33, 0.0), (33, 1e3), (64, 1e3)] {
+        // Values near 1e-20 (squares subnormal in `f32`) are ranked in `f32`.
+        for (d, offset, scale) in [
+            (9, 0.0, 1.0),
+            (33, 0.0, 1.0),
+            (33, 1e3, 1.0),
+            (64, 1e3, 1.0),
+            (64, 0.0, 1e-20),
+        ] {
             let (book, rows) = ties_and_midpoints(70, d, 1.0, 9);
-            let book: Vec<f32> = book.iter().map(|&v| (v + offset) as f32).collect();
-            let rows: Vec<f32> = rows.iter().map(|&v| (v + offset) as f32).collect();
+            let book: Vec<f32> = book
+                .iter()
+                .map(|&v| ((v + offset) * scale) as f32)
+                .collect();
+            let rows: Vec<f32> = rows
+                .iter()
+                .map(|&v| ((v + offset) * scale) as f32)
+                .collect();
             for members in groupings(70) {
                 let grouped = GroupedBook::new(&book, d, &members);
                 assert_eq!(grouped.quant.is_some(), integer_ranking(d));

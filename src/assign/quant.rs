@@ -78,8 +78,7 @@ pub(super) struct QuantTile {
     pairs: Vec<[i32; ROWS]>,
     /// `-2 * scale of the row * scale of the book`, in `f32`.
     coefs: [f32; ROWS],
-    /// The bound of `|x.c - (rounded x).(rounded c)|` of each row, over every code
-    /// (infinite for a row with a value that is not finite).
+    /// The bound of `|x.c - (rounded x).(rounded c)|` of each row, over every code.
     pub(super) err: [f64; ROWS],
     /// One row's rounded values (a buffer).
     row: Vec<i16>,
@@ -148,31 +147,31 @@ impl QuantBook {
 
     /// The [`ROWS`] rows of `x` (row-major, `d` features, `f32`) rounded to integers into
     /// `tile`, each on its own scale, with the bound of each row's error over every code:
-    /// `|x.c - x'.c'| <= |x - x'|_max |c|_1 + |c - c'|_max |x'|_1`.
-    pub(super) fn round_tile<C: Float>(&self, x: &[C], d: usize, tile: &mut QuantTile) {
+    /// `|x.c - x'.c'| <= |x - x'|_max |c|_1 + |c - c'|_max |x'|_1`. `false` (the tile is
+    /// to be ranked in `f32`) if a row has no bound: a value that is not finite, or values
+    /// so small that the row's scale, or its product with the book's (the coefficient of
+    /// its scores), is not a normal `f32` (the scores' rounding would no longer be relative).
+    pub(super) fn round_tile<C: Float>(&self, x: &[C], d: usize, tile: &mut QuantTile) -> bool {
         let x = as_f32(x);
         for (p, row) in x.chunks_exact(d).take(ROWS).enumerate() {
             // SAFETY: a book is made only where `integer_ranking` found AVX2 and FMA.
             let scale = unsafe { largest_finite(row) }.and_then(|m| scale_of(m, self.limit));
-            // A row with a value that is not finite, or too small for a normal scale, has
-            // no bound: every code is measured (its integers are not read).
-            let (scale, err) = match scale {
-                Some(scale) => {
-                    // SAFETY: as above.
-                    let (row_err, l1) = unsafe { round_on(row, scale, self.limit, &mut tile.row) };
-                    let l1 = f64::from(l1) * f64::from(scale);
-                    // Each product within a relative 2^-52 in f64.
-                    let err = row_err * self.max_l1 + self.code_err * l1;
-                    (scale, err * (1.0 + 1e-12))
-                }
-                None => (0.0, f64::INFINITY),
+            let coef = scale.map(|s| (-2.0 * f64::from(s) * f64::from(self.scale)) as f32);
+            let (Some(scale), Some(coef)) = (scale, coef.filter(|c| c.is_normal())) else {
+                return false;
             };
+            // SAFETY: as above.
+            let (row_err, l1) = unsafe { round_on(row, scale, self.limit, &mut tile.row) };
+            let l1 = f64::from(l1) * f64::from(scale);
+            // Each product within a relative 2^-52 in f64.
+            let err = row_err * self.max_l1 + self.code_err * l1;
             for (pair, out) in tile.row.chunks_exact(2).zip(&mut tile.pairs) {
                 out[p] = i32::from(pair[0] as u16) | i32::from(pair[1] as u16) << 16;
             }
-            tile.coefs[p] = (-2.0 * f64::from(scale) * f64::from(self.scale)) as f32;
-            tile.err[p] = err;
+            tile.coefs[p] = coef;
+            tile.err[p] = err * (1.0 + 1e-12);
         }
+        true
     }
 
     /// Approximate scores `|c|^2 - 2 x.c` of the rows of `tile` against slots `a..b` (whole
@@ -215,13 +214,21 @@ impl<C: Float> Codebook<C> {
         scratch: &mut [C],
     ) {
         let (d, kpad) = (self.d, self.kpad);
-        let scores = as_f32_mut(&mut scratch[..kpad * ROWS]);
+        let scratch = &mut scratch[..kpad * ROWS];
         let mut tile = quant.new_tile();
         let mut padded = Vec::new();
         let (max_norm, eps) = (self.max_norm.to_f64(), C::EPSILON.to_f64());
         for (x, group) in rows.chunks(d * ROWS).zip(hits.chunks_mut(ROWS)) {
             let full = padded_to(x, ROWS * d, d, &mut padded);
-            quant.round_tile(full, d, &mut tile);
+            if !quant.round_tile(full, d, &mut tile) {
+                let x_norms = self.scores(full, scratch);
+                for (p, hit) in group.iter_mut().enumerate() {
+                    let scores = &scratch[p * kpad..(p + 1) * kpad];
+                    *hit = self.pick(&x[p * d..(p + 1) * d], x_norms[p], scores);
+                }
+                continue;
+            }
+            let scores = as_f32_mut(scratch);
             quant.scores((0, kpad), &tile, (&mut *scores, kpad));
             for (p, hit) in group.iter_mut().enumerate() {
                 let row = &x[p * d..(p + 1) * d];
@@ -367,9 +374,9 @@ mod tests {
 
     /// Every score is within twice its row's error bound (and the rounding of a score) of
     /// the exact `|c|^2 - 2 x.c`, and the bound is tight enough to rank by (a thousandth of
-    /// the distances' scale); a row with a value that is not finite, or values too small
-    /// for a normal scale, has no bound; padding scores +inf; a book with a value that is
-    /// not finite is not made.
+    /// the distances' scale); a tile with a row that has a value that is not finite, or
+    /// values too small for a normal scale or coefficient, is left to `f32`; padding scores
+    /// +inf; a book with a value that is not finite is not made.
     #[test]
     fn scores_are_within_the_bound() {
         if !integer_kernel() {
@@ -381,6 +388,7 @@ mod tests {
             (64, 5.0, 1.0),
             (129, 0.0, 1e-3),
             (300, 1e2, 1.0),
+            (40, 0.0, 1e-15),
         ] {
             let k: usize = 40;
             let slots = k.div_ceil(QLANES) * QLANES;
@@ -388,8 +396,6 @@ mod tests {
             let codes: Vec<f32> = (0..k * d).map(|_| value()).collect();
             let mut rows: Vec<f32> = (0..ROWS * d).map(|_| value()).collect();
             rows[..d].fill(0.0);
-            rows[d + 3] = f32::NAN;
-            rows[2 * d..3 * d].fill(1e-40);
             let norm = |c: &[f32]| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
             let book = QuantBook::new(d, slots, |s| {
                 let c = codes.get(s * d..(s + 1) * d)?;
@@ -397,17 +403,31 @@ mod tests {
             })
             .expect("finite codes");
             let mut tile = book.new_tile();
-            book.round_tile(&rows, d, &mut tile);
+            // A NaN, an infinity, a row of values whose scale is not normal, and one whose
+            // scale is normal but its product with the book's is not.
+            for (f, bad) in [(3, f32::NAN), (0, f32::INFINITY), (1, 1e-40), (2, 1e-30)] {
+                let mut rows = rows.clone();
+                if bad.abs() < 1.0 {
+                    rows[d..2 * d].fill(bad);
+                } else {
+                    rows[d + f] = bad;
+                }
+                let coef = -2.0 * f64::from(1e-30f32 / book.limit) * f64::from(book.scale);
+                let usable = bad == 1e-30 && (coef as f32).is_normal();
+                assert_eq!(
+                    book.round_tile(&rows, d, &mut tile),
+                    usable,
+                    "{bad} {scale}"
+                );
+            }
+            assert!(book.round_tile(&rows, d, &mut tile));
             let mut out = vec![0.0; ROWS * slots];
             book.scores((0, slots), &tile, (&mut out, slots));
             let max_norm = codes.chunks(d).map(norm).fold(0.0, f64::max);
             for (p, x) in rows.chunks(d).enumerate() {
                 let err = tile.err[p];
-                assert_eq!(err.is_finite(), p != 1 && p != 2, "row {p}");
                 let x_norm = norm(x);
-                if err.is_finite() {
-                    assert!(2.0 * err <= 1e-3 * (x_norm + max_norm), "row {p}: {err}");
-                }
+                assert!(2.0 * err <= 1e-3 * (x_norm + max_norm), "row {p}: {err}");
                 for (j, c) in codes.chunks(d).enumerate() {
                     let dot: f64 = x
                         .iter()
@@ -418,7 +438,7 @@ mod tests {
                     let got = f64::from(out[p * slots + j]);
                     let rounding = 1e-6 * (x_norm + max_norm);
                     assert!(
-                        !err.is_finite() || (got - exact).abs() <= 2.0 * err + rounding,
+                        (got - exact).abs() <= 2.0 * err + rounding,
                         "row {p} code {j}"
                     );
                 }
