@@ -97,12 +97,14 @@ impl QuantBook {
             slots % QLANES == 0 && d > 0,
             "whole panels of codes with features"
         );
+        // The book's methods call the AVX2 functions below on the strength of this.
+        assert!(integer_kernel(), "integer ranking needs AVX2 and FMA");
         let pairs = d.div_ceil(2);
         let limit = ((i32::MAX as f64 / (2 * pairs) as f64).sqrt().floor()).min(32767.0) as f32;
         let mut largest = 0.0f32;
         for s in 0..slots {
             if let Some((c, _)) = code(s) {
-                // SAFETY: a book is made only where `integer_ranking` found AVX2 and FMA.
+                // SAFETY: the CPU has AVX2 and FMA (asserted).
                 largest = largest.max(unsafe { largest_finite(c) }?);
             }
         }
@@ -154,7 +156,7 @@ impl QuantBook {
     pub(super) fn round_tile<C: Float>(&self, x: &[C], d: usize, tile: &mut QuantTile) -> bool {
         let x = as_f32(x);
         for (p, row) in x.chunks_exact(d).take(ROWS).enumerate() {
-            // SAFETY: a book is made only where `integer_ranking` found AVX2 and FMA.
+            // SAFETY: the book was made, so the CPU has AVX2 and FMA (see `new`).
             let scale = unsafe { largest_finite(row) }.and_then(|m| scale_of(m, self.limit));
             let coef = scale.map(|s| (-2.0 * f64::from(s) * f64::from(self.scale)) as f32);
             let (Some(scale), Some(coef)) = (scale, coef.filter(|c| c.is_normal())) else {
