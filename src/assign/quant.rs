@@ -37,8 +37,9 @@ pub(super) fn integer_ranking(d: usize) -> bool {
     d >= INTEGER_MIN_FEATURES && integer_kernel()
 }
 
-/// Whether this CPU runs [`scores_avx2`] (and it pays: see [`integer_ranking`]).
-fn integer_kernel() -> bool {
+/// Whether this CPU runs the integer kernels ([`scores_avx2`], and the seeding's screen),
+/// and they pay: see [`integer_ranking`].
+pub(crate) fn integer_kernel() -> bool {
     #[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
     {
         std::arch::is_x86_feature_detected!("avx2")
@@ -49,6 +50,16 @@ fn integer_kernel() -> bool {
     {
         false
     }
+}
+
+/// The largest magnitude values of `pairs` pairs of features may be rounded to, so that
+/// a dot product of two such rows (`2 * pairs` products, summed by `VPMADDWD` in pairs)
+/// stays within `i32`.
+pub(crate) fn integer_limit(pairs: usize) -> f64 {
+    (f64::from(i32::MAX) / (2 * pairs) as f64)
+        .sqrt()
+        .floor()
+        .min(f64::from(i16::MAX))
 }
 
 /// A code book rounded to 16-bit integers, in panels of [`QLANES`] slots.
@@ -100,7 +111,7 @@ impl QuantBook {
         // The book's methods call the AVX2 functions below on the strength of this.
         assert!(integer_kernel(), "integer ranking needs AVX2 and FMA");
         let pairs = d.div_ceil(2);
-        let limit = ((i32::MAX as f64 / (2 * pairs) as f64).sqrt().floor()).min(32767.0) as f32;
+        let limit = integer_limit(pairs) as f32;
         let mut largest = 0.0f32;
         for s in 0..slots {
             if let Some((c, _)) = code(s) {

@@ -1,6 +1,7 @@
 //! Greedy k-means++ seeding (scikit-learn's): at each step several candidates are drawn
 //! and the one that lowers the potential most is kept, from the caller's draws.
 
+use super::screen::{Probes, Screen};
 use crate::assign::transpose_block;
 use crate::cache::{prefetch_line, TO_L2};
 use crate::error::{Error, Result};
@@ -51,7 +52,9 @@ pub fn greedy_plusplus<F: Float + Promote<f64>>(
     let (n, d) = data.dim();
     let data = data.as_standard_layout();
     let x = crate::contiguous(&data)?;
-    let rows = DenseRows { x, d };
+    let screen =
+        Screen::worth(n, d, std::mem::size_of::<F>(), (k, trials)).then(|| Screen::new(exec, x, d));
+    let rows = DenseRows { x, d, screen };
     let indices = greedy(exec, &rows, n, (k, trials), first, uniforms, weights)?;
     let mut centroids = Array2::from_elem((k, d), F::ZERO);
     for (mut row, &i) in centroids.rows_mut().into_iter().zip(&indices) {
@@ -92,15 +95,15 @@ pub fn first_centre<F: Float>(p: &[F], u: f64) -> usize {
 pub(crate) trait Points<F: Float>: Sync {
     /// Row `i` as `f64` values (all `d` of them).
     fn row(&self, i: usize) -> Vec<f64>;
-    /// What each of the `t` centres (`t x d`, row-major; rows of the data) would lower the
-    /// rows `first..first + own.len()` to: `low` receives `t` runs of `min(own, d2(centre))`
-    /// (distances computed in the rows' type; `own` is each row's current `D2`), and the
-    /// result is each run's `sum(w * low)` in `f64` (`w` the rows' weights, or ones), summed
-    /// in an order fixed by the rows alone.
+    /// What each of the `t` centres (`t x d`, row-major: rows `picks` of the data) would
+    /// lower the rows `first..first + own.len()` to: `low` receives `t` runs of `min(own,
+    /// d2(centre))` (distances computed in the rows' type; `own` is each row's current
+    /// `D2`), and the result is each run's `sum(w * low)` in `f64` (`w` the rows' weights,
+    /// or ones), summed in an order fixed by the rows alone.
     fn lower(
         &self,
         first: usize,
-        centres: (&[f64], usize),
+        centres: (&[f64], &[usize]),
         own: &[F],
         weights: Option<&[F]>,
         low: &mut [F],
@@ -139,18 +142,19 @@ pub(crate) fn lower_by<F: Float>(
         .collect()
 }
 
-/// Dense rows, row-major.
+/// Dense rows, row-major, and where it pays, the same rows rounded to integers.
 struct DenseRows<'a, F> {
     x: &'a [F],
     d: usize,
+    screen: Option<Screen>,
 }
 
 /// Rows of a panel: one AVX-512 register of `f32`, two of `f64`.
-const PANEL: usize = 16;
+pub(super) const PANEL: usize = 16;
 
 /// Candidates measured together against a panel: each load of the panel serves all of
 /// them, and their sums (`BATCH x PANEL`) stay in registers.
-const BATCH: usize = 4;
+pub(super) const BATCH: usize = 4;
 
 impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
     fn row(&self, i: usize) -> Vec<f64> {
@@ -165,12 +169,12 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
     fn lower(
         &self,
         first: usize,
-        (centres, t): (&[f64], usize),
+        (centres, picks): (&[f64], &[usize]),
         own: &[F],
         weights: Option<&[F]>,
         low: &mut [F],
     ) -> Vec<f64> {
-        let (d, rows) = (self.d, own.len());
+        let (d, rows, t) = (self.d, own.len(), picks.len());
         debug_assert!(first % CHUNK_ROWS == 0 && rows <= CHUNK_ROWS);
         if d == 0 {
             // Every distance is zero.
@@ -181,19 +185,25 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
         let centres: Vec<F> = centres.iter().map(|&v| F::from_f64(v)).collect();
         let mut lanes = vec![[0.0; PANEL]; t];
         let x = &self.x[first * d..(first + rows) * d];
-        lower_chunk(x, (&centres, d), (own, weights), low, &mut lanes);
+        let probes = self
+            .screen
+            .as_ref()
+            .map(|s| (s, s.probes(picks), first / PANEL));
+        let screen = probes.as_ref().map(|(s, p, first)| (*s, p, *first));
+        lower_chunk(x, (&centres, d), (own, weights), low, &mut lanes, screen);
         lanes.iter().map(|l| pairwise_sum(l)).collect()
     }
 }
 
 simd! {
     /// [`Points::lower`] for the rows of `x` (row-major), their sums of `w * low` per
-    /// centre accumulated into `lanes` (row `r` in lane `r % PANEL`). The rows are taken
-    /// [`PANEL`] at a time into a panel, feature by feature (feature `f` of row `r` at
-    /// `f * PANEL + r`), [`PANEL_FEATURES`] features at a time, which stay in L1 while every
-    /// centre is measured against them with the rows in the SIMD lanes. The panel is made
-    /// afresh at every step (a copy of all the data in panels, made once, was as large as
-    /// the data: 102 MB more for seeding 200,000 x 128 rows). The kernels below are inlined
+    /// centre accumulated into `lanes` (row `r` in lane `r % PANEL`). The rows are measured
+    /// [`PANEL`] at a time (see [`measure`]). The panels are made afresh at every step (a
+    /// copy of all the data in panels, made once, was as large as the data: 102 MB more for
+    /// seeding 200,000 x 128 rows). With a `screen` (the [`Screen`], the centres as its
+    /// [`Probes`], and the panel of the chunk's first row), the rows it settles for every
+    /// centre are not read: they keep their `D2`, and the others are measured sixteen at a
+    /// time, against the centres they are not settled for. The kernels below are inlined
     /// here, so that they are built for this function's target.
     fn lower_chunk<F: Float>(
         x: &[F],
@@ -201,57 +211,176 @@ simd! {
         (own, weights): (&[F], Option<&[F]>),
         low: &mut [F],
         lanes: &mut [[f64; PANEL]],
+        screen: Option<(&Screen, &Probes, usize)>,
     ) {
         let (rows, t) = (own.len(), lanes.len());
         let avx = multiversion::target::target_cfg_f!(target_feature = "avx");
         let mut panel = vec![[F::ZERO; PANEL]; d.min(PANEL_FEATURES)];
-        // Each batch's sums so far, carried from one run of features to the next.
         let mut sums = vec![[[F::ZERO; PANEL]; BATCH]; t.div_ceil(BATCH)];
-        for (p, block) in x.chunks(d * PANEL).enumerate() {
-            // The next panel's rows (past the chunk's end for its last panel), fetched while
-            // this one is measured.
-            let ahead = x.as_ptr().wrapping_add((p + 1) * d * PANEL);
-            sums.fill([[F::ZERO; PANEL]; BATCH]);
-            for f0 in (0..d).step_by(PANEL_FEATURES) {
-                let part = &mut panel[..PANEL_FEATURES.min(d - f0)];
+        let all = vec![true; t.div_ceil(BATCH)];
+        let Some((screen, probes, first)) = screen else {
+            for (p, block) in x.chunks(d * PANEL).enumerate() {
+                // The next panel's rows (past the chunk's end for its last panel), fetched
+                // while this one is measured.
+                let ahead = x.as_ptr().wrapping_add((p + 1) * d * PANEL);
+                let rows_p = Rows::Block(block);
+                measure(rows_p, (centres, d), &all, ahead, (&mut panel, &mut sums), avx);
+                let sums = &sums.as_flattened()[..t];
+                lower_rows(p * PANEL, (own, weights), sums, low, lanes);
+            }
+            return;
+        };
+        // For each panel and centre, the rows (as bits) that keep their `D2`, and the rows
+        // measured, in order.
+        let panels = rows.div_ceil(PANEL);
+        let mut sure = vec![0u16; panels * t];
+        let mut measured = Vec::new();
+        for (p, sure) in sure.chunks_exact_mut(t).enumerate() {
+            let own_p = std::array::from_fn(|r| own.get(p * PANEL + r).copied().unwrap_or(F::ZERO));
+            screen.settle(first + p, probes, &own_p, sure);
+            // Rows past the end are not measured.
+            let past = !(u16::MAX >> (PANEL - PANEL.min(rows - p * PANEL)));
+            sure.iter_mut().for_each(|s| *s |= past);
+            let read = !sure.iter().fold(u16::MAX, |all, &s| all & s);
+            measured.extend((0..PANEL).filter(|r| read >> r & 1 == 1).map(|r| p * PANEL + r));
+        }
+        let unsure = |i: usize, j: usize| sure[i / PANEL * t + j] >> (i % PANEL) & 1 == 0;
+        let mut dists = vec![F::ZERO; measured.len() * t];
+        let groups = measured.chunks(PANEL).zip(dists.chunks_mut(PANEL * t));
+        for (g, (group, out)) in groups.enumerate() {
+            let wanted: Vec<bool> = (0..t)
+                .step_by(BATCH)
+                .map(|c0| (c0..t.min(c0 + BATCH)).any(|j| group.iter().any(|&i| unsure(i, j))))
+                .collect();
+            let rows_g = match group {
+                [a, .., b] if group.len() == PANEL && b - a == PANEL - 1 => {
+                    Rows::Block(&x[a * d..(a + PANEL) * d])
+                }
+                _ => {
+                    let next = measured.get((g + 1) * PANEL..).unwrap_or(&[]);
+                    Rows::Listed(x, group, &next[..next.len().min(PANEL)])
+                }
+            };
+            // The kernel's requests fall on the panel itself: the rows of the next group
+            // are not known to be next to these.
+            let ahead = panel.as_ptr().cast::<F>();
+            measure(rows_g, (centres, d), &wanted, ahead, (&mut panel, &mut sums), avx);
+            let sums = sums.as_flattened();
+            for (lane, out) in out.chunks_exact_mut(t).enumerate() {
+                out.iter_mut().zip(sums).for_each(|(o, s)| *o = s[lane]);
+            }
+        }
+        let mut next = measured.iter().zip(dists.chunks_exact(t)).peekable();
+        let lowered = &mut sums.as_flattened_mut()[..t];
+        for p in 0..panels {
+            for (r, i) in (p * PANEL..(p + 1) * PANEL).enumerate() {
+                let exact = next.next_if(|(&m, _)| m == i).map(|(_, e)| e);
+                for (j, s) in lowered.iter_mut().enumerate() {
+                    // A settled row's distance is at least its `D2`: it keeps the `D2`.
+                    s[r] = match exact {
+                        Some(e) if unsure(i, j) => e[j],
+                        _ => own.get(i).copied().unwrap_or(F::ZERO),
+                    };
+                }
+            }
+            lower_rows(p * PANEL, (own, weights), lowered, low, lanes);
+        }
+    }
+}
+
+/// Rows of a panel: a run of [`PANEL`] (or, at the end, fewer) rows, row-major, or the
+/// listed rows of a chunk (up to [`PANEL`]) with the rows listed next (fetched meanwhile).
+enum Rows<'a, F> {
+    Block(&'a [F]),
+    Listed(&'a [F], &'a [usize], &'a [usize]),
+}
+
+/// The squared distances of [`PANEL`] rows to the centres of the batches `wanted`, into
+/// `sums` (lane `r` for the `r`-th row; lanes of rows past the end hold the distances of
+/// zeros, lanes not listed are not to be read). The rows are taken into `panel`, feature by
+/// feature (feature `f` of row `r` at `f * PANEL + r`), [`PANEL_FEATURES`] features at a
+/// time, which stay in L1 while the centres are measured against them with the rows in the
+/// SIMD lanes. `ahead`: see [`panel_sq_dists`]; `avx` whether the caller's build has AVX.
+#[inline(always)]
+fn measure<F: Float>(
+    rows: Rows<'_, F>,
+    (centres, d): (&[F], usize),
+    wanted: &[bool],
+    ahead: *const F,
+    (panel, sums): (&mut [[F; PANEL]], &mut [[[F; PANEL]; BATCH]]),
+    avx: bool,
+) {
+    let t = centres.len() / d.max(1);
+    sums.fill([[F::ZERO; PANEL]; BATCH]);
+    for f0 in (0..d).step_by(PANEL_FEATURES) {
+        let part = &mut panel[..PANEL_FEATURES.min(d - f0)];
+        match rows {
+            Rows::Block(block) => {
                 if block.len() < d * PANEL {
-                    // The rows past the last are zeros: they weigh nothing and lower
-                    // nothing.
+                    // The rows past the last are zeros.
                     part.fill([F::ZERO; PANEL]);
                 }
-                // SAFETY: `avx` is whether this build of the function has AVX.
+                // SAFETY: the caller's build has AVX where `avx`.
                 unsafe { transpose_block(&block[f0..], d, part, avx, true) };
-                let part = part.as_flattened();
-                let ahead = ahead.wrapping_add(f0 * PANEL);
-                for (c0, sums) in (0..t).step_by(BATCH).zip(&mut sums) {
-                    let batch = (&centres[c0 * d + f0..], d);
-                    match BATCH.min(t - c0) {
-                        4 => panel_sq_dists::<F, 4>(part, batch, ahead, sums),
-                        3 => panel_sq_dists::<F, 3>(part, batch, ahead, sums),
-                        2 => panel_sq_dists::<F, 2>(part, batch, ahead, sums),
-                        _ => panel_sq_dists::<F, 1>(part, batch, ahead, sums),
+            }
+            Rows::Listed(x, listed, next) => {
+                for (lane, &i) in listed.iter().enumerate() {
+                    let row = &x[i * d + f0..][..part.len()];
+                    part.iter_mut().zip(row).for_each(|(col, &v)| col[lane] = v);
+                    // The same features of a row listed next, asked for into L2 (the copy
+                    // waited on memory).
+                    if let Some(&i) = next.get(lane) {
+                        let row = &x[i * d + f0..][..part.len()];
+                        for at in (0..row.len()).step_by(64 / std::mem::size_of::<F>()) {
+                            prefetch_line::<TO_L2, F>(&row[at]);
+                        }
                     }
                 }
             }
-            let (r0, m) = (p * PANEL, PANEL.min(rows - p * PANEL));
-            // Rows past the end weigh nothing and lower nothing.
-            let (mut own_p, mut w_p) = ([F::ZERO; PANEL], [F::ZERO; PANEL]);
-            own_p[..m].copy_from_slice(&own[r0..r0 + m]);
-            match weights {
-                Some(w) => w_p[..m].copy_from_slice(&w[r0..r0 + m]),
-                None => w_p[..m].fill(F::ONE),
+        }
+        let part = part.as_flattened();
+        let ahead = ahead.wrapping_add(f0 * PANEL);
+        let batches = (0..t).step_by(BATCH).zip(sums.iter_mut()).zip(wanted);
+        for ((c0, sums), _) in batches.filter(|(_, &w)| w) {
+            let batch = (&centres[c0 * d + f0..], d);
+            match BATCH.min(t - c0) {
+                4 => panel_sq_dists::<F, 4>(part, batch, ahead, sums),
+                3 => panel_sq_dists::<F, 3>(part, batch, ahead, sums),
+                2 => panel_sq_dists::<F, 2>(part, batch, ahead, sums),
+                _ => panel_sq_dists::<F, 1>(part, batch, ahead, sums),
             }
-            let rows_p = (&own_p, &w_p);
-            for (j, (s, lanes)) in sums.as_flattened().iter().zip(&mut *lanes).enumerate() {
-                let out = &mut low[j * rows + r0..][..m];
-                match out.try_into() {
-                    Ok(out) => lower_panel(rows_p, s, out, lanes),
-                    Err(_) => {
-                        let mut last = [F::ZERO; PANEL];
-                        lower_panel(rows_p, s, &mut last, lanes);
-                        out.copy_from_slice(&last[..m]);
-                    }
-                }
+        }
+    }
+}
+
+/// Lowers the rows `r0..` (up to [`PANEL`], within `own`) of a chunk with `sums[j]` their
+/// squared distances to centre `j`: see [`lower_panel`], into run `j` of `low` (runs of
+/// `own.len()`) and `lanes[j]`.
+#[inline(always)]
+fn lower_rows<F: Float>(
+    r0: usize,
+    (own, weights): (&[F], Option<&[F]>),
+    sums: &[[F; PANEL]],
+    low: &mut [F],
+    lanes: &mut [[f64; PANEL]],
+) {
+    let (rows, m) = (own.len(), PANEL.min(own.len() - r0));
+    // Rows past the end weigh nothing and lower nothing.
+    let (mut own_p, mut w_p) = ([F::ZERO; PANEL], [F::ZERO; PANEL]);
+    own_p[..m].copy_from_slice(&own[r0..r0 + m]);
+    match weights {
+        Some(w) => w_p[..m].copy_from_slice(&w[r0..r0 + m]),
+        None => w_p[..m].fill(F::ONE),
+    }
+    let rows_p = (&own_p, &w_p);
+    for (j, (s, lanes)) in sums.iter().zip(lanes).enumerate() {
+        let out = &mut low[j * rows + r0..][..m];
+        match out.try_into() {
+            Ok(out) => lower_panel(rows_p, s, out, lanes),
+            Err(_) => {
+                let mut last = [F::ZERO; PANEL];
+                lower_panel(rows_p, s, &mut last, lanes);
+                out.copy_from_slice(&last[..m]);
             }
         }
     }
@@ -445,7 +574,7 @@ impl<F: Float, P: Points<F>> Seeding<'_, F, P> {
         let parts = self.exec.map(tasks, |(c, (own, low))| {
             let (first, rows) = (c * CHUNK_ROWS, own.len());
             let weights = self.weights.map(|w| &w[first..first + rows]);
-            let centres = (&centres[..], t);
+            let centres = (&centres[..], candidates);
             self.rows
                 .lower(first, centres, own, weights, &mut low[..rows * t])
         });
@@ -502,7 +631,11 @@ mod tests {
         for d in widths {
             let n = CHUNK_ROWS + 3 * PANEL + 7;
             let x: Vec<f32> = (0..n * d).map(|i| ((i * 37) % 101) as f32 / 9.7).collect();
-            let rows = DenseRows { x: &x, d };
+            let rows = DenseRows {
+                x: &x,
+                d,
+                screen: None,
+            };
             // Some rows already near a centre, others not yet measured.
             let own: Vec<f32> = (0..n)
                 .map(|i| if i % 3 == 0 { 2.5 } else { f32::INFINITY })
@@ -516,7 +649,7 @@ mod tests {
                 for (first, len) in [(0, CHUNK_ROWS), (CHUNK_ROWS, n - CHUNK_ROWS), (0, 40)] {
                     let (own, w) = (&own[first..first + len], &w[first..first + len]);
                     let mut low = vec![0.0; len * t];
-                    let pots = rows.lower(first, (&centres, t), own, Some(w), &mut low);
+                    let pots = rows.lower(first, (&centres, picks), own, Some(w), &mut low);
                     for ((&c, l), pot) in picks.iter().zip(low.chunks_exact(len)).zip(pots) {
                         let mut total = 0.0;
                         for (r, &v) in l.iter().enumerate() {
@@ -529,6 +662,75 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// With the integer screen, what the centres lower the rows to and the potentials are
+    /// bit for bit those without it: `f32` and `f64` rows, `D2` equal to, just above and just
+    /// below a centre's distance, far from it or not yet measured, rows with a value that is
+    /// not finite, zeros or huge values, chunks that end in a partial panel.
+    #[test]
+    fn the_screen_changes_no_bit() {
+        fn check<F: Float + Promote<f64>>() {
+            let exec = Exec::with_threads(2).unwrap();
+            let mut rnd = crate::test_uniforms(9);
+            for d in [32, 47, PANEL_FEATURES + 2, 2 * PANEL_FEATURES + 44] {
+                let n = CHUNK_ROWS + 3 * PANEL + 7;
+                let mut x: Vec<F> = (0..n * d)
+                    .map(|i| F::from_f64((i / d % 7) as f64 * 3.0 + rnd()))
+                    .collect();
+                x[5 * d] = F::from_f64(f64::NAN);
+                x[6 * d..7 * d].fill(F::ZERO);
+                x[9 * d + 1] = F::from_f64(1e30);
+                let plain = DenseRows {
+                    x: &x,
+                    d,
+                    screen: None,
+                };
+                let screen = Some(Screen::new(&exec, &x, d));
+                let screened = DenseRows { x: &x, d, screen };
+                let picks = [3usize, 100, n - 1, 6, 2000, 9];
+                let centres: Vec<f64> = picks.iter().flat_map(|&i| plain.row(i)).collect();
+                // Each row's distance to the first centre.
+                let mut dist = vec![F::ZERO; n];
+                for (first, len) in [(0, CHUNK_ROWS), (CHUNK_ROWS, n - CHUNK_ROWS)] {
+                    let far = vec![F::INFINITY; len];
+                    let first_centre = (&centres[..d], &picks[..1]);
+                    let out = &mut dist[first..first + len];
+                    plain.lower(first, first_centre, &far, None, out);
+                }
+                let own: Vec<F> = (0..n)
+                    .map(|i| {
+                        let v = dist[i].to_f64();
+                        let v = [
+                            f64::INFINITY,
+                            v,
+                            v * (1.0 + 1e-6),
+                            v * (1.0 - 1e-6),
+                            v / 2.0,
+                        ];
+                        F::from_f64(*v.get(i % 6).unwrap_or(&0.0))
+                    })
+                    .collect();
+                let w: Vec<F> = (0..n).map(|i| F::from_f64((i % 3) as f64 + 0.5)).collect();
+                for (first, len) in [(0, CHUNK_ROWS), (CHUNK_ROWS, n - CHUNK_ROWS), (0, 40)] {
+                    let (own, w) = (&own[first..first + len], &w[first..first + len]);
+                    let [plain, screened] = [&plain, &screened].map(|rows| {
+                        let mut low = vec![F::ZERO; len * picks.len()];
+                        let pots = rows.lower(first, (&centres, &picks), own, Some(w), &mut low);
+                        (low, pots)
+                    });
+                    let bits = |(low, pots): (Vec<F>, Vec<f64>)| {
+                        let low: Vec<u64> = low.iter().map(|v| v.to_f64().to_bits()).collect();
+                        (low, pots.iter().map(|p| p.to_bits()).collect::<Vec<_>>())
+                    };
+                    assert!(bits(plain) == bits(screened), "{d} features at {first}");
+                }
+            }
+        }
+        if crate::assign::integer_kernel() {
+            check::<f32>();
+            check::<f64>();
         }
     }
 
@@ -579,6 +781,25 @@ mod tests {
         let data = Array2::from_shape_vec((n, d), x.clone()).unwrap();
         let g = greedy_plusplus(&exec, data.view(), (k, t), 17, &u, None).unwrap();
         assert_eq!(g.indices, reference(&x, d, k, 17, &u, t));
+    }
+
+    /// With enough features and steps for the integer screen, the picks are still the
+    /// plain implementation's (in `f64`, so that the two roundings of a distance agree).
+    #[test]
+    fn screened_seeding_picks_what_a_plain_implementation_picks() {
+        let exec = Exec::with_threads(2).unwrap();
+        let (n, d, k, t) = (3000, 130, 20, 4);
+        assert!(!crate::assign::integer_kernel() || Screen::worth(n, d, 8, (k, t)));
+        let mut rnd = crate::test_uniforms(12);
+        let centres: Vec<f64> = (0..15 * d).map(|_| rnd() * 4.0).collect();
+        let x: Vec<f64> = (0..n)
+            .flat_map(|i| (0..d).map(move |f| (i * 7 % 15, f)))
+            .map(|(c, f)| centres[c * d + f] + rnd())
+            .collect();
+        let u: Vec<f64> = (0..(k - 1) * t).map(|_| rnd()).collect();
+        let data = Array2::from_shape_vec((n, d), x.clone()).unwrap();
+        let g = greedy_plusplus(&exec, data.view(), (k, t), 5, &u, None).unwrap();
+        assert_eq!(g.indices, reference(&x, d, k, 5, &u, t));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod gaussian;
 mod greedy;
 mod plusplus;
+mod screen;
 
 pub use gaussian::{gaussian_init, gaussian_init_1d};
 pub use greedy::{first_centre, greedy_plusplus, Greedy};

@@ -108,12 +108,12 @@ impl<F: Float> Points<F> for Csr<'_, F> {
     fn lower(
         &self,
         first: usize,
-        (centres, t): (&[f64], usize),
+        (centres, picks): (&[f64], &[usize]),
         own: &[F],
         weights: Option<&[F]>,
         low: &mut [F],
     ) -> Vec<f64> {
-        let (d, rows) = (self.d.max(1), own.len());
+        let (d, rows, t) = (self.d.max(1), own.len(), picks.len());
         let mut dists = vec![0.0; rows * t];
         for (o, c) in dists
             .chunks_exact_mut(rows.max(1))
