@@ -46,7 +46,7 @@ pub(crate) struct GroupedScratch<C> {
     scores: Vec<C>,
     padded: Vec<C>,
     /// Scores by the narrowed or the integer book.
-    narrow_scores: Vec<f32>,
+    ranking_scores: Vec<f32>,
     narrow_rows: Vec<f32>,
     /// A tile of rows rounded to integers.
     tile: Option<QuantTile>,
@@ -110,7 +110,7 @@ impl<C: Float> GroupedBook<C> {
         GroupedScratch {
             scores: vec![C::ZERO; ROWS * self.slots()],
             padded: Vec::new(),
-            narrow_scores: vec![
+            ranking_scores: vec![
                 0.0;
                 if self.narrow.is_some() || self.quant.is_some() {
                     ROWS * self.slots()
@@ -149,7 +149,7 @@ impl<C: Float> GroupedBook<C> {
         // Ranked in f32 where every row's nearest is certain there.
         if let Some(narrow) = self.narrow.as_deref() {
             if narrow_rows(full, &mut scratch.narrow_rows) {
-                let scores = &mut scratch.narrow_scores;
+                let scores = &mut scratch.ranking_scores;
                 let x_norms = narrow.scores_in(&scratch.narrow_rows, &runs, scores);
                 let max_norm = f64::from(narrow.max_norm);
                 let margins: Vec<f64> = (x_norms.iter())
@@ -180,25 +180,24 @@ impl<C: Float> GroupedBook<C> {
             }
         }
         let eps = C::EPSILON.to_f64();
-        let quant = self.quant.as_deref().filter(|quant| {
+        if let Some(quant) = self.quant.as_deref() {
             let tile = scratch.tile.get_or_insert_with(|| quant.new_tile());
-            quant.round_tile(full, d, tile)
-        });
-        if let (Some(quant), Some(tile)) = (quant, &scratch.tile) {
-            let scores = &mut scratch.narrow_scores;
-            for &(a, b) in &runs {
-                quant.scores((a, b), tile, (&mut scores[a..], slots));
+            if quant.round_tile(full, d, tile) {
+                let scores = &mut scratch.ranking_scores;
+                for &(a, b) in &runs {
+                    quant.scores((a, b), tile, (&mut scores[a..], slots));
+                }
+                for (p, hit) in hits.iter_mut().enumerate() {
+                    let row = &x[p * d..(p + 1) * d];
+                    let norms = (sq_norm(row).to_f64(), self.max_norm.to_f64());
+                    let margin = tile.margin(p, norms, d, eps);
+                    let s = &scores[p * slots..(p + 1) * slots];
+                    *hit = self.pick(row, s, (&runs, &computed), norms.0, margin);
+                    let out = &mut lower[p * t..(p + 1) * t];
+                    self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
+                }
+                return;
             }
-            for (p, hit) in hits.iter_mut().enumerate() {
-                let row = &x[p * d..(p + 1) * d];
-                let norms = (sq_norm(row).to_f64(), self.max_norm.to_f64());
-                let margin = margin(norms, d, eps) + 4.0 * tile.err[p];
-                let s = &scores[p * slots..(p + 1) * slots];
-                *hit = self.pick(row, s, (&runs, &computed), norms.0, margin);
-                let out = &mut lower[p * t..(p + 1) * t];
-                self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
-            }
-            return;
         }
         let scores = &mut scratch.scores;
         let x_norms = self.scores_in(full, &runs, scores);

@@ -90,9 +90,18 @@ pub(super) struct QuantTile {
     /// `-2 * scale of the row * scale of the book`, in `f32`.
     coefs: [f32; ROWS],
     /// The bound of `|x.c - (rounded x).(rounded c)|` of each row, over every code.
-    pub(super) err: [f64; ROWS],
+    err: [f64; ROWS],
     /// One row's rounded values (a buffer).
     row: Vec<i16>,
+}
+
+impl QuantTile {
+    /// The margin of row `p`'s scores ([`super::bound`]; `norms` its `|x|^2` and the book's
+    /// largest `|c|^2`): a score's rounding margin widened by four times the row's error
+    /// bound, since each of two scores compared is within `2 * err` of its exact value.
+    pub(super) fn margin(&self, p: usize, norms: (f64, f64), d: usize, eps: f64) -> f64 {
+        margin(norms, d, eps) + 4.0 * self.err[p]
+    }
 }
 
 impl QuantBook {
@@ -246,7 +255,7 @@ impl<C: Float> Codebook<C> {
             for (p, hit) in group.iter_mut().enumerate() {
                 let row = &x[p * d..(p + 1) * d];
                 let norms = (sq_norm(row).to_f64(), max_norm);
-                let margin = margin(norms, d, eps) + 4.0 * tile.err[p];
+                let margin = tile.margin(p, norms, d, eps);
                 *hit = self.pick_within(row, norms.0, &scores[p * kpad..(p + 1) * kpad], margin);
             }
         }
