@@ -246,12 +246,13 @@ simd! {
         }
         let unsure = |i: usize, j: usize| sure[i / PANEL * t + j] >> (i % PANEL) & 1 == 0;
         let mut dists = vec![F::ZERO; measured.len() * t];
+        // The batches of centres a group's rows are measured against.
+        let mut wanted = all;
         let groups = measured.chunks(PANEL).zip(dists.chunks_mut(PANEL * t));
         for (g, (group, out)) in groups.enumerate() {
-            let wanted: Vec<bool> = (0..t)
-                .step_by(BATCH)
-                .map(|c0| (c0..t.min(c0 + BATCH)).any(|j| group.iter().any(|&i| unsure(i, j))))
-                .collect();
+            for (c0, wanted) in (0..t).step_by(BATCH).zip(&mut wanted) {
+                *wanted = (c0..t.min(c0 + BATCH)).any(|j| group.iter().any(|&i| unsure(i, j)));
+            }
             let rows_g = match group {
                 [a, .., b] if group.len() == PANEL && b - a == PANEL - 1 => {
                     Rows::Block(&x[a * d..(a + PANEL) * d])
