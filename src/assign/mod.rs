@@ -25,7 +25,7 @@ pub(crate) use dot::ROWS;
 pub(crate) use exact::{brute, brute_labels};
 pub(crate) use exact::{lane_sq_dists, sq_dist};
 pub(crate) use grouped::GroupedBook;
-pub(crate) use quant::{integer_kernel, integer_limit};
+pub(crate) use quant::{integer_kernel, integer_limit, lane_of};
 pub(crate) use transpose::transpose_block;
 
 use crate::error::{Error, Result};

@@ -62,6 +62,12 @@ pub(crate) fn integer_limit(pairs: usize) -> f64 {
         .min(f64::from(i16::MAX))
 }
 
+/// Two rounded features (a pair of `i16`) as one 32-bit lane of `VPMADDWD`: the first in
+/// the low half.
+pub(crate) fn lane_of(pair: &[i16]) -> i32 {
+    i32::from(pair[0] as u16) | i32::from(pair[1] as u16) << 16
+}
+
 /// A code book rounded to 16-bit integers, in panels of [`QLANES`] slots.
 #[derive(Debug, Clone)]
 pub(super) struct QuantBook {
@@ -188,7 +194,7 @@ impl QuantBook {
             // Each product within a relative 2^-52 in f64.
             let err = row_err * self.max_l1 + self.code_err * l1;
             for (pair, out) in tile.row.chunks_exact(2).zip(&mut tile.pairs) {
-                out[p] = i32::from(pair[0] as u16) | i32::from(pair[1] as u16) << 16;
+                out[p] = lane_of(pair);
             }
             tile.coefs[p] = coef;
             tile.err[p] = err * (1.0 + 1e-12);

@@ -10,7 +10,7 @@
 //! exact formula gives, with half the bytes of `f32` rows read (a quarter of `f64`).
 
 use super::greedy::{BATCH, PANEL};
-use crate::assign::{integer_kernel, integer_limit};
+use crate::assign::{integer_kernel, integer_limit, lane_of};
 use crate::cache::{prefetch_line, TO_L2};
 use crate::float::Float;
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -93,7 +93,7 @@ impl Screen {
                     let (scale, err, l1, norm) = round_row(row, limit, &mut q[..d]);
                     for (lane, pair) in panel[r..].iter_mut().step_by(PANEL).zip(q.chunks_exact(2))
                     {
-                        *lane = i32::from(pair[0] as u16) | i32::from(pair[1] as u16) << 16;
+                        *lane = lane_of(pair);
                     }
                     (out.scale[r], out.err[r], out.l1[r], out.norm[r]) = (scale, err, l1, norm);
                 }
