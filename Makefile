@@ -18,7 +18,8 @@
 #   make wheel  the portable wheels (manylinux2014, glibc >= 2.17) in dist/: abi3 and the
 #               free-threaded cp314t, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
-#   make matrix the wheels' tests on Python 3.10 (numpy 1.25), 3.13, 3.14 and 3.14t
+#   make matrix the wheels' tests on Python 3.10 (numpy 1.25), 3.13 (the API modules),
+#               3.14 and 3.14t
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -140,9 +141,12 @@ sdist: $(PY)
 		print('sdist', ferrovq.__version__, 'builds and runs')"
 
 # The wheels' tests in fresh venvs holding only the wheel, its dependencies and the test
-# tools, all from wheels: Python 3.13 and 3.14 with the newest numpy, and the free-threaded
-# 3.14t (the whole suite, the many-thread stress test included, with the GIL left to
-# ferrovq and its dependencies to keep off), run the whole suite. The oldest end, Python
+# tools, all from wheels: Python 3.14 with the newest numpy and the free-threaded 3.14t (the
+# many-thread stress test included, with the GIL left to ferrovq and its dependencies to
+# keep off) run the whole suite. Python 3.13 runs the API modules only (QUICK_SUITE): it
+# installs the same abi3 wheel that 3.14 tests in full, and `make test` runs the whole suite
+# on the .venv's Python, so the Dask clusters and subprocesses would run a third time for
+# nothing new. The oldest end, Python
 # 3.10 with numpy 1.25, runs all but the scikit-learn modules (scikit-learn 1.9, their
 # oracle and the [sklearn] extra, needs Python 3.11); SciPy 1.17 does not install there
 # either, so the SciPy-API tests get its recorded answers (tests/oracle.py, recorded by
@@ -156,19 +160,23 @@ SKLEARN_SUITE := test_sklearn.py test_sklearn_compat.py test_sklearn_own_tests.p
 ORACLE_SUITE := test_vq.py test_kmeans.py test_properties.py test_fuzz.py test_cli.py
 PYTEST := -m pytest -c ../pyproject.toml --rootdir=.. -p no:cacheprovider -q
 
-# $(call full-suite,interpreter,venv name,wheel tag: abi3 or cp314t)
-define full-suite
+QUICK_SUITE := test_vq.py test_kmeans.py test_properties.py test_fuzz.py test_sklearn.py \
+	test_minibatch_kmeans.py test_bisecting_kmeans.py test_engine.py test_wording.py \
+	test_docstrings.py
+
+# $(call suite,interpreter,venv name,wheel tag: abi3 or cp314t,test modules: all if empty)
+define suite
 	$(1) -m venv target/matrix/$(2)
 	target/matrix/$(2)/bin/pip install -q --only-binary=:all: \
 		"$$(ls dist/ferrovq-*-$(3)-*.whl)[test,plot]"
-	cd tests && $(abspath target/matrix/$(2))/bin/python $(PYTEST)
+	cd tests && $(abspath target/matrix/$(2))/bin/python $(PYTEST) $(4)
 endef
 
 matrix: wheel $(PYTHONS)/3.14/.built
 	rm -rf target/matrix && mkdir -p target/matrix
-	$(call full-suite,$(PY_NEW),py313,abi3)
-	$(call full-suite,$(PY_314),py314,abi3)
-	$(call full-suite,$(PY_314T),py314t,cp314t)
+	$(call suite,$(PY_NEW),py313,abi3,$(QUICK_SUITE))
+	$(call suite,$(PY_314),py314,abi3)
+	$(call suite,$(PY_314T),py314t,cp314t)
 	$(PY_OLD) -m venv target/matrix/old
 	target/matrix/old/bin/pip install -q --only-binary=:all: "numpy==1.25.*" pytest pytest-timeout \
 		"$(HYPOTHESIS_PIN)" \
