@@ -83,7 +83,8 @@ pub struct Codebook<C> {
     /// [`Codebook::nearest_rows`].
     pub(super) narrow: Option<Box<Codebook<f32>>>,
     /// For `f32` codes ranked by the dot-product kernel where [`integer_ranking`] pays, the
-    /// codes rounded to 16-bit integers ([`Codebook::nearest_quant`]).
+    /// codes rounded to 16-bit integers ([`Codebook::nearest_quant`]). (`f64` codes are
+    /// ranked by their `narrow` book's, see [`Codebook::integer_book`].)
     pub(super) quant: Option<Box<QuantBook>>,
 }
 
@@ -157,7 +158,11 @@ impl<C: Float> Codebook<C> {
         let ranked = dot || lane_dots(k, d, false, C::WIDE);
         let narrow = (C::WIDE && ranked && rows.iter().all(|&v| narrowable(v))).then(|| {
             let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
-            Box::new(Codebook::new(&rows, k, d))
+            let mut narrow = Codebook::new(&rows, k, d);
+            if let Some(quant) = narrow.quant.as_deref_mut() {
+                quant.cover_narrowing();
+            }
+            Box::new(narrow)
         });
         let quant = (dot && !C::WIDE && integer_ranking(d))
             .then(|| {
@@ -182,6 +187,13 @@ impl<C: Float> Codebook<C> {
         }
     }
 
+    /// The codes rounded to integers, if rows are ranked by them: an `f32` book's own, or
+    /// for `f64` codes their `f32` rounding's (which [covers the
+    /// narrowing](QuantBook::cover_narrowing)).
+    fn integer_book(&self) -> Option<&QuantBook> {
+        (self.quant.as_deref()).or_else(|| self.narrow.as_deref()?.quant.as_deref())
+    }
+
     /// The code book as the lane-dots kernel ranks by it, with relative rounding `eps`.
     fn ranking(&self, eps: f64) -> Ranking<'_, C> {
         Ranking {
@@ -190,11 +202,6 @@ impl<C: Float> Codebook<C> {
             max_norm: self.max_norm,
             eps,
         }
-    }
-
-    /// Number of codes.
-    pub fn k(&self) -> usize {
-        self.k
     }
 
     /// Scratch length [`Codebook::nearest_rows`] needs (none for the direct kernel).
@@ -229,7 +236,9 @@ impl<C: Float> Codebook<C> {
     /// `f64` rows and codes whose values are all [`narrowable`] are ranked in `f32` first,
     /// with a rounding bound that also covers the rounding of the values to `f32`; a group
     /// of rows with any best code not certain in `f32` is ranked again in `f64` (by the
-    /// lane-dots kernel, each such row is measured with the direct formula).
+    /// lane-dots kernel, each such row is measured with the direct formula). Where
+    /// [`integer_ranking`] pays, they are ranked by integer products instead, through `f32`,
+    /// as `f32` rows are ([`Codebook::nearest_quant`]).
     pub fn nearest_rows(&self, rows: &[C], hits: &mut [Hit<C>], scratch: &mut [C], exact: bool) {
         if lane_dots(self.k, self.d, exact, self.narrow.is_some()) {
             let mut buf = Vec::new();
@@ -249,7 +258,7 @@ impl<C: Float> Codebook<C> {
             direct_nearest(&self.rows, self.k, self.d, rows, hits);
             return;
         }
-        match (self.narrow.as_deref(), self.quant.as_deref()) {
+        match (self.narrow.as_deref(), self.integer_book()) {
             (_, Some(quant)) => self.nearest_quant(quant, rows, hits, scratch),
             _ if self.blocked() => self.nearest_blocks(rows, hits, scratch),
             (Some(narrow), _) if narrow.blocked() => {
@@ -426,11 +435,6 @@ impl<C: Float> Codebook<C> {
     /// SIMD lanes: equal to the direct formula's to within its rounding, not bit for bit.
     pub fn lane_sq_dists(&self, x: &[C], codes: &[u32], out: &mut [C]) {
         lane_sq_dists(x, &self.rows, codes, out);
-    }
-
-    /// The codes, row-major.
-    pub fn rows(&self) -> &[C] {
-        &self.rows
     }
 
     /// The nearest code of `x` and its exact squared distance, from its approximate scores
@@ -642,14 +646,15 @@ mod tests {
     }
 
     /// `f32` rows and codes ranked by integer products (where [`integer_ranking`] pays;
-    /// else by the `f32` kernel): near the origin and far from it (1,000 away, where the
-    /// integers resolve the codes coarsely), exact ties and midpoints included.
+    /// else by the `f32` kernel), and `f64` ones through their `f32` rounding: near the
+    /// origin and far from it (1,000 away, where the integers resolve the codes coarsely),
+    /// exact ties and midpoints included.
     #[test]
     fn integer_ranked_book_matches_brute_force_bitwise() {
         let mut next = crate::test_uniforms(79);
         // And values near 1e-20, whose squares are subnormal in `f32`: the product of a
         // row's scale and the book's is below `f32`'s normal range, and the tiles are
-        // ranked in `f32`.
+        // ranked in `f32` (in `f64`, such values are not narrowed).
         for (k, d, offset, scale) in [
             (100, 33, 0.0, 1.0),
             (300, 70, 0.0, 1.0),
@@ -657,19 +662,37 @@ mod tests {
             (40, 65, 1e3, 1.0),
             (100, 64, 0.0, 1e-20),
         ] {
-            let mut value = || ((offset + next()) * scale) as f32;
-            let mut code: Vec<f32> = (0..k * d).map(|_| value()).collect();
-            code.copy_within(7 * d..8 * d, (k - 1) * d);
-            let mut rows: Vec<f32> = (0..50 * d).map(|_| value()).collect();
-            for j in [1usize, 7, k - 2] {
-                rows.extend(&code[j * d..(j + 1) * d]);
-                let (a, b) = (&code[j * d..(j + 1) * d], &code[(j + 1) * d..(j + 2) * d]);
-                rows.extend(a.iter().zip(b).map(|(a, b)| (a + b) / 2.0));
-            }
+            let mut value = || (offset + next()) * scale;
+            let (code, rows) = ties_and_midpoints(k, d, &mut value);
+            let cb = Codebook::new(&code, k, d);
+            let integers = integer_ranking(d) && scale == 1.0;
+            assert_eq!(cb.integer_book().is_some(), integers);
+            assert_matches_brute(&rows, &code, d);
+            let (code, rows) = ties_and_midpoints(k, d, || value() as f32);
             let cb = Codebook::new(&code, k, d);
             assert_eq!(cb.quant.is_some(), integer_ranking(d));
             assert_matches_brute_f32(&rows, &code, d);
         }
+    }
+
+    /// `k` codes of `d` features drawn by `value`, the last a copy of code 7, and rows: 50
+    /// drawn, then for codes 1, 7 and `k - 2` a copy of the code and the midpoint between
+    /// it and the next code.
+    fn ties_and_midpoints<C: Float>(
+        k: usize,
+        d: usize,
+        mut value: impl FnMut() -> C,
+    ) -> (Vec<C>, Vec<C>) {
+        let mut code: Vec<C> = (0..k * d).map(|_| value()).collect();
+        code.copy_within(7 * d..8 * d, (k - 1) * d);
+        let mut rows: Vec<C> = (0..50 * d).map(|_| value()).collect();
+        for j in [1usize, 7, k - 2] {
+            rows.extend_from_slice(&code[j * d..(j + 1) * d]);
+            let (a, b) = (&code[j * d..(j + 1) * d], &code[(j + 1) * d..(j + 2) * d]);
+            let half = C::from_f64(0.5);
+            rows.extend(a.iter().zip(b).map(|(&a, &b)| (a + b) * half));
+        }
+        (code, rows)
     }
 
     /// [`assert_matches_brute`] for `f32`: labels and distances (asked for) those of a

@@ -12,6 +12,7 @@ use super::narrow::{narrow_rows, narrowable, NARROW_EPS};
 use super::quant::{as_f32, integer_ranking, QuantBook, QuantTile};
 use super::Hit;
 use crate::float::Float;
+use std::sync::OnceLock;
 
 /// A code book whose codes are laid out group by group.
 #[derive(Debug)]
@@ -20,8 +21,11 @@ pub(crate) struct GroupedBook<C> {
     /// The codes, row-major, in their own order (for exact distances).
     rows: Vec<C>,
     /// The codes in panels of [`LANES`] (as in [`super::Codebook`]), group after group,
-    /// each group padded to whole panels with zero codes.
-    panels: Vec<C>,
+    /// each group padded to whole panels with zero codes: laid out at the first tile that
+    /// is scored in `C` ([`GroupedBook::panels`]). Where tiles are ranked by integers that
+    /// is seldom, and a k-means step makes a book afresh (at 768 x 1,024 in `f64`, laying
+    /// out the panels of both types was a fifth of a step that compared few rows).
+    panels: OnceLock<Vec<C>>,
     /// `|c|^2` of each slot of the panels (padding: +inf, so it never wins).
     norms: Vec<C>,
     /// The code in each slot (padding: `u32::MAX`).
@@ -38,6 +42,7 @@ pub(crate) struct GroupedBook<C> {
     narrow: Option<Box<GroupedBook<f32>>>,
     /// For `f32` codes where [`integer_ranking`] pays, the same book rounded to 16-bit
     /// integers: tiles are ranked by it, and only the codes near a row's best measured.
+    /// (`f64` codes are ranked by their `narrow` book's, see [`GroupedBook::integer_book`].)
     quant: Option<Box<QuantBook>>,
 }
 
@@ -61,7 +66,6 @@ impl<C: Float> GroupedBook<C> {
             starts.push(starts.last().unwrap_or(&0) + m.len().div_ceil(LANES) * LANES);
         }
         let slots = *starts.last().unwrap_or(&0);
-        let mut panels = vec![C::ZERO; slots * d];
         let mut norms = vec![C::INFINITY; slots];
         let mut code = vec![u32::MAX; slots];
         let mut slot_of = vec![0; rows.len() / d.max(1)];
@@ -70,7 +74,6 @@ impl<C: Float> GroupedBook<C> {
             for (i, &j) in m.iter().enumerate() {
                 let slot = start + i;
                 let c = &rows[j as usize * d..(j as usize + 1) * d];
-                to_panel(&mut panels, slot, c);
                 norms[slot] = code_norm(c, &mut max_norm);
                 code[slot] = j;
                 slot_of[j as usize] = slot;
@@ -78,7 +81,11 @@ impl<C: Float> GroupedBook<C> {
         }
         let narrow = (C::WIDE && rows.iter().all(|&v| narrowable(v))).then(|| {
             let rows: Vec<f32> = rows.iter().map(|&v| v.to_f64() as f32).collect();
-            Box::new(GroupedBook::new(&rows, d, members))
+            let mut narrow = GroupedBook::new(&rows, d, members);
+            if let Some(quant) = narrow.quant.as_deref_mut() {
+                quant.cover_narrowing();
+            }
+            Box::new(narrow)
         });
         let quant = (!C::WIDE && integer_ranking(d) && slots > 0)
             .then(|| {
@@ -96,7 +103,7 @@ impl<C: Float> GroupedBook<C> {
             narrow,
             quant,
             rows: rows.to_vec(),
-            panels,
+            panels: OnceLock::new(),
             norms,
             code,
             slot: slot_of,
@@ -123,6 +130,27 @@ impl<C: Float> GroupedBook<C> {
         }
     }
 
+    /// The codes rounded to integers, if rows are ranked by them: an `f32` book's own, or
+    /// for `f64` codes their `f32` rounding's (which [covers the
+    /// narrowing](QuantBook::cover_narrowing)).
+    fn integer_book(&self) -> Option<&QuantBook> {
+        (self.quant.as_deref()).or_else(|| self.narrow.as_deref()?.quant.as_deref())
+    }
+
+    /// The codes in panels (see the field), laid out at the first call.
+    fn panels(&self) -> &[C] {
+        self.panels.get_or_init(|| {
+            let d = self.d;
+            let mut panels = vec![C::ZERO; self.slots() * d];
+            for (slot, &j) in self.code.iter().enumerate() {
+                if j != u32::MAX {
+                    to_panel(&mut panels, slot, &self.rows[j as usize * d..][..d]);
+                }
+            }
+            panels
+        })
+    }
+
     /// Slots of the panels (the codes and the last panel's padding).
     fn slots(&self) -> usize {
         self.norms.len()
@@ -146,6 +174,26 @@ impl<C: Float> GroupedBook<C> {
         let (d, slots, t) = (self.d, self.slots(), self.starts.len() - 1);
         let full = padded_to(x, ROWS * d, d, &mut scratch.padded);
         let (computed, runs) = self.runs(wanted);
+        // Ranked by integer products, and the codes near each row's best measured.
+        if let Some(quant) = self.integer_book() {
+            let tile = scratch.tile.get_or_insert_with(|| quant.new_tile());
+            if quant.round_tile(full, d, tile) {
+                let scores = &mut scratch.ranking_scores;
+                for &(a, b) in &runs {
+                    quant.scores((a, b), tile, (&mut scores[a..], slots));
+                }
+                for (p, hit) in hits.iter_mut().enumerate() {
+                    let row = &x[p * d..(p + 1) * d];
+                    let norms = (sq_norm(row).to_f64(), self.max_norm.to_f64());
+                    let margin = tile.margin(p, norms, d);
+                    let s = &scores[p * slots..(p + 1) * slots];
+                    *hit = self.pick(row, s, (&runs, &computed), norms.0, margin);
+                    let out = &mut lower[p * t..(p + 1) * t];
+                    self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
+                }
+                return;
+            }
+        }
         // Ranked in f32 where every row's nearest is certain there.
         if let Some(narrow) = self.narrow.as_deref() {
             if narrow_rows(full, &mut scratch.narrow_rows) {
@@ -180,25 +228,6 @@ impl<C: Float> GroupedBook<C> {
             }
         }
         let eps = C::EPSILON.to_f64();
-        if let Some(quant) = self.quant.as_deref() {
-            let tile = scratch.tile.get_or_insert_with(|| quant.new_tile());
-            if quant.round_tile(full, d, tile) {
-                let scores = &mut scratch.ranking_scores;
-                for &(a, b) in &runs {
-                    quant.scores((a, b), tile, (&mut scores[a..], slots));
-                }
-                for (p, hit) in hits.iter_mut().enumerate() {
-                    let row = &x[p * d..(p + 1) * d];
-                    let norms = (sq_norm(row).to_f64(), self.max_norm.to_f64());
-                    let margin = tile.margin(p, norms, d, eps);
-                    let s = &scores[p * slots..(p + 1) * slots];
-                    *hit = self.pick(row, s, (&runs, &computed), norms.0, margin);
-                    let out = &mut lower[p * t..(p + 1) * t];
-                    self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
-                }
-                return;
-            }
-        }
         let scores = &mut scratch.scores;
         let x_norms = self.scores_in(full, &runs, scores);
         for (p, hit) in hits.iter_mut().enumerate() {
@@ -269,7 +298,7 @@ impl<C: Float> GroupedBook<C> {
         let (d, slots) = (self.d, self.slots());
         let mut x_norms = [C::ZERO; ROWS];
         for &(a, b) in runs {
-            let panels = &self.panels[a * d..b * d];
+            let panels = &self.panels()[a * d..b * d];
             let out = (&mut scores[a..], slots);
             x_norms = tile_scores(panels, &self.norms[a..b], b - a, d, full, out);
         }
@@ -390,11 +419,13 @@ mod tests {
     }
 
     /// `f32` codes, ranked by integer products where [`integer_ranking`] pays (33 and 64
-    /// features; 33 an odd count, pairs padded; 9 in `f32`), around the origin and far from
-    /// it (where the integers resolve the codes coarsely and most rows are measured again).
+    /// features; 33 an odd count, pairs padded; 9 in `f32`), and `f64` codes through their
+    /// `f32` rounding, around the origin and far from it (where the integers resolve the
+    /// codes coarsely and most rows are measured again).
     #[test]
     fn integer_ranked_groups_match_brute_force() {
-        // Values near 1e-20 (squares subnormal in `f32`) are ranked in `f32`.
+        // Values near 1e-20 (squares subnormal in `f32`) are ranked in `f32`, and in `f64`
+        // are not narrowed.
         for (d, offset, scale) in [
             (9, 0.0, 1.0),
             (33, 0.0, 1.0),
@@ -403,18 +434,19 @@ mod tests {
             (64, 0.0, 1e-20),
         ] {
             let (book, rows) = ties_and_midpoints(70, d, 1.0, 9);
-            let book: Vec<f32> = book
-                .iter()
-                .map(|&v| ((v + offset) * scale) as f32)
-                .collect();
-            let rows: Vec<f32> = rows
-                .iter()
-                .map(|&v| ((v + offset) * scale) as f32)
-                .collect();
+            let moved =
+                |x: &[f64]| -> Vec<f64> { x.iter().map(|&v| (v + offset) * scale).collect() };
+            let (book, rows) = (moved(&book), moved(&rows));
+            let narrowed = |x: &[f64]| -> Vec<f32> { x.iter().map(|&v| v as f32).collect() };
+            let (book32, rows32) = (narrowed(&book), narrowed(&rows));
             for members in groupings(70) {
                 let grouped = GroupedBook::new(&book, d, &members);
+                let integers = integer_ranking(d) && scale == 1.0;
+                assert_eq!(grouped.integer_book().is_some(), integers);
+                assert_matches_brute_force(&grouped, &book, &rows, &members, 1e-12);
+                let grouped = GroupedBook::new(&book32, d, &members);
                 assert_eq!(grouped.quant.is_some(), integer_ranking(d));
-                assert_matches_brute_force(&grouped, &book, &rows, &members, 1e-5);
+                assert_matches_brute_force(&grouped, &book32, &rows32, &members, 1e-5);
             }
         }
     }

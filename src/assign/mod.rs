@@ -5,8 +5,9 @@
 //! products with a rounding bound for more (labels of exact arithmetic); with few codes
 //! the direct formula, or, for labels alone, the same dot products with the rows in the
 //! SIMD lanes. `f64` rows may be ranked in `f32` first where that cannot change a label,
-//! and `f32` rows by 16-bit integer products (on AVX2 CPUs without AVX-512), with the
-//! rounding of the integers bounded and the codes within the bound measured exactly.
+//! and `f32` rows (and `f64` ones through `f32`) by 16-bit integer products (on AVX2 CPUs
+//! without AVX-512), with the rounding bounded and the codes within the bound measured
+//! exactly.
 
 mod bound;
 mod codebook;

@@ -9,13 +9,22 @@
 //! code is certain by it is settled, and the codes within it of any other row are measured
 //! with the exact direct formula. The labels are those of exact arithmetic either way; only
 //! the work differs.
+//!
+//! `f64` rows and codes whose values `f32` holds closely ([`super::narrow`]) are ranked the
+//! same way: rounded to `f32` first, then to integers, the bounds widened by the first
+//! rounding ([`QuantBook::cover_narrowing`]); the codes near a row's best are measured in
+//! `f64`.
 
 use super::bound::margin;
 use super::codebook::padded_to;
 use super::dot::ROWS;
 use super::exact::sq_norm;
+use super::narrow::{narrow_rows, NARROW_EPS};
 use super::{Codebook, Hit};
 use crate::float::Float;
+
+/// The relative error of a [`super::narrow::narrowable`] value rounded to `f32`.
+const NARROWING: f64 = f32::EPSILON as f64 / 2.0;
 
 /// Codes in a panel of the integer book: two AVX2 registers of eight codes, each holding
 /// two features of every code (one pair of 16-bit values per 32-bit lane).
@@ -87,6 +96,10 @@ pub(super) struct QuantBook {
     code_err: f64,
     /// The largest 1-norm of a code.
     max_l1: f64,
+    /// The relative error of the values' rounding to `f32` before their rounding to
+    /// integers: [`NARROWING`] for a book of `f64` codes (and rows) rounded to `f32`, zero
+    /// for `f32` codes.
+    narrowing: f64,
 }
 
 /// A tile of [`ROWS`] rows rounded to integers for [`QuantBook::scores`].
@@ -99,14 +112,19 @@ pub(super) struct QuantTile {
     err: [f64; ROWS],
     /// One row's rounded values (a buffer).
     row: Vec<i16>,
+    /// `f64` rows rounded to `f32` (a buffer).
+    narrowed: Vec<f32>,
+    /// The relative rounding per operation of the scores ([`super::bound::margin`]): that
+    /// of `f32`, or [`NARROW_EPS`] where the values were `f64` rounded to `f32`.
+    eps: f64,
 }
 
 impl QuantTile {
     /// The margin of row `p`'s scores ([`super::bound`]; `norms` its `|x|^2` and the book's
     /// largest `|c|^2`): a score's rounding margin widened by four times the row's error
     /// bound, since each of two scores compared is within `2 * err` of its exact value.
-    pub(super) fn margin(&self, p: usize, norms: (f64, f64), d: usize, eps: f64) -> f64 {
-        margin(norms, d, eps) + 4.0 * self.err[p]
+    pub(super) fn margin(&self, p: usize, norms: (f64, f64), d: usize) -> f64 {
+        margin(norms, d, self.eps) + 4.0 * self.err[p]
     }
 }
 
@@ -160,7 +178,21 @@ impl QuantBook {
             scale,
             code_err,
             max_l1,
+            narrowing: 0.0,
         })
+    }
+
+    /// Make this book, of `f64` codes rounded to `f32`, rank `f64` rows: its bound of a
+    /// code's error then holds against the `f64` code, and rows are rounded to `f32` before
+    /// integers ([`QuantBook::round_tile`]), the bound of their error widened likewise.
+    pub(super) fn cover_narrowing(&mut self) {
+        // Every value is narrowable, so within a relative NARROWING of its f32 rounding;
+        // `scale * limit` is the largest f32 code value, to one rounding.
+        let slack = 1.0 + 1e-6;
+        let largest = f64::from(self.scale) * f64::from(self.limit) * slack;
+        self.code_err += NARROWING * largest;
+        self.max_l1 *= slack;
+        self.narrowing = NARROWING;
     }
 
     /// A tile for [`QuantBook::round_tile`].
@@ -170,26 +202,51 @@ impl QuantBook {
             coefs: [0.0; ROWS],
             err: [0.0; ROWS],
             row: vec![0; 2 * self.pairs],
+            narrowed: Vec::new(),
+            eps: if self.narrowing > 0.0 {
+                NARROW_EPS
+            } else {
+                f64::from(f32::EPSILON)
+            },
         }
     }
 
-    /// The [`ROWS`] rows of `x` (row-major, `d` features, `f32`) rounded to integers into
-    /// `tile`, each on its own scale, with the bound of each row's error over every code:
-    /// `|x.c - x'.c'| <= |x - x'|_max |c|_1 + |c - c'|_max |x'|_1`. `false` (the tile is
-    /// to be ranked in `f32`) if a row has no bound: a value that is not finite, or values
-    /// so small that the row's scale, or its product with the book's (the coefficient of
-    /// its scores), is not a normal `f32` (the scores' rounding would no longer be relative).
+    /// The [`ROWS`] rows of `x` (row-major, `d` features) rounded to integers into `tile`,
+    /// each on its own scale, with the bound of each row's error over every code:
+    /// `|x.c - x'.c'| <= |x - x'|_max |c|_1 + |c - c'|_max |x'|_1`. `f32` rows go to a book
+    /// of `f32` codes, `f64` rows to one that [covers the narrowing](Self::cover_narrowing)
+    /// and are rounded to `f32` first. `false` (the tile is to be ranked otherwise) if a
+    /// row has no bound: a value that is not finite, an `f64` value that is not
+    /// [`super::narrow::narrowable`], or values so small that the row's scale, or its
+    /// product with the book's (the coefficient of its scores), is not a normal `f32` (the
+    /// scores' rounding would no longer be relative).
     pub(super) fn round_tile<C: Float>(&self, x: &[C], d: usize, tile: &mut QuantTile) -> bool {
-        let x = as_f32(x);
+        assert_eq!(
+            C::WIDE,
+            self.narrowing > 0.0,
+            "f32 rows, or f64 rows narrowed"
+        );
+        let x = if C::WIDE {
+            if !narrow_rows(x, &mut tile.narrowed) {
+                return false;
+            }
+            &tile.narrowed
+        } else {
+            as_f32(x)
+        };
         for (p, row) in x.chunks_exact(d).take(ROWS).enumerate() {
             // SAFETY: the book was made, so the CPU has AVX2 and FMA (see `new`).
-            let scale = unsafe { largest_finite(row) }.and_then(|m| scale_of(m, self.limit));
+            let largest = unsafe { largest_finite(row) };
+            let scale = largest.and_then(|m| scale_of(m, self.limit));
             let coef = scale.map(|s| (-2.0 * f64::from(s) * f64::from(self.scale)) as f32);
-            let (Some(scale), Some(coef)) = (scale, coef.filter(|c| c.is_normal())) else {
+            let (Some(largest), Some(scale), Some(coef)) =
+                (largest, scale, coef.filter(|c| c.is_normal()))
+            else {
                 return false;
             };
             // SAFETY: as above.
             let (row_err, l1) = unsafe { round_on(row, scale, self.limit, &mut tile.row) };
+            let row_err = row_err + self.narrowing * f64::from(largest) * (1.0 + 1e-6);
             let l1 = f64::from(l1) * f64::from(scale);
             // Each product within a relative 2^-52 in f64.
             let err = row_err * self.max_l1 + self.code_err * l1;
@@ -229,9 +286,10 @@ impl QuantBook {
 }
 
 impl<C: Float> Codebook<C> {
-    /// The hits of `rows` (`f32`) tile by tile, ranked by `quant` (this book rounded to
-    /// integers) and picked within the margin of a score widened by each row's error bound
-    /// ([`Codebook::pick_within`]). The codes are not blocked for the cache as the `f32`
+    /// The hits of `rows` tile by tile, ranked by `quant` (this book rounded to integers,
+    /// through `f32` for `f64` codes) and picked within the margin of a score widened by
+    /// each row's error bound ([`Codebook::pick_within`]); a tile that cannot be rounded
+    /// is ranked in its own type. The codes are not blocked for the cache as the `f32`
     /// panels are ([`Codebook::nearest_blocks`]): half the bytes, read by twice the
     /// multiply-adds per cycle.
     pub(super) fn nearest_quant(
@@ -245,7 +303,7 @@ impl<C: Float> Codebook<C> {
         let scratch = &mut scratch[..kpad * ROWS];
         let mut tile = quant.new_tile();
         let mut padded = Vec::new();
-        let (max_norm, eps) = (self.max_norm.to_f64(), C::EPSILON.to_f64());
+        let max_norm = self.max_norm.to_f64();
         for (x, group) in rows.chunks(d * ROWS).zip(hits.chunks_mut(ROWS)) {
             let full = padded_to(x, ROWS * d, d, &mut padded);
             if !quant.round_tile(full, d, &mut tile) {
@@ -256,12 +314,12 @@ impl<C: Float> Codebook<C> {
                 }
                 continue;
             }
-            let scores = as_f32_mut(scratch);
+            let scores = as_f32_scratch(scratch);
             quant.scores((0, kpad), &tile, (&mut *scores, kpad));
             for (p, hit) in group.iter_mut().enumerate() {
                 let row = &x[p * d..(p + 1) * d];
                 let norms = (sq_norm(row).to_f64(), max_norm);
-                let margin = tile.margin(p, norms, d, eps);
+                let margin = tile.margin(p, norms, d);
                 *hit = self.pick_within(row, norms.0, &scores[p * kpad..(p + 1) * kpad], margin);
             }
         }
@@ -338,14 +396,19 @@ unsafe fn round_on(row: &[f32], scale: f32, limit: f32, q: &mut [i16]) -> (f64, 
     (f64::from(err) * (1.0 + 1e-6), l1.iter().sum())
 }
 
-/// [`as_f32`], writable.
-fn as_f32_mut<C: Float>(x: &mut [C]) -> &mut [f32] {
-    assert!(std::any::TypeId::of::<C>() == std::any::TypeId::of::<f32>());
-    // SAFETY: `C` is `f32` (asserted).
-    unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), x.len()) }
+/// The memory of `x` (`f32` or `f64` scratch) as `f32` values, as many as it holds: the
+/// integer scores are `f32` whatever the book's type.
+fn as_f32_scratch<C: Float>(x: &mut [C]) -> &mut [f32] {
+    use std::any::TypeId;
+    let c = TypeId::of::<C>();
+    assert!(c == TypeId::of::<f32>() || c == TypeId::of::<f64>());
+    let len = std::mem::size_of_val(x) / std::mem::size_of::<f32>();
+    // SAFETY: `C` is `f32` or `f64` (asserted; aligned at least as `f32`): every bit
+    // pattern of its memory is a valid `f32`, and `len` of them fit in it.
+    unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), len) }
 }
 
-/// `x` as the `f32` values it holds (integer ranking is for `f32` books and rows only).
+/// `x` as the `f32` values it holds (`f32` rows and codes; `f64` ones are rounded).
 pub(super) fn as_f32<C: Float>(x: &[C]) -> &[f32] {
     assert!(std::any::TypeId::of::<C>() == std::any::TypeId::of::<f32>());
     // SAFETY: `C` is `f32` (asserted).
@@ -479,6 +542,57 @@ mod tests {
             assert!(
                 QuantBook::new(d, slots, |s| Some((bad.get(s * d..(s + 1) * d)?, 1.0))).is_none()
             );
+        }
+    }
+
+    /// `f64` rows against `f64` codes, both through their `f32` rounding: every score is
+    /// within twice its row's bound (and the rounding of a score in `f32`) of the exact
+    /// `|c|^2 - 2 x.c` of the `f64` values, and a tile with a value `f32` cannot hold
+    /// closely is not rounded.
+    #[test]
+    fn narrowed_scores_are_within_the_bound() {
+        if !integer_kernel() {
+            return;
+        }
+        let mut next = crate::test_uniforms(37);
+        let (k, d) = (40usize, 97);
+        let slots = k.div_ceil(QLANES) * QLANES;
+        for offset in [0.0, 3.0, 1e3] {
+            let mut value = || offset + next() - 0.5;
+            let codes: Vec<f64> = (0..k * d).map(|_| value()).collect();
+            let mut rows: Vec<f64> = (0..ROWS * d).map(|_| value()).collect();
+            let narrowed: Vec<f32> = codes.iter().map(|&v| v as f32).collect();
+            let norm = |c: &[f32]| c.iter().map(|&v| v * v).sum::<f32>();
+            let mut book = QuantBook::new(d, slots, |s| {
+                let c = narrowed.get(s * d..(s + 1) * d)?;
+                Some((c, norm(c)))
+            })
+            .expect("finite codes");
+            book.cover_narrowing();
+            let mut tile = book.new_tile();
+            assert_eq!(tile.eps, NARROW_EPS);
+            assert!(book.round_tile(&rows, d, &mut tile));
+            let mut out = vec![0.0; ROWS * slots];
+            book.scores((0, slots), &tile, (&mut out, slots));
+            let sq = |c: &[f64]| c.iter().map(|&v| v * v).sum::<f64>();
+            let max_norm = codes.chunks(d).map(sq).fold(0.0, f64::max);
+            for (p, x) in rows.chunks(d).enumerate() {
+                let (err, x_norm) = (tile.err[p], sq(x));
+                assert!(2.0 * err <= 1e-3 * (x_norm + max_norm), "row {p}: {err}");
+                for (j, c) in codes.chunks(d).enumerate() {
+                    let dot: f64 = x.iter().zip(c).map(|(a, b)| a * b).sum();
+                    let exact = sq(c) - 2.0 * dot;
+                    let got = f64::from(out[p * slots + j]);
+                    let rounding = 1e-6 * (x_norm + max_norm);
+                    assert!(
+                        (got - exact).abs() <= 2.0 * err + rounding,
+                        "row {p} code {j}"
+                    );
+                }
+            }
+            // Below 2^-60 a value is not narrowed, and its tile is ranked in f64.
+            rows[d + 5] = 1e-30;
+            assert!(!book.round_tile(&rows, d, &mut tile));
         }
     }
 }

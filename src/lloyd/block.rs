@@ -8,7 +8,7 @@
 
 use super::step::LloydState;
 use super::sums::ClusterSums;
-use crate::assign::{check_code_book, Codebook};
+use crate::assign::check_code_book;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::Exec;
@@ -99,12 +99,17 @@ impl<F: Float> BlockBounds<F> {
         }
         let block = block.as_standard_layout();
         let code_book = code_book.as_standard_layout();
-        let cb = Codebook::new(crate::contiguous(&code_book)?, k, d);
+        let codes = crate::contiguous(&code_book)?;
         // Sums summed afresh in row order, never carried: the same bits whatever the bounds.
         self.state.forget_sums();
-        let step = self
-            .state
-            .step(exec, crate::contiguous(&block)?, d, &cb, None, &mut [])?;
+        let step = self.state.step(
+            exec,
+            crate::contiguous(&block)?,
+            d,
+            (codes, k),
+            None,
+            &mut [],
+        )?;
         self.scanned = step.scanned;
         self.stepped = true;
         Ok(step.sums)

@@ -15,7 +15,7 @@
 use super::bounds::{down, drifts};
 use super::step::{ChunkSums, LloydState, Step};
 use super::{run, Empty, Params, Stop};
-use crate::assign::{lane_sq_dists, Codebook, GroupedBook, Hit, ROWS};
+use crate::assign::{lane_sq_dists, GroupedBook, Hit, ROWS};
 use crate::error::Result;
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -145,7 +145,7 @@ impl<F: Float> LloydState<F> {
         exec: &Exec,
         x: &[F],
         d: usize,
-        cb: &Codebook<C>,
+        (codes, k): (&[C], usize),
         weights: Option<&[F]>,
         t: usize,
     ) -> Result<Step<F>>
@@ -153,8 +153,7 @@ impl<F: Float> LloydState<F> {
         F: Promote<C>,
     {
         let n = self.rows.len();
-        let k = cb.k();
-        let centers: Vec<f64> = cb.rows().iter().map(|v| v.to_f64()).collect();
+        let centers: Vec<f64> = codes.iter().map(|v| v.to_f64()).collect();
         // Groups are formed once, on the first code book of the run (or of another `k`).
         let fresh = !matches!(&self.groups, Some(g) if g.of_code.len() == k)
             || self.bound_codes.len() != centers.len();
@@ -171,7 +170,7 @@ impl<F: Float> LloydState<F> {
         let group_drift: Vec<f64> = (groups.members.iter())
             .map(|m| m.iter().fold(0.0, |a: f64, &j| a.max(drift[j as usize])))
             .collect();
-        let book = GroupedBook::new(cb.rows(), d, &groups.members);
+        let book = GroupedBook::new(codes, d, &groups.members);
         // Relative margin on distances: far above the rounding of the direct formula.
         let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
         let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
@@ -211,7 +210,7 @@ impl<F: Float> LloydState<F> {
                     // Tighten the upper bound to the distance (summed in lanes: to within
                     // rounding, which the margin covers) and try again.
                     let mut own = [C::ZERO];
-                    cb.lane_sq_dists(&xc[i * d..(i + 1) * d], &[a as u32], &mut own);
+                    lane_sq_dists(&xc[i * d..(i + 1) * d], codes, &[a as u32], &mut own);
                     let u = own[0].to_f64().sqrt();
                     st.set_upper(u);
                     if !apart(u, least) {
@@ -331,8 +330,9 @@ mod tests {
         let mut scanned = Vec::new();
         for _ in 0..10 {
             let expect = brute_labels(&x, &book, d);
-            let cb = Codebook::new(&book, k, d);
-            let out = state.step_grouped(&exec, &x, d, &cb, None, 5).unwrap();
+            let out = state
+                .step_grouped(&exec, &x, d, (&book, k), None, 5)
+                .unwrap();
             assert_eq!(state.labels(), expect);
             let mut sums = ClusterSums::new(k, d, false);
             sums.add_rows(&x, expect.iter().copied(), None);
@@ -382,8 +382,7 @@ mod tests {
         let mut grouped = Vec::new();
         for _ in 0..6 {
             let expect = brute_labels(&x, &book, d);
-            let cb = Codebook::new(&book, k, d);
-            let out = state.step(&exec, &x, d, &cb, None, &mut []).unwrap();
+            let out = state.step(&exec, &x, d, (&book, k), None, &mut []).unwrap();
             assert_eq!(state.labels(), expect);
             grouped.push(state.groups.is_some());
             move_codes(&mut book, out.sums, d);

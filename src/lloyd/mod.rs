@@ -33,7 +33,7 @@ pub use rules::{Distortion, Empty, FarthestRows, Stop};
 pub(crate) use sums::check_weights;
 pub use sums::{block_stats, BlockStats, ClusterSums};
 
-use crate::assign::{check_code_book, Codebook};
+use crate::assign::check_code_book;
 use crate::error::{Error, Result};
 use crate::float::{Float, Promote};
 use crate::parallel::Exec;
@@ -210,12 +210,11 @@ impl<F: Float> Lloyd<'_, F> {
     {
         let (x, d, p) = (self.x, self.d, self.params);
         let k = book.len() / d.max(1);
-        let cb = Codebook::new(book, k, d);
         let want_dists = matches!(p.stop, Stop::Distortion { .. });
         let mut dists = vec![C::ZERO; if want_dists { x.len() / d.max(1) } else { 0 }];
         let out = self
             .state
-            .step(self.exec, x, d, &cb, p.weights, &mut dists)?;
+            .step(self.exec, x, d, (book, k), p.weights, &mut dists)?;
         self.exec.iteration(iteration, out.scanned)?;
         let mut sums = out.sums;
         let any_empty = (0..k).any(|j| sums.is_empty(j));
@@ -280,10 +279,10 @@ impl<F: Float> Lloyd<'_, F> {
         F: Promote<F>,
     {
         let d = self.d;
-        let cb = Codebook::new(book, book.len() / d.max(1), d);
+        let k = book.len() / d.max(1);
         let weights = self.params.weights;
         self.state
-            .step(self.exec, self.x, d, &cb, weights, &mut [])
+            .step(self.exec, self.x, d, (book, k), weights, &mut [])
             .map(drop)
     }
 }

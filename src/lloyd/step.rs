@@ -169,15 +169,17 @@ pub(crate) struct Step<F> {
 
 impl<F: Float> LloydState<F> {
     /// One Lloyd iteration of the rows `x` (`n x d`, row-major, weighted by `weights` if
-    /// given) against `cb`: every row labelled with its nearest code, `dists` (unless
-    /// empty) given each row's distance to it, and the per-code sums returned.
-    /// The rows' bounds are updated to refer to `cb`.
+    /// given) against the `k` codes of `book` (row-major): every row labelled with its
+    /// nearest code, `dists` (unless empty) given each row's distance to it, and the
+    /// per-code sums returned. The rows' bounds are updated to refer to `book`. The code
+    /// book is prepared for the kernel ([`Codebook`]) only by a step without group bounds:
+    /// with them it is laid out by groups instead ([`GroupedBook`](crate::assign::GroupedBook)).
     pub(crate) fn step<C: Float>(
         &mut self,
         exec: &Exec,
         x: &[F],
         d: usize,
-        cb: &Codebook<C>,
+        (book, k): (&[C], usize),
         weights: Option<&[F]>,
         dists: &mut [C],
     ) -> Result<Step<F>>
@@ -185,7 +187,6 @@ impl<F: Float> LloydState<F> {
         F: Promote<C>,
     {
         let n = self.rows.len();
-        let k = cb.k();
         let keep_bounds = pruning_pays(n, k, d);
         // Group bounds where Hamerly's would not be kept, or failed: where the last two
         // steps with them compared most rows with every code. (Where they hold, Hamerly's
@@ -198,12 +199,13 @@ impl<F: Float> LloydState<F> {
             0
         };
         let grouped = self.groups.is_some() || !keep_bounds || self.bounds_failed >= 2;
-        if t > 0 && grouped && cb.rows().iter().all(|v| v.is_finite()) {
+        if t > 0 && grouped && book.iter().all(|v| v.is_finite()) {
             self.bound_half.clear();
-            return self.step_grouped(exec, x, d, cb, weights, t);
+            return self.step_grouped(exec, x, d, (book, k), weights, t);
         }
         self.groups = None;
-        let centers: Vec<f64> = cb.rows().iter().map(|v| v.to_f64()).collect();
+        let cb = &Codebook::new(book, k, d);
+        let centers: Vec<f64> = book.iter().map(|v| v.to_f64()).collect();
         // The gaps between the codes cost as much as comparing `k` rows with every code:
         // measured only after an assignment that compared more rows than that.
         let motion = if keep_bounds {
@@ -398,9 +400,12 @@ mod tests {
             let mut labels_before = vec![0; n];
             for _ in 0..8 {
                 let expect = brute_labels(&x, &book, d);
-                let cb = Codebook::new(&book, k, d);
-                let out = state.step(&exec, &x, d, &cb, None, &mut dists).unwrap();
-                let out_nd = state_nd.step(&exec, &x, d, &cb, None, &mut []).unwrap();
+                let out = state
+                    .step(&exec, &x, d, (&book, k), None, &mut dists)
+                    .unwrap();
+                let out_nd = state_nd
+                    .step(&exec, &x, d, (&book, k), None, &mut [])
+                    .unwrap();
                 assert_eq!(state_nd.labels(), expect);
                 assert!(out_nd.scanned <= out.scanned);
                 let changed = expect.iter().zip(&labels_before).filter(|(a, b)| a != b);
