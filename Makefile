@@ -18,8 +18,8 @@
 #   make wheel  the portable wheels (manylinux2014, glibc >= 2.17) in dist/: abi3 and the
 #               free-threaded cp314t, checked by auditwheel
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
-#   make matrix the wheels' tests on Python 3.10 (numpy 1.25), 3.13 (the API modules),
-#               3.14 and 3.14t
+#   make matrix the wheels' tests on Python 3.10 (numpy 1.25), 3.13 and 3.14 (the API
+#               modules), and 3.14t
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -134,19 +134,19 @@ sdist: $(PY)
 	rm -rf dist/*.tar.gz target/sdist-venv
 	$(PY) -m maturin sdist -o dist
 	$(PY) -m venv target/sdist-venv
-	target/sdist-venv/bin/pip install -q dist/ferrovq-*.tar.gz
+	target/sdist-venv/bin/pip install -q --no-cache-dir dist/ferrovq-*.tar.gz
 	cd /tmp && $(abspath target/sdist-venv)/bin/python -c "import numpy as np, ferrovq; \
 		x = np.random.default_rng(0).normal(size=(2000, 3)); \
 		c, l = ferrovq.kmeans2(x, 4, rng=0); assert c.shape == (4, 3) and len(l) == 2000; \
 		print('sdist', ferrovq.__version__, 'builds and runs')"
 
 # The wheels' tests in fresh venvs holding only the wheel, its dependencies and the test
-# tools, all from wheels: Python 3.14 with the newest numpy and the free-threaded 3.14t (the
-# many-thread stress test included, with the GIL left to ferrovq and its dependencies to
-# keep off) run the whole suite. Python 3.13 runs the API modules only (QUICK_SUITE): it
-# installs the same abi3 wheel that 3.14 tests in full, and `make test` runs the whole suite
-# on the .venv's Python, so the Dask clusters and subprocesses would run a third time for
-# nothing new. The oldest end, Python
+# tools, all from wheels: the free-threaded 3.14t with the newest numpy runs the whole suite
+# (the many-thread stress test included, with the GIL left to ferrovq and its dependencies
+# to keep off). Python 3.13 and 3.14 run the API modules (QUICK_SUITE) against the abi3
+# wheel: `make test` runs the whole suite on the .venv's Python and 3.14t on 3.14's
+# language, so the Dask clusters and subprocesses would run again for nothing new. The
+# oldest end, Python
 # 3.10 with numpy 1.25, runs all but the scikit-learn modules (scikit-learn 1.9, their
 # oracle and the [sklearn] extra, needs Python 3.11); SciPy 1.17 does not install there
 # either, so the SciPy-API tests get its recorded answers (tests/oracle.py, recorded by
@@ -175,7 +175,7 @@ endef
 matrix: wheel $(PYTHONS)/3.14/.built
 	rm -rf target/matrix && mkdir -p target/matrix
 	$(call suite,$(PY_NEW),py313,abi3,$(QUICK_SUITE))
-	$(call suite,$(PY_314),py314,abi3)
+	$(call suite,$(PY_314),py314,abi3,$(QUICK_SUITE))
 	$(call suite,$(PY_314T),py314t,cp314t)
 	$(PY_OLD) -m venv target/matrix/old
 	target/matrix/old/bin/pip install -q --only-binary=:all: "numpy==1.25.*" pytest pytest-timeout \
