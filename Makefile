@@ -52,7 +52,6 @@ test: install
 
 lint: install
 	cargo fmt --check
-	cargo clippy --quiet --all-targets -- -D warnings
 	cargo clippy --quiet --all-targets --features python -- -D warnings
 	cargo clippy --quiet --all-targets --features portable -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps
@@ -129,19 +128,23 @@ wheel: $(PY) $(PYTHONS)/3.14t/.built
 	done
 
 # The sdist must build from itself alone (cargo present): install it into a throwaway venv
-# and run a k-means there, outside the source tree.
+# and run a k-means there, outside the source tree. Built without pip's wheel cache, and
+# without the release profile's whole-program optimisation (what is checked is that it
+# builds and runs; a user's install from the sdist keeps the profile).
 sdist: $(PY)
 	rm -rf dist/*.tar.gz target/sdist-venv
 	$(PY) -m maturin sdist -o dist
 	$(PY) -m venv target/sdist-venv
-	target/sdist-venv/bin/pip install -q --no-cache-dir dist/ferrovq-*.tar.gz
+	CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+		target/sdist-venv/bin/pip install -q --no-cache-dir dist/ferrovq-*.tar.gz
 	cd /tmp && $(abspath target/sdist-venv)/bin/python -c "import numpy as np, ferrovq; \
 		x = np.random.default_rng(0).normal(size=(2000, 3)); \
 		c, l = ferrovq.kmeans2(x, 4, rng=0); assert c.shape == (4, 3) and len(l) == 2000; \
 		print('sdist', ferrovq.__version__, 'builds and runs')"
 
 # The wheels' tests in fresh venvs holding only the wheel, its dependencies and the test
-# tools, all from wheels: the free-threaded 3.14t with the newest numpy runs the whole suite
+# tools, all from wheels (not byte-compiled at install: 40 s a venv, where the tests compile
+# what they import in a few): the free-threaded 3.14t with the newest numpy runs the whole suite
 # (the many-thread stress test included, with the GIL left to ferrovq and its dependencies
 # to keep off). Python 3.13 and 3.14 run the API modules (QUICK_SUITE) against the abi3
 # wheel: `make test` runs the whole suite on the .venv's Python and 3.14t on 3.14's
@@ -167,7 +170,7 @@ QUICK_SUITE := test_vq.py test_kmeans.py test_properties.py test_fuzz.py test_sk
 # $(call suite,interpreter,venv name,wheel tag: abi3 or cp314t,test modules: all if empty)
 define suite
 	$(1) -m venv target/matrix/$(2)
-	target/matrix/$(2)/bin/pip install -q --only-binary=:all: \
+	target/matrix/$(2)/bin/pip install -q --no-compile --only-binary=:all: \
 		"$$(ls dist/ferrovq-*-$(3)-*.whl)[test,plot]"
 	cd tests && $(abspath target/matrix/$(2))/bin/python $(PYTEST) $(4)
 endef
@@ -178,7 +181,8 @@ matrix: wheel $(PYTHONS)/3.14/.built
 	$(call suite,$(PY_314),py314,abi3,$(QUICK_SUITE))
 	$(call suite,$(PY_314T),py314t,cp314t)
 	$(PY_OLD) -m venv target/matrix/old
-	target/matrix/old/bin/pip install -q --only-binary=:all: "numpy==1.25.*" pytest pytest-timeout \
+	target/matrix/old/bin/pip install -q --no-compile --only-binary=:all: "numpy==1.25.*" \
+		pytest pytest-timeout \
 		"$(HYPOTHESIS_PIN)" \
 		"matplotlib>=3.7" "dask[array]>=2024.8" "distributed>=2024.8" "$(WHEEL_ABI3)"
 	target/matrix/old/bin/python -c "import numpy; assert numpy.__version__.startswith('1.25')"
