@@ -143,8 +143,9 @@ sdist: $(PY)
 		print('sdist', ferrovq.__version__, 'builds and runs')"
 
 # The wheels' tests in fresh venvs holding only the wheel, its dependencies and the test
-# tools, all from wheels (not byte-compiled at install: 40 s a venv, where the tests compile
-# what they import in a few): the free-threaded 3.14t with the newest numpy runs the whole suite
+# tools, all from wheels (where only some modules run, not byte-compiled at install: 40 s a
+# venv, where those modules compile what they import in 10-25 s; the whole suite under 3.14t
+# took 90 s longer so): the free-threaded 3.14t with the newest numpy runs the whole suite
 # (the many-thread stress test included, with the GIL left to ferrovq and its dependencies
 # to keep off). Python 3.13 and 3.14 run the API modules (QUICK_SUITE) against the abi3
 # wheel: `make test` runs the whole suite on the .venv's Python and 3.14t on 3.14's
@@ -170,7 +171,7 @@ QUICK_SUITE := test_vq.py test_kmeans.py test_properties.py test_fuzz.py test_sk
 # $(call suite,interpreter,venv name,wheel tag: abi3 or cp314t,test modules: all if empty)
 define suite
 	$(1) -m venv target/matrix/$(2)
-	target/matrix/$(2)/bin/pip install -q --no-compile --only-binary=:all: \
+	target/matrix/$(2)/bin/pip install -q $(if $(4),--no-compile) --only-binary=:all: \
 		"$$(ls dist/ferrovq-*-$(3)-*.whl)[test,plot]"
 	cd tests && $(abspath target/matrix/$(2))/bin/python $(PYTEST) $(4)
 endef
