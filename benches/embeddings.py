@@ -147,7 +147,7 @@ def task_iterations(lib, case):
 
 def task_convergence(lib, case, dtype="float32"):
     x, init = make_embeddings(*CASES[case])
-    x, init = x.astype(dtype), init.astype(dtype)
+    x, init = x.astype(dtype, copy=False), init.astype(dtype, copy=False)
     fit(lib, x[:2000], init[:8], 1)
     base = reset_peak_rss()
     t = time.perf_counter()
