@@ -35,10 +35,17 @@ $(PY):
 
 venv: $(PY)
 
-# Always rebuild: the wheel is what users install, so it is what the tests test.
+# Always rebuild: the wheel is what users install, so it is what the tests test: the
+# portable abi3 wheel `make wheel` ships (zig links it against glibc 2.17's symbols, so it
+# installs on RHEL 8, Ubuntu 20.04, Amazon Linux 2 and newer; maturin finds zig through
+# the venv's `python -m ziglang`).
+ZIG_BUILD = PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m maturin build --release --quiet \
+	--zig --compatibility manylinux2014
+
 install: $(PY)
+	$(PY) -m pip install -q ziglang
 	rm -rf $(WHEELS)
-	$(PY) -m maturin build --release --quiet -o $(WHEELS)
+	$(ZIG_BUILD) -o $(WHEELS)
 	$(PY) -m pip install -q --force-reinstall --no-deps $(WHEELS)/ferrovq-*.whl
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[test,plot,dev]"
 
@@ -106,20 +113,17 @@ PY_314T := $(PYTHONS)/3.14t/bin/python3.14t
 $(PYTHONS)/%/.built:
 	FERROVQ_PYTHONS=$(PYTHONS) tools/build-python.sh $*
 
-# Two wheels: one abi3 wheel for every CPython >= 3.10 with the GIL, and one for the
-# free-threaded 3.14t (the stable ABI does not cover it). zig links both against glibc
-# 2.17's symbols, so they install on RHEL 8, Ubuntu 20.04, Amazon Linux 2 and newer;
-# maturin finds zig through the venv's `python -m ziglang`.
+# Two wheels: the abi3 wheel `make install` built and tested, for every CPython >= 3.10
+# with the GIL, and one for the free-threaded 3.14t (the stable ABI does not cover it),
+# linked the same way.
 WHEEL_ABI3 = $$(ls dist/ferrovq-*-abi3-*.whl)
 WHEEL_314T = $$(ls dist/ferrovq-*-cp314t-*.whl)
 
-wheel: $(PY) $(PYTHONS)/3.14t/.built
-	$(PY) -m pip install -q ziglang auditwheel
-	rm -rf dist
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m maturin build --release --quiet --zig \
-		--compatibility manylinux2014 -o dist
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m maturin build --release --quiet --zig \
-		--compatibility manylinux2014 -i $(PY_314T) -o dist
+wheel: install $(PYTHONS)/3.14t/.built
+	$(PY) -m pip install -q auditwheel
+	rm -rf dist && mkdir dist
+	cp $(WHEELS)/ferrovq-*.whl dist/
+	$(ZIG_BUILD) -i $(PY_314T) -o dist
 	ls $(WHEEL_ABI3) $(WHEEL_314T)
 	for w in dist/ferrovq-*.whl; do \
 		$(PY) -m auditwheel show $$w > target/auditwheel.txt || exit 1; \
