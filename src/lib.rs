@@ -55,6 +55,7 @@ mod pages;
 pub mod parallel;
 pub mod scipy;
 pub mod sparse;
+mod split;
 mod sum;
 
 #[cfg(feature = "python")]
@@ -65,6 +66,7 @@ pub use finite::all_finite;
 pub use float::{Float, Promote};
 pub use measure::{column_stats, distances, inertia, subtract_from_rows};
 pub use parallel::{Control, Exec, NoControl};
+pub use split::{split_rows, Halves};
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 

@@ -61,6 +61,44 @@ def test_one_cluster_and_copy_x():
     assert np.allclose(X, kept, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("shift", [40.0, 0.0], ids=["centred", "not-centred"])
+def test_rows_worked_on_in_place_are_put_back(shift):
+    # Nine leaves: the splits move rows between the fit's buffers, one of which is the
+    # caller's array under copy_x=False (the fit centres it only when the data lie far from
+    # the origin). Its rows come back in their order, and the answer is scikit-learn's.
+    X = blobs(3000, 4, 9, seed=11, spread=2.0, shift=shift)
+    kept = X.copy()
+    theirs = skc.BisectingKMeans(9, random_state=3).fit(X)
+    ours = BisectingKMeans(9, copy_x=False, random_state=3).fit(X)
+    assert np.array_equal(ours.labels_, theirs.labels_)
+    assert close(ours.inertia_, theirs.inertia_, np.float64)
+    if shift:
+        assert np.allclose(X, kept, rtol=0, atol=1e-12)
+    else:
+        assert np.array_equal(X, kept)
+    # With copy_x=True the caller's rows are only read (a read-only array will do).
+    kept.setflags(write=False)
+    again = BisectingKMeans(9, random_state=3).fit(kept)
+    assert np.array_equal(again.labels_, theirs.labels_)
+
+
+def test_an_interrupted_fit_puts_the_rows_back():
+    X = blobs(2000, 3, 8, seed=12, shift=25.0)
+    kept = X.copy()
+    calls = []
+
+    def init(rows, n_clusters, random_state):
+        calls.append(len(rows))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return rows[:n_clusters]
+
+    with pytest.raises(KeyboardInterrupt):
+        BisectingKMeans(8, init=init, copy_x=False).fit(X)
+    assert len(calls) == 4
+    assert np.allclose(X, kept, rtol=0, atol=1e-12)
+
+
 def test_verbose_prints_what_sklearn_prints(capsys):
     X = blobs(200, 2, 3, seed=6)
     BisectingKMeans(3, verbose=1, random_state=0).fit(X)

@@ -35,6 +35,7 @@ __all__ = [
     "sparse_lloyd",
     "sparse_minibatch_step",
     "sparse_nearest",
+    "split_rows",
     "vq",
     "whiten",
 ]
@@ -161,6 +162,16 @@ def inertia(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> float: ...
+def split_rows(
+    src: npt.NDArray[np.floating],
+    dst: npt.NDArray[np.floating],
+    ids: npt.NDArray[np.int64],
+    new_ids: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int32],
+    codes: npt.NDArray[np.floating],
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+) -> tuple[int, float, float]: ...
 def column_stats(
     data: npt.NDArray[np.floating],
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]]: ...

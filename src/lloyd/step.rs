@@ -131,10 +131,17 @@ impl<'a, F: Float> ChunkSums<'a, F> {
     }
 
     /// Row `i` of the chunk goes from code `from` to code `to`.
+    #[inline(always)]
     pub(super) fn relabel(&mut self, i: usize, from: usize, to: usize) {
-        if from == to {
-            return;
+        if from != to {
+            self.move_row(i, from, to);
         }
+    }
+
+    /// [`ChunkSums::relabel`] of a row that changes code (most rows do not: kept out of
+    /// the loops over every row).
+    #[inline(never)]
+    fn move_row(&mut self, i: usize, from: usize, to: usize) {
         self.moved += 1;
         if self.incremental {
             let (k, d, w) = (self.k, self.d, self.weights);
@@ -297,8 +304,17 @@ impl<F: Float> LloydState<F> {
                 }
                 let hits = &mut scratch.hits[..];
                 if motion.is_none() {
-                    todo.extend(0..states.len());
                     nearest_rows_in(exec, cb, xc, hits, &mut scratch.acc, want_dists, split);
+                    for (i, (st, h)) in states.iter_mut().zip(hits.iter()).enumerate() {
+                        sums.relabel(i, st.label as usize, h.label as usize);
+                        st.label = h.label;
+                        if keep_bounds {
+                            st.set(h.second.to_f64().sqrt(), h.best.to_f64().sqrt());
+                        }
+                    }
+                    for (dv, h) in dists.iter_mut().zip(hits.iter()) {
+                        *dv = h.best.sqrt();
+                    }
                 } else {
                     let mut buf = Vec::with_capacity(todo.len() * d);
                     for &i in &todo {
@@ -317,8 +333,11 @@ impl<F: Float> LloydState<F> {
                     }
                 }
                 let (part, moved) = sums.finish(states);
-                let failed = if motion.is_some() { todo.len() } else { 0 };
-                (part, (todo.len() + searched, failed), moved)
+                let (compared, failed) = match motion {
+                    Some(_) => (todo.len(), todo.len()),
+                    None => (states.len(), 0),
+                };
+                (part, (compared + searched, failed), moved)
             },
             |(part, (count, failed), moved)| {
                 if let Some(part) = part {

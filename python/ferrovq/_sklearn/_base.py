@@ -275,9 +275,9 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
             centers = centers.toarray()
         return np.ascontiguousarray(centers, dtype=X.dtype)
 
-    def _lloyd(self, X, centers, weights, tol):
+    def _lloyd(self, X, centers, weights, tol, with_inertia=True):
         """One run from `centers` with scikit-learn's centre-shift rule at `tol`: (centres,
-        labels, inertia, iterations)."""
+        labels, inertia, iterations), the inertia None unless `with_inertia`."""
         if self.verbose:
             centers, labels, n_iter = self._lloyd_verbose(X, centers, weights, tol)
         else:
@@ -290,6 +290,8 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
                 self.workers,
                 farthest=_farthest_rows(X.dtype),
             )
+        if not with_inertia:
+            return centers, labels, None, n_iter
         return centers, labels, _kernels.inertia(X, centers, labels, weights, self.workers), n_iter
 
     def _lloyd_verbose(self, X, centers, weights, tol):

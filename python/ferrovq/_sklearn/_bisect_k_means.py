@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ferrovq import _kernels
+from ferrovq import _core, _kernels
 from ferrovq._sklearn._base import _BaseKMeans, _centred, _common, _weights_or_none
 from ferrovq._sklearn._compat import (
     Interval,
@@ -26,35 +26,94 @@ __all__ = ["BisectingKMeans"]
 
 class _Cluster:
     """A node of the bisection tree: a cluster's centre (in the fit's centred coordinates),
-    its rows while it is a leaf, and its score (what decides the next split)."""
+    its score (what decides the next split) and, while it is a leaf, where its rows are:
+    ``rows`` (a slice) of the fit's buffer number ``buffer`` (see :class:`_Rows`)."""
 
-    def __init__(self, center, indices, score):
+    def __init__(self, center, score, rows, buffer):
         self.center = center
-        self.indices = indices
         self.score = score
+        self.rows, self.buffer = rows, buffer
         self.left = self.right = None
 
-    def split(self, labels, centers, scores):
-        """Make the two halves of this cluster its children."""
-        self.left = _Cluster(centers[0], self.indices[labels == 0], scores[0])
-        self.right = _Cluster(centers[1], self.indices[labels == 1], scores[1])
-        self.indices = None
 
-    def leaves(self):
-        """The clusters not split, left before right (their order gives the labels)."""
-        if self.left is None:
-            yield self
+class _Rows:
+    """The fit's rows as the bisection keeps them: each leaf's rows contiguous, in their
+    order, in one of three buffers, so that a split runs on a view and writes its two
+    halves side by side into another buffer (one read and one write of its rows, no
+    gather). Buffer 0 holds the rows as the fit was given them (the root's); a split of a
+    leaf in buffer 1 writes into buffer 2, any other into buffer 1. Buffer 2 is buffer 0
+    itself where the fit may overwrite it (its own centred copy, or ``copy_x=False``, whose
+    rows :meth:`restore` puts back). Sparse rows stay where they are: their leaves' row
+    numbers move, and a split gathers its rows."""
+
+    def __init__(self, X, sample_weight, writable):
+        n = X.shape[0]
+        self.sparse = sp.issparse(X)
+        self.data = [X, None, X if writable and not self.sparse else None]
+        self.index = [np.arange(n, dtype=np.int64), np.empty(n, dtype=np.int64), None]
+        self.index[2] = self.index[0]
+        self.unit = bool(np.all(sample_weight == 1))
+        self.weights = [sample_weight, None, None]
+        if not self.unit:
+            self.weights = [sample_weight.copy(), np.empty_like(sample_weight), None]
+            self.weights[2] = self.weights[0]
+        self.sample_weight = sample_weight
+
+    def of(self, cluster):
+        """The rows of a leaf and their weights (None when all weigh one) and sample
+        weights (for the seeding)."""
+        b, rows = cluster.buffer, cluster.rows
+        X = self.data[0][self.index[b][rows]] if self.sparse else self.data[b][rows]
+        if self.unit:
+            return X, None, self.sample_weight[rows]
+        weights = self.weights[b][rows]
+        return X, weights, weights
+
+    def split(self, cluster, labels, centers, workers):
+        """Move a leaf's rows into its two halves (label 0, then 1): the slices of the
+        halves, the buffer they are in, and each half's inertia against `centers`."""
+        b, rows = cluster.buffer, cluster.rows
+        to = 2 if b == 1 else 1
+        X, weights, _ = self.of(cluster)
+        moved = [self.weights] if weights is not None else []
+        if self.sparse:
+            left = int(np.count_nonzero(labels == 0))
+            w = np.ones(len(labels), dtype=X.dtype) if weights is None else weights
+            inertia = [
+                _kernels.inertia(X, centers, labels, np.where(labels == j, w, 0), workers)
+                for j in (0, 1)
+            ]
+            moved.append(self.index)
         else:
-            yield from self.left.leaves()
-            yield from self.right.leaves()
+            if self.data[to] is None:
+                self.data[to] = np.empty_like(self.data[0])
+            ids = (self.index[b][rows], self.index[to][rows])
+            target = self.data[to][rows]
+            left, *inertia = _core.split_rows(X, target, *ids, labels, centers, weights, workers)
+        first = labels == 0
+        for arrays in moved:
+            source, target = arrays[b][rows], arrays[to][rows]
+            target[:left] = source[first]
+            target[left:] = source[~first]
+        mid = rows.start + left
+        return (slice(rows.start, mid), slice(mid, rows.stop)), to, inertia
 
-    def to_split(self):
-        """The first leaf of the highest score."""
-        best = None
-        for leaf in self.leaves():
-            if best is None or leaf.score > best.score:
-                best = leaf
-        return best
+    def labels(self, leaves):
+        """Each row's leaf number, in the rows' first order."""
+        labels = np.empty(len(self.index[0]), dtype=np.int32)
+        for i, leaf in enumerate(leaves):
+            labels[self.index[leaf.buffer][leaf.rows]] = i
+        return labels
+
+    def restore(self, leaves):
+        """Put the rows of buffer 0, where splits wrote into it, back in their order."""
+        if self.data[2] is not self.data[0] or all(leaf.buffer == 0 for leaf in leaves):
+            return
+        for leaf in leaves:
+            if leaf.buffer == 2:
+                self.data[1][leaf.rows] = self.data[2][leaf.rows]
+                self.index[1][leaf.rows] = self.index[2][leaf.rows]
+        self.data[0][self.index[1]] = self.data[1]
 
 
 class BisectingKMeans(_BaseKMeans):
@@ -157,37 +216,32 @@ class BisectingKMeans(_BaseKMeans):
         self.bisecting_strategy = bisecting_strategy
         self.workers = workers
 
-    def _scores(self, X, centers, labels, weights):
-        """What decides the next split, for the two halves: their inertia or their rows."""
-        if self.bisecting_strategy == "largest_cluster":
-            return np.bincount(labels, minlength=2)
-        return np.array(
-            [
-                _kernels.inertia(X, centers, labels, np.where(labels == j, weights, 0))
-                for j in (0, 1)
-            ]
-        )
-
-    def _bisect(self, X, sample_weight, cluster):
-        """Split `cluster` with the best of `n_init` two-centre runs on its rows."""
-        rows = cluster.indices
-        if len(rows) < X.shape[0]:  # the first split has every row, in order: no gather
-            # take() gathers dense rows about twice as fast as fancy indexing does.
-            X = X[rows] if sp.issparse(X) else X.take(rows, axis=0)
-            sample_weight = sample_weight.take(rows)
-        weights = _weights_or_none(sample_weight)
+    def _bisect(self, rows, cluster):
+        """Split `cluster` with the best of `n_init` two-centre runs on its rows; its
+        children take its place in ``self._leaves``."""
+        X, weights, sample_weight = rows.of(cluster)
         best = None
         for _ in range(self.n_init):
             init = self._init_centroids(
                 X, None, self.init, self._random_state, sample_weight, n_centroids=2
             )
-            centers, labels, inertia, _ = self._lloyd(X, init, weights, self.tol)
-            if best is None or inertia < best[2] * (1 - 1e-6):
-                best = (centers, labels, inertia)
-        centers, labels, _ = best
+            run = self._lloyd(X, init, weights, self.tol, with_inertia=self.n_init > 1)
+            if best is None or run[2] < best[2] * (1 - 1e-6):
+                best = run
+        centers, labels, _, _ = best
         if self.verbose:
             print(f"New centroids from bisection: {centers}")
-        cluster.split(labels, centers, self._scores(X, centers, labels, sample_weight))
+        halves, buffer, inertia = rows.split(cluster, labels, centers, self.workers)
+        if self.bisecting_strategy == "largest_cluster":
+            scores = [halves[0].stop - halves[0].start, halves[1].stop - halves[1].start]
+        else:
+            scores = inertia
+        cluster.left, cluster.right = (
+            _Cluster(centers[j], scores[j], halves[j], buffer) for j in (0, 1)
+        )
+        cluster.rows = None
+        at = self._leaves.index(cluster)
+        self._leaves[at : at + 1] = [cluster.left, cluster.right]
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -212,26 +266,34 @@ class BisectingKMeans(_BaseKMeans):
         self._check_params_vs_input(X, default_n_init=1)
         self._random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        self._X_mean = None
+        given, self._X_mean = X, None
         if not sp.issparse(X):
             X, self._X_mean, _ = _centred(X, self.copy_x, callable(self.init), self.workers)
-        tree = _Cluster(np.asarray(X.mean(axis=0)).reshape(-1), np.arange(X.shape[0]), 0)
-        for _ in range(self.n_clusters - 1):
-            self._bisect(X, sample_weight, tree.to_split())
-        labels = np.full(X.shape[0], -1, dtype=np.int32)
+        rows = _Rows(X, sample_weight, writable=X is not given or not self.copy_x)
+        tree = _Cluster(np.asarray(X.mean(axis=0)).reshape(-1), 0, slice(0, X.shape[0]), 0)
+        self._leaves = [tree]
+        try:
+            for _ in range(self.n_clusters - 1):
+                # The first leaf of the highest score.
+                self._bisect(rows, max(self._leaves, key=lambda leaf: leaf.score))
+        finally:
+            if X is given:  # the caller's rows, worked on in place: put them back
+                rows.restore(self._leaves)
+                if self._X_mean is not None:
+                    X += self._X_mean
+        leaves, self._leaves = self._leaves, None
+        labels = rows.labels(leaves)
         centers = np.empty((self.n_clusters, X.shape[1]), dtype=X.dtype)
-        for i, leaf in enumerate(tree.leaves()):
-            labels[leaf.indices] = i
+        for i, leaf in enumerate(leaves):
             centers[i] = leaf.center
-            leaf.label, leaf.indices = i, None
+            leaf.label, leaf.rows = i, None
         if self._X_mean is not None:
-            X += self._X_mean
             centers += self._X_mean
         self._bisecting_tree = tree
         self.labels_ = labels
         self.cluster_centers_ = centers
         self.inertia_ = _kernels.inertia(
-            X, centers, labels, _weights_or_none(sample_weight), self.workers
+            given, centers, labels, _weights_or_none(sample_weight), self.workers
         )
         self._n_features_out = self.n_clusters
         return self
