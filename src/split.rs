@@ -1,7 +1,6 @@
-//! A block of rows split in two by a labelling of two codes: the rows of code 0, then those
-//! of code 1, each half in the order its rows had (the two halves of a bisection, each
-//! contiguous for the runs on it), their row numbers moved alike, and each half's inertia
-//! measured while the rows pass.
+//! A block of rows split in two by a labelling of two codes: the numbers of the rows of
+//! code 0, then those of code 1, each half in the order its rows had (the two halves of a
+//! bisection), and each half's inertia measured while the rows pass.
 
 use crate::assign::sq_dist;
 use crate::error::{Error, Result};
@@ -19,15 +18,14 @@ pub struct Halves {
     pub inertia: [f64; 2],
 }
 
-/// Copy the rows of `src` (`n x d`, row-major) into `dst` (the same size): first the rows
-/// labelled 0, then those labelled 1, each in their order in `src`, and their numbers
-/// `ids.0` into `ids.1` alike; and measure each half's inertia against `codes` (`2 x d`),
-/// weighted by `weights` if given. One read of the rows
-/// and one write, in parallel over chunks of rows; each half's inertia is summed per chunk
+/// Copy the numbers `ids.0` of the rows `src` (`n x d`, row-major) into `ids.1`: first
+/// those of the rows labelled 0, then those labelled 1, each in their order; and measure
+/// each half's inertia against `codes` (`2 x d`), weighted by `weights` if given. One read
+/// of the rows, in parallel over chunks of rows; each half's inertia is summed per chunk
 /// in row order and the chunks in order, so it does not depend on the thread count.
 ///
 /// # Errors
-/// `BadShape` for `dst`, labels, numbers, codes or weights that do not fit `src`,
+/// `BadShape` for labels, numbers, codes or weights that do not fit `src`,
 /// `InvalidParameter` for a label other than 0 or 1, and whatever the executor's control
 /// hook returns.
 ///
@@ -36,19 +34,17 @@ pub struct Halves {
 /// use ferrovq::{split_rows, Exec};
 ///
 /// let src = [0.0, 1.0, 10.0, 11.0, 2.0, 3.0];
-/// let (mut dst, mut ids) = ([0.0; 6], [0; 3]);
+/// let mut ids = [0; 3];
 /// let codes = [1.0, 2.0, 10.0, 11.0];
 /// let exec = Exec::with_threads(2)?;
-/// let rows = (&src[..], &mut dst[..]);
-/// let halves = split_rows(&exec, rows, (&[7, 8, 9], &mut ids), 2, &[0, 1, 0], &codes, None)?;
-/// assert_eq!(dst, [0.0, 1.0, 2.0, 3.0, 10.0, 11.0]);
+/// let halves = split_rows(&exec, &src, (&[7, 8, 9], &mut ids), 2, &[0, 1, 0], &codes, None)?;
 /// assert_eq!(ids, [7, 9, 8]);
 /// assert_eq!((halves.left, halves.inertia), (2, [4.0, 0.0]));
 /// # Ok::<(), ferrovq::Error>(())
 /// ```
 pub fn split_rows<F: Float>(
     exec: &Exec,
-    (src, dst): (&[F], &mut [F]),
+    src: &[F],
     (ids, new_ids): (&[i64], &mut [i64]),
     d: usize,
     labels: &[i32],
@@ -64,9 +60,6 @@ pub fn split_rows<F: Float>(
     };
     if src.len() != n * d {
         return Err(shape("rows", src.len()));
-    }
-    if dst.len() != n * d {
-        return Err(shape("destination", dst.len()));
     }
     if ids.len() != n || new_ids.len() != n {
         return Err(shape("row numbers", ids.len().min(new_ids.len())));
@@ -87,31 +80,25 @@ pub fn split_rows<F: Float>(
         })
         .collect();
     let left: usize = zeros.iter().sum();
-    // Each chunk's places in the two halves, in chunk order.
-    let (mut lefts, mut rights) = dst.split_at_mut(left * d);
+    // Each chunk's places in the two halves of the numbers, in chunk order.
     let (mut left_ids, mut right_ids) = new_ids.split_at_mut(left);
     let mut tasks = Vec::with_capacity(starts.len());
     for (&a, &z) in starts.iter().zip(&zeros) {
         let rows = n.min(a + CHUNK_ROWS) - a;
-        let (l, rest) = std::mem::take(&mut lefts).split_at_mut(z * d);
-        lefts = rest;
-        let (r, rest) = std::mem::take(&mut rights).split_at_mut((rows - z) * d);
-        rights = rest;
         let (li, rest) = std::mem::take(&mut left_ids).split_at_mut(z);
         left_ids = rest;
         let (ri, rest) = std::mem::take(&mut right_ids).split_at_mut(rows - z);
         right_ids = rest;
-        tasks.push((a, rows, [l, r], [li, ri]));
+        tasks.push((a, rows, [li, ri]));
     }
     exec.check()?;
-    let parts = exec.map(tasks, |(a, rows, halves, half_ids)| {
+    let parts = exec.map(tasks, |(a, rows, half_ids)| {
         let mut sums = [0.0f64; 2];
         let mut at = [0usize; 2];
         for i in a..a + rows {
             let (x, j) = (&src[i * d..(i + 1) * d], labels[i] as usize);
             let s = sq_dist(x, &codes[j * d..(j + 1) * d]);
             sums[j] += (weights.map_or(F::ONE, |w| w[i]) * s).to_f64();
-            halves[j][at[j] * d..(at[j] + 1) * d].copy_from_slice(x);
             half_ids[j][at[j]] = ids[i];
             at[j] += 1;
         }
@@ -131,9 +118,9 @@ mod tests {
     use crate::inertia;
     use ndarray::ArrayView2;
 
-    /// Across several chunks, with weights or without: the halves are the rows of each
-    /// label in order (their numbers alike), and each half's inertia is `inertia` of the whole block with the
-    /// other half's weights zeroed, bit for bit, whatever the thread count.
+    /// Across several chunks, with weights or without: the halves are the numbers of the
+    /// rows of each label in order, and each half's inertia is `inertia` of the whole block
+    /// with the other half's weights zeroed, bit for bit, whatever the thread count.
     #[test]
     fn halves_are_the_labelled_rows_in_order_with_their_inertia() {
         let (n, d) = (3 * CHUNK_ROWS + 77, 5);
@@ -144,34 +131,18 @@ mod tests {
         let w: Vec<f32> = (0..n).map(|_| rnd() as f32 + 1.0).collect();
         let x = ArrayView2::from_shape((n, d), &src).unwrap();
         let c = ArrayView2::from_shape((2, d), &codes).unwrap();
+        let ids: Vec<i64> = (0..n as i64).map(|i| 3 * i).collect();
+        let want_ids: Vec<i64> = (0..2)
+            .flat_map(|j| ids.iter().zip(&labels).filter(move |(_, &l)| l == j))
+            .map(|(&i, _)| i)
+            .collect();
         for weights in [None, Some(&w[..])] {
             let mut first = None;
             for threads in [1, 2, 3] {
                 let exec = Exec::with_threads(threads).unwrap();
-                let mut dst = vec![0.0f32; n * d];
-                let ids: Vec<i64> = (0..n as i64).map(|i| 3 * i).collect();
                 let mut new_ids = vec![0i64; n];
-                let h = split_rows(
-                    &exec,
-                    (&src, &mut dst),
-                    (&ids, &mut new_ids),
-                    d,
-                    &labels,
-                    &codes,
-                    weights,
-                )
-                .unwrap();
-                let want: Vec<f32> = (0..2)
-                    .flat_map(|j| {
-                        let rows = src.chunks(d).zip(&labels).filter(move |(_, &l)| l == j);
-                        rows.flat_map(|(r, _)| r.to_vec())
-                    })
-                    .collect();
-                assert_eq!(dst, want);
-                let want_ids: Vec<i64> = (0..2)
-                    .flat_map(|j| ids.iter().zip(&labels).filter(move |(_, &l)| l == j))
-                    .map(|(&i, _)| i)
-                    .collect();
+                let split = (&ids[..], &mut new_ids[..]);
+                let h = split_rows(&exec, &src, split, d, &labels, &codes, weights).unwrap();
                 assert_eq!(new_ids, want_ids);
                 assert_eq!(h.left, labels.iter().filter(|&&l| l == 0).count());
                 for j in 0..2 {
@@ -199,34 +170,25 @@ mod tests {
     fn labels_other_than_two_codes_and_bad_shapes_are_errors() {
         let exec = Exec::with_threads(1).unwrap();
         let src = [0.0f64; 4];
-        let mut dst = [0.0f64; 4];
         let codes = [0.0f64; 4];
-        let split = |dst: &mut [f64], labels: &[i32], codes: &[f64]| {
-            let mut ids = vec![0; labels.len()];
-            split_rows(
-                &exec,
-                (&src, dst),
-                (&[0, 1], &mut ids),
-                2,
-                labels,
-                codes,
-                None,
-            )
+        let split = |ids: &[i64], labels: &[i32], codes: &[f64]| {
+            let mut new_ids = vec![0; labels.len()];
+            split_rows(&exec, &src, (ids, &mut new_ids), 2, labels, codes, None)
         };
         assert!(matches!(
-            split(&mut dst, &[0, 2], &codes),
+            split(&[0, 1], &[0, 2], &codes),
             Err(Error::InvalidParameter(_))
         ));
         assert!(matches!(
-            split(&mut dst[..2], &[0, 1], &codes),
+            split(&[0], &[0, 1], &codes),
             Err(Error::BadShape { .. })
         ));
         assert!(matches!(
-            split(&mut dst, &[0, 1], &codes[..2]),
+            split(&[0, 1], &[0, 1], &codes[..2]),
             Err(Error::BadShape { .. })
         ));
         assert!(matches!(
-            split(&mut dst, &[0, 1, 1], &codes),
+            split(&[0, 1, 2], &[0, 1, 1], &codes),
             Err(Error::BadShape { .. })
         ));
     }

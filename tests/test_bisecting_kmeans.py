@@ -62,10 +62,9 @@ def test_one_cluster_and_copy_x():
 
 
 @pytest.mark.parametrize("shift", [40.0, 0.0], ids=["centred", "not-centred"])
-def test_rows_worked_on_in_place_are_put_back(shift):
-    # Nine leaves: the splits move rows between the fit's buffers, one of which is the
-    # caller's array under copy_x=False (the fit centres it only when the data lie far from
-    # the origin). Its rows come back in their order, and the answer is scikit-learn's.
+def test_copy_x_false_puts_the_rows_back(shift):
+    # Nine leaves under copy_x=False: the fit centres the caller's rows in place only when
+    # they lie far from the origin, and puts them back; the answer is scikit-learn's.
     X = blobs(3000, 4, 9, seed=11, spread=2.0, shift=shift)
     kept = X.copy()
     theirs = skc.BisectingKMeans(9, random_state=3).fit(X)
@@ -83,6 +82,8 @@ def test_rows_worked_on_in_place_are_put_back(shift):
 
 
 def test_an_interrupted_fit_puts_the_rows_back():
+    # A callable init has the fit centre the rows (in place under copy_x=False); an
+    # interruption after three splits leaves them as they were.
     X = blobs(2000, 3, 8, seed=12, shift=25.0)
     kept = X.copy()
     calls = []

@@ -583,6 +583,45 @@ def test_first_centre_is_numpys_choice():
         assert str(got.value) == str(want.value)
 
 
+def test_random_seeds_are_numpys_choice_without_replacement():
+    """The rows 'random' seeding draws: numpy's RandomState.choice without replacement, the
+    same rows in the same order and the same state after them: weights that make draws
+    collide (a second round of draws, the rows drawn before given no weight), zero weights,
+    both dtypes; and numpy's errors where it refuses."""
+    from ferrovq._sklearn._base import _weighted_sample
+
+    rng = np.random.default_rng(8)
+    cases = [np.ones(2), np.ones(100_003), rng.uniform(size=1000) ** 8, np.r_[50.0, 1, 1, 1]]
+    cases += [np.where(rng.uniform(size=5000) < 0.9, 0.0, rng.exponential(size=5000))]
+    cases += [np.r_[np.zeros(999), 1.0, 1.0], np.r_[1e6, np.ones(30)]]
+    rounds = 0  # draws that collided and were drawn again
+    for w in cases:
+        for dtype in (np.float64, np.float32):
+            p = w.astype(dtype) / w.astype(dtype).sum()
+            for size in (1, 2, 5):
+                if size > np.count_nonzero(p):
+                    continue
+                for seed in range(30):
+                    ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+                    picked = _weighted_sample(ours, p, size)
+                    want = theirs.choice(len(p), size=size, replace=False, p=p)
+                    assert picked.tolist() == want.tolist()
+                    after = ours.random_sample()
+                    assert after == theirs.random_sample()
+                    # More than one round of draws: the state moved past `size` draws.
+                    one_round = np.random.RandomState(seed)
+                    one_round.random_sample(size)
+                    rounds += after != one_round.random_sample()
+    assert rounds > 50
+    refused = [np.r_[0.5, np.nan, 0.5], np.r_[1.5, -0.5], np.r_[0.5, 0.4], np.r_[1.0, 0, 0]]
+    for p in refused:
+        with pytest.raises(ValueError) as want:
+            np.random.RandomState(0).choice(len(p), size=2, replace=False, p=p)
+        with pytest.raises(ValueError) as got:
+            _weighted_sample(np.random.RandomState(0), p, 2)
+        assert str(got.value) == str(want.value)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n, d, k", [(2_000, 8, 16), (10_000, 16, 32), (50_000, 16, 32)])
 def test_larger_seedings_match_sklearn(n, d, k, dtype):

@@ -18,7 +18,6 @@ __all__ = [
     "column_stats",
     "default_workers",
     "distances",
-    "first_centre",
     "gaussian_init",
     "gaussian_init_1d",
     "greedy_plusplus",
@@ -37,6 +36,7 @@ __all__ = [
     "sparse_nearest",
     "split_rows",
     "vq",
+    "weighted_picks",
     "whiten",
 ]
 __version__: str
@@ -72,7 +72,9 @@ def kmeans_plusplus(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uintp], int]: ...
-def first_centre(p: npt.NDArray[np.floating], u: float) -> int: ...
+def weighted_picks(
+    p: npt.NDArray[np.floating], uniforms: npt.NDArray[np.float64], excluded: Sequence[int]
+) -> list[int]: ...
 def greedy_plusplus(
     data: npt.NDArray[np.floating],
     k: int,
@@ -164,7 +166,6 @@ def inertia(
 ) -> float: ...
 def split_rows(
     src: npt.NDArray[np.floating],
-    dst: npt.NDArray[np.floating],
     ids: npt.NDArray[np.int64],
     new_ids: npt.NDArray[np.int64],
     labels: npt.NDArray[np.int32],

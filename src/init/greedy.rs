@@ -65,30 +65,48 @@ pub fn greedy_plusplus<F: Float + Promote<f64>>(
     Ok(Greedy { centroids, indices })
 }
 
-/// The row numpy's `RandomState.choice(p.len(), p=p)` picks with the uniform draw `u`
-/// (scikit-learn's first centre, `p` the weights over their sum): the first `i` whose
-/// `cumsum(p)[i] / cumsum(p)[-1]` exceeds `u`, numpy's running sum in `f64` in order and its
-/// division (its `searchsorted(..., side='right')` over the normalised sums), or `p.len()`
-/// past them all. `p` must hold no NaN or negative value (numpy refuses them first).
+/// The rows numpy's `RandomState.choice(p.len(), ..., p=p)` picks with the uniform draws
+/// `uniforms` (scikit-learn's seeding draws, `p` the weights over their sum), the rows
+/// `excluded` given no weight (as numpy's draws without replacement zero the rows already
+/// drawn): for each draw, the first `i` whose `cumsum(p)[i] / cumsum(p)[-1]` exceeds it,
+/// numpy's running sum in `f64` in order and its division (its `searchsorted(...,
+/// side='right')` over the normalised sums), or `p.len()` past them all. Two passes over
+/// `p`. `p` must hold no NaN or negative value (numpy refuses them first).
 ///
 /// # Examples
 /// ```
-/// use ferrovq::init::first_centre;
+/// use ferrovq::init::weighted_picks;
 ///
 /// // Running sums 0.25, 0.25, 1.0: a draw of 0.25 is not beyond the second.
-/// assert_eq!(first_centre(&[0.25f32, 0.0, 0.75], 0.25), 2);
-/// assert_eq!(first_centre(&[0.25f64, 0.0, 0.75], 0.1), 0);
+/// assert_eq!(weighted_picks(&[0.25f32, 0.0, 0.75], &[0.25, 0.1], &[]), [2, 0]);
+/// // Without row 2: running sums 0.25, 0.25, 0.25, normalised 1, 1, 1.
+/// assert_eq!(weighted_picks(&[0.25f64, 0.0, 0.75], &[0.9], &[2]), [0]);
 /// ```
-pub fn first_centre<F: Float>(p: &[F], u: f64) -> usize {
-    let last = p.iter().fold(0.0, |s, v| s + v.to_f64());
-    let mut cum = 0.0;
+pub fn weighted_picks<F: Float>(p: &[F], uniforms: &[f64], excluded: &[usize]) -> Vec<usize> {
+    let weight = |i: usize, v: &F| {
+        if !excluded.is_empty() && excluded.contains(&i) {
+            0.0
+        } else {
+            v.to_f64()
+        }
+    };
+    let last = p.iter().enumerate().fold(0.0, |s, (i, v)| s + weight(i, v));
+    let mut order: Vec<usize> = (0..uniforms.len()).collect();
+    order.sort_by(|&a, &b| uniforms[a].total_cmp(&uniforms[b]));
+    let mut picks = vec![p.len(); uniforms.len()];
+    let (mut next, mut cum) = (0, 0.0);
     for (i, v) in p.iter().enumerate() {
-        cum += v.to_f64();
-        if cum / last > u {
-            return i;
+        if next == order.len() {
+            break;
+        }
+        cum += weight(i, v);
+        let cdf = cum / last;
+        while next < order.len() && cdf > uniforms[order[next]] {
+            picks[order[next]] = i;
+            next += 1;
         }
     }
-    p.len()
+    picks
 }
 
 /// Rows the seeding measures distances between, dense or sparse.

@@ -10,6 +10,6 @@ mod plusplus;
 mod screen;
 
 pub use gaussian::{gaussian_init, gaussian_init_1d};
-pub use greedy::{first_centre, greedy_plusplus, Greedy};
 pub(crate) use greedy::{greedy, lower_by, Points};
+pub use greedy::{greedy_plusplus, weighted_picks, Greedy};
 pub use plusplus::{kmeans_plusplus, PlusPlus};

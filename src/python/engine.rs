@@ -278,26 +278,34 @@ fn greedy_plusplus<'py>(
     with_float!(data, "data", |x| go(py, x, args, weights, workers))
 }
 
-/// numpy's `RandomState.choice(len(p), p=p)` with its draw `u` already made: the index
-/// (see [`crate::init::first_centre`]); `p` a 1-D float32 or float64 array.
+/// The rows numpy's `RandomState.choice(len(p), ..., p=p)` picks with its draws `uniforms`
+/// already made, the rows `excluded` given no weight (see [`crate::init::weighted_picks`]);
+/// `p` a 1-D float32 or float64 array.
 #[pyfunction]
-fn first_centre(py: Python<'_>, p: &Bound<'_, PyAny>, u: f64) -> PyResult<usize> {
+fn weighted_picks(
+    py: Python<'_>,
+    p: &Bound<'_, PyAny>,
+    uniforms: PyReadonlyArray1<'_, f64>,
+    excluded: Vec<usize>,
+) -> PyResult<Vec<usize>> {
     fn go<F: Float + Element>(
         py: Python<'_>,
         p: &Bound<'_, PyArray1<F>>,
-        u: f64,
-    ) -> PyResult<usize> {
+        u: &[f64],
+        excluded: &[usize],
+    ) -> PyResult<Vec<usize>> {
         let p = p.try_readonly()?;
         let p = p.as_slice()?;
         run(py, cost(&[p.len()]), Some(1), None, |_| {
-            Ok(crate::init::first_centre(p, u))
+            Ok(crate::init::weighted_picks(p, u, excluded))
         })
     }
+    let u = uniforms.as_slice()?;
     if let Ok(a) = p.cast::<PyArray1<f64>>() {
-        return go(py, a, u);
+        return go(py, a, u, &excluded);
     }
     if let Ok(a) = p.cast::<PyArray1<f32>>() {
-        return go(py, a, u);
+        return go(py, a, u, &excluded);
     }
     Err(PyTypeError::new_err(
         "p: expected a 1-D float32 or float64 array",
@@ -402,7 +410,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_step, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(greedy_plusplus, m)?)?;
-    m.add_function(wrap_pyfunction!(first_centre, m)?)?;
+    m.add_function(wrap_pyfunction!(weighted_picks, m)?)?;
     m.add_function(wrap_pyfunction!(block_stats, m)?)?;
     m.add_function(wrap_pyfunction!(all_finite, m)?)?;
     m.add_function(wrap_pyfunction!(default_workers, m)?)?;

@@ -183,18 +183,16 @@ fn centre<'py>(
     Err(unsupported("data", data))
 }
 
-/// The rows of `src` labelled 0 (by `labels`, int32 of 0 and 1), then those labelled 1,
-/// each in order, written into `dst` (a writable C-contiguous array of `src`'s shape and
-/// dtype), and their numbers `ids` into `new_ids` (int64) alike; returns how many rows are
-/// labelled 0 and each half's inertia against `codes` (two rows), weighted by `weights` if
-/// given (see [`crate::split_rows`]).
+/// The numbers `ids` of the rows `src` labelled 0 (by `labels`, int32 of 0 and 1), then
+/// those labelled 1, each in order, written into `new_ids` (int64); returns how many rows
+/// are labelled 0 and each half's inertia against `codes` (two rows), weighted by
+/// `weights` if given (see [`crate::split_rows`]).
 #[pyfunction]
-#[pyo3(signature = (src, dst, ids, new_ids, labels, codes, weights=None, workers=None))]
+#[pyo3(signature = (src, ids, new_ids, labels, codes, weights=None, workers=None))]
 #[allow(clippy::too_many_arguments)]
 fn split_rows<'py>(
     py: Python<'py>,
     src: &Bound<'py, PyAny>,
-    dst: &Bound<'py, PyAny>,
     ids: PyReadonlyArray1<'py, i64>,
     mut new_ids: PyReadwriteArray1<'py, i64>,
     labels: PyReadonlyArray1<'py, i32>,
@@ -204,40 +202,25 @@ fn split_rows<'py>(
 ) -> PyResult<(usize, f64, f64)> {
     fn go<'py, F: Float + Element>(
         py: Python<'py>,
-        (x, dst): (PyReadonlyArray2<'py, F>, &Bound<'py, PyAny>),
-        ids: (&[i64], &mut [i64]),
-        labels: &[i32],
+        x: PyReadonlyArray2<'py, F>,
+        (ids, labels): ((&[i64], &mut [i64]), &[i32]),
         (codes, weights): (&Bound<'py, PyAny>, Option<&Bound<'py, PyAny>>),
         workers: Option<usize>,
     ) -> PyResult<(usize, f64, f64)> {
         let c = codes_like::<F>(codes, "codes")?;
         let w = weights_of::<F>(weights)?;
         let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
-        let out = dst
-            .cast::<PyArray2<F>>()
-            .map_err(|_| PyValueError::new_err("dst: expected an array of the rows' dtype"))?;
-        let mut out = out
-            .try_readwrite()
-            .map_err(|_| PyValueError::new_err("dst: expected a writable array"))?;
         let (n, d) = (x.shape()[0], x.shape()[1]);
-        let rows = (x.as_slice()?, out.as_slice_mut()?);
-        let codes = c.as_slice()?;
+        let (src, codes) = (x.as_slice()?, c.as_slice()?);
         let h = run(py, cost(&[n, d]), workers, None, |exec| {
-            crate::split_rows(exec, rows, ids, d, labels, codes, w)
+            crate::split_rows(exec, src, ids, d, labels, codes, w)
         })?;
         Ok((h.left, h.inertia[0], h.inertia[1]))
     }
     let ids = (ids.as_slice()?, new_ids.as_slice_mut()?);
-    let labels = labels.as_slice()?;
+    let split = (ids, labels.as_slice()?);
     let measure = (codes, weights);
-    with_float!(src, "src", |x| go(
-        py,
-        (x, dst),
-        ids,
-        labels,
-        measure,
-        workers
-    ))
+    with_float!(src, "src", |x| go(py, x, split, measure, workers))
 }
 
 /// Add this front-end's functions to the module.

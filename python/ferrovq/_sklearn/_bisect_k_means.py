@@ -26,8 +26,8 @@ __all__ = ["BisectingKMeans"]
 
 class _Cluster:
     """A node of the bisection tree: a cluster's centre (in the fit's centred coordinates),
-    its score (what decides the next split) and, while it is a leaf, where its rows are:
-    ``rows`` (a slice) of the fit's buffer number ``buffer`` (see :class:`_Rows`)."""
+    its score (what decides the next split) and, while it is a leaf, which rows it holds:
+    ``rows`` (a slice) of the fit's row numbers in buffer ``buffer`` (see :class:`_Rows`)."""
 
     def __init__(self, center, score, rows, buffer):
         self.center = center
@@ -37,46 +37,39 @@ class _Cluster:
 
 
 class _Rows:
-    """The fit's rows as the bisection keeps them: each leaf's rows contiguous, in their
-    order, in one of three buffers, so that a split runs on a view and writes its two
-    halves side by side into another buffer (one read and one write of its rows, no
-    gather). Buffer 0 holds the rows as the fit was given them (the root's); a split of a
-    leaf in buffer 1 writes into buffer 2, any other into buffer 1. Buffer 2 is buffer 0
-    itself where the fit may overwrite it (its own centred copy, or ``copy_x=False``, whose
-    rows :meth:`restore` puts back). Sparse rows stay where they are: their leaves' row
-    numbers move, and a split gathers its rows."""
+    """The fit's rows as the bisection keeps them: the numbers of each leaf's rows side by
+    side, in their order, in one of two buffers (with their weights, unless all weigh one);
+    a split reads its rows' numbers from one and writes its two halves' into the other, at
+    the same places. The rows themselves are gathered for each split but the first."""
 
-    def __init__(self, X, sample_weight, writable):
+    def __init__(self, X, sample_weight):
         n = X.shape[0]
-        self.sparse = sp.issparse(X)
-        self.data = [X, None, X if writable and not self.sparse else None]
-        self.index = [np.arange(n, dtype=np.int64), np.empty(n, dtype=np.int64), None]
-        self.index[2] = self.index[0]
+        self.X = X
+        self.index = [np.arange(n, dtype=np.int64), np.empty(n, dtype=np.int64)]
         self.unit = bool(np.all(sample_weight == 1))
-        self.weights = [sample_weight, None, None]
-        if not self.unit:
-            self.weights = [sample_weight.copy(), np.empty_like(sample_weight), None]
-            self.weights[2] = self.weights[0]
-        self.sample_weight = sample_weight
+        self.weights = [sample_weight, sample_weight]
+        if not self.unit:  # (the caller's weights are not written)
+            self.weights = [sample_weight.copy(), np.empty_like(sample_weight)]
 
     def of(self, cluster):
-        """The rows of a leaf and their weights (None when all weigh one) and sample
+        """The rows of a leaf, their weights (None when all weigh one) and their sample
         weights (for the seeding)."""
         b, rows = cluster.buffer, cluster.rows
-        X = self.data[0][self.index[b][rows]] if self.sparse else self.data[b][rows]
-        if self.unit:
-            return X, None, self.sample_weight[rows]
-        weights = self.weights[b][rows]
-        return X, weights, weights
+        X, weights = self.X, self.weights[0 if self.unit else b][rows]
+        if rows.stop - rows.start < X.shape[0]:  # the root holds every row, in order
+            ids = self.index[b][rows]
+            # take() gathers dense rows about twice as fast as fancy indexing does.
+            X = X[ids] if sp.issparse(X) else X.take(ids, axis=0)
+        return X, None if self.unit else weights, weights
 
-    def split(self, cluster, labels, centers, workers):
-        """Move a leaf's rows into its two halves (label 0, then 1): the slices of the
-        halves, the buffer they are in, and each half's inertia against `centers`."""
+    def split(self, cluster, X, weights, labels, centers, workers):
+        """Move the row numbers of a leaf (its rows `X`, weighted by `weights`) into its two
+        halves (label 0, then 1): the slices of the halves, the buffer they are in, and
+        each half's inertia against `centers`."""
         b, rows = cluster.buffer, cluster.rows
-        to = 2 if b == 1 else 1
-        X, weights, _ = self.of(cluster)
-        moved = [self.weights] if weights is not None else []
-        if self.sparse:
+        ids = (self.index[b][rows], self.index[1 - b][rows])
+        moved = [] if self.unit else [self.weights]
+        if sp.issparse(X):
             left = int(np.count_nonzero(labels == 0))
             w = np.ones(len(labels), dtype=X.dtype) if weights is None else weights
             inertia = [
@@ -85,35 +78,21 @@ class _Rows:
             ]
             moved.append(self.index)
         else:
-            if self.data[to] is None:
-                self.data[to] = np.empty_like(self.data[0])
-            ids = (self.index[b][rows], self.index[to][rows])
-            target = self.data[to][rows]
-            left, *inertia = _core.split_rows(X, target, *ids, labels, centers, weights, workers)
+            left, *inertia = _core.split_rows(X, *ids, labels, centers, weights, workers)
         first = labels == 0
         for arrays in moved:
-            source, target = arrays[b][rows], arrays[to][rows]
+            source, target = arrays[b][rows], arrays[1 - b][rows]
             target[:left] = source[first]
             target[left:] = source[~first]
         mid = rows.start + left
-        return (slice(rows.start, mid), slice(mid, rows.stop)), to, inertia
+        return (slice(rows.start, mid), slice(mid, rows.stop)), 1 - b, inertia
 
     def labels(self, leaves):
-        """Each row's leaf number, in the rows' first order."""
-        labels = np.empty(len(self.index[0]), dtype=np.int32)
+        """Each row's leaf number, in the rows' order."""
+        labels = np.empty(self.X.shape[0], dtype=np.int32)
         for i, leaf in enumerate(leaves):
             labels[self.index[leaf.buffer][leaf.rows]] = i
         return labels
-
-    def restore(self, leaves):
-        """Put the rows of buffer 0, where splits wrote into it, back in their order."""
-        if self.data[2] is not self.data[0] or all(leaf.buffer == 0 for leaf in leaves):
-            return
-        for leaf in leaves:
-            if leaf.buffer == 2:
-                self.data[1][leaf.rows] = self.data[2][leaf.rows]
-                self.index[1][leaf.rows] = self.index[2][leaf.rows]
-        self.data[0][self.index[1]] = self.data[1]
 
 
 class BisectingKMeans(_BaseKMeans):
@@ -217,8 +196,8 @@ class BisectingKMeans(_BaseKMeans):
         self.workers = workers
 
     def _bisect(self, rows, cluster):
-        """Split `cluster` with the best of `n_init` two-centre runs on its rows; its
-        children take its place in ``self._leaves``."""
+        """Split `cluster` with the best of `n_init` two-centre runs on its rows into its
+        two children."""
         X, weights, sample_weight = rows.of(cluster)
         best = None
         for _ in range(self.n_init):
@@ -231,7 +210,7 @@ class BisectingKMeans(_BaseKMeans):
         centers, labels, _, _ = best
         if self.verbose:
             print(f"New centroids from bisection: {centers}")
-        halves, buffer, inertia = rows.split(cluster, labels, centers, self.workers)
+        halves, buffer, inertia = rows.split(cluster, X, weights, labels, centers, self.workers)
         if self.bisecting_strategy == "largest_cluster":
             scores = [halves[0].stop - halves[0].start, halves[1].stop - halves[1].start]
         else:
@@ -240,8 +219,6 @@ class BisectingKMeans(_BaseKMeans):
             _Cluster(centers[j], scores[j], halves[j], buffer) for j in (0, 1)
         )
         cluster.rows = None
-        at = self._leaves.index(cluster)
-        self._leaves[at : at + 1] = [cluster.left, cluster.right]
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -269,19 +246,18 @@ class BisectingKMeans(_BaseKMeans):
         given, self._X_mean = X, None
         if not sp.issparse(X):
             X, self._X_mean, _ = _centred(X, self.copy_x, callable(self.init), self.workers)
-        rows = _Rows(X, sample_weight, writable=X is not given or not self.copy_x)
+        rows = _Rows(X, sample_weight)
         tree = _Cluster(np.asarray(X.mean(axis=0)).reshape(-1), 0, slice(0, X.shape[0]), 0)
-        self._leaves = [tree]
+        leaves = [tree]  # in the tree's order, left before right
         try:
             for _ in range(self.n_clusters - 1):
-                # The first leaf of the highest score.
-                self._bisect(rows, max(self._leaves, key=lambda leaf: leaf.score))
+                cluster = max(leaves, key=lambda leaf: leaf.score)  # the first of the highest
+                self._bisect(rows, cluster)
+                at = leaves.index(cluster)
+                leaves[at : at + 1] = [cluster.left, cluster.right]
         finally:
-            if X is given:  # the caller's rows, worked on in place: put them back
-                rows.restore(self._leaves)
-                if self._X_mean is not None:
-                    X += self._X_mean
-        leaves, self._leaves = self._leaves, None
+            if X is given and self._X_mean is not None:  # centred in place: put back
+                X += self._X_mean
         labels = rows.labels(leaves)
         centers = np.empty((self.n_clusters, X.shape[1]), dtype=X.dtype)
         for i, leaf in enumerate(leaves):
