@@ -67,7 +67,6 @@ class _Rows:
         halves (label 0, then 1): the slices of the halves, the buffer they are in, and
         each half's inertia against `centers`."""
         b, rows = cluster.buffer, cluster.rows
-        ids = (self.index[b][rows], self.index[1 - b][rows])
         moved = [] if self.unit else [self.weights]
         if sp.issparse(X):
             left = int(np.count_nonzero(labels == 0))
@@ -78,6 +77,7 @@ class _Rows:
             ]
             moved.append(self.index)
         else:
+            ids = (self.index[b][rows], self.index[1 - b][rows])
             left, *inertia = _core.split_rows(X, *ids, labels, centers, weights, workers)
         first = labels == 0
         for arrays in moved:
