@@ -613,6 +613,14 @@ def test_random_seeds_are_numpys_choice_without_replacement():
                     one_round.random_sample(size)
                     rounds += after != one_round.random_sample()
     assert rounds > 50
+    # Many rows drawn, many collisions: later rounds exclude hundreds of rows.
+    p = rng.exponential(size=200_000) ** 6
+    p /= p.sum()
+    for seed in range(3):
+        ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+        picked = _weighted_sample(ours, p, 500)
+        assert picked.tolist() == theirs.choice(len(p), size=500, replace=False, p=p).tolist()
+        assert ours.random_sample() == theirs.random_sample()
     refused = [np.r_[0.5, np.nan, 0.5], np.r_[1.5, -0.5], np.r_[0.5, 0.4], np.r_[1.0, 0, 0]]
     for p in refused:
         with pytest.raises(ValueError) as want:

@@ -83,23 +83,34 @@ pub fn greedy_plusplus<F: Float + Promote<f64>>(
 /// assert_eq!(weighted_picks(&[0.25f64, 0.0, 0.75], &[0.9], &[2]), [0]);
 /// ```
 pub fn weighted_picks<F: Float>(p: &[F], uniforms: &[f64], excluded: &[usize]) -> Vec<usize> {
-    let weight = |i: usize, v: &F| {
-        if !excluded.is_empty() && excluded.contains(&i) {
-            0.0
-        } else {
-            v.to_f64()
-        }
+    // The weights in order, the excluded rows' as zero (met in order: one pass, whatever
+    // their number).
+    let mut skip = excluded.to_vec();
+    skip.sort_unstable();
+    let skip = &skip;
+    let weights = || {
+        let mut at = 0;
+        p.iter().enumerate().map(move |(i, v)| {
+            while at < skip.len() && skip[at] < i {
+                at += 1;
+            }
+            if skip.get(at) == Some(&i) {
+                0.0
+            } else {
+                v.to_f64()
+            }
+        })
     };
-    let last = p.iter().enumerate().fold(0.0, |s, (i, v)| s + weight(i, v));
+    let last = weights().fold(0.0, |s, w| s + w);
     let mut order: Vec<usize> = (0..uniforms.len()).collect();
     order.sort_by(|&a, &b| uniforms[a].total_cmp(&uniforms[b]));
     let mut picks = vec![p.len(); uniforms.len()];
     let (mut next, mut cum) = (0, 0.0);
-    for (i, v) in p.iter().enumerate() {
+    for (i, w) in weights().enumerate() {
         if next == order.len() {
             break;
         }
-        cum += weight(i, v);
+        cum += w;
         let cdf = cum / last;
         while next < order.len() && cdf > uniforms[order[next]] {
             picks[order[next]] = i;
