@@ -5,13 +5,12 @@
 use super::exact::lane_sq_norm;
 use crate::float::Float;
 
-/// Codes per register tile of the dot-product kernel (four AVX-512 registers of `f64`,
-/// two of `f32`); with five or more features the code book is padded to a multiple of it.
+/// Codes per panel of the dot-product kernel's code book (two AVX-512 registers of `f32`,
+/// four of `f64`); with five or more features the code book is padded to a multiple of it.
 pub(super) const LANES: usize = 32;
 
 /// Rows ranked together by the dot-product kernel: one tile of `f32` rows, two of `f64`
-/// (the rows of a tile share each load of the code book; a tile of `ROWS x LANES`
-/// accumulators takes 24 of the 32 AVX-512 registers).
+/// (the rows of a tile share the transposition and each pass over the code book).
 pub(crate) const ROWS: usize = 12;
 
 /// `R` rows (row-major in `x`, `d` features each) feature by feature, as
@@ -64,16 +63,18 @@ simd! {
 }
 
 /// Scores `|c|^2 - 2 x.c` of the `R` rows of `xt` ([`transposed`]) against the `kpad`
-/// codes of `panels`, written to `out` (row `p` at `p * stride`). Tiles of accumulators
-/// stay in registers while a panel of the code book (see [`Codebook`](super::Codebook))
-/// streams past, feature by feature: with `wide` registers (AVX-512) one tile of
-/// `R x LANES`; otherwise (AVX2, NEON, the baseline) sub-tiles of 6 rows by two registers
-/// of codes, twelve accumulators (the whole tile would take twice the sixteen AVX2
-/// registers and spill: `vq` of 200,000 x 128 float32 rows against 1,024 codes ran at a
-/// quarter of numpy's matrix product on a Zen 3 core; sub-tiles of 4 rows, eight
-/// accumulators, no more than the FMA units' latency covers, were 2-19% slower than 6 from
-/// 64 to 1,536 features). Every score is the same chain of multiply-adds either way, so
-/// the same bits. (The rows are read transposed so that the loop has no bounds check per
+/// codes of `panels`, written to `out` (row `p` at `p * stride`). Sub-tiles of 6 rows by
+/// two registers of codes, twelve accumulators, stay in registers while a panel of the
+/// code book (see [`Codebook`](super::Codebook)) streams past, feature by feature: two
+/// AVX-512 registers hold 32 `f32` codes (`wide`), two AVX2 registers 16. Larger tiles
+/// spill: the whole tile of 12 rows by 32 codes in 24 AVX-512 registers had the compiler
+/// store every accumulator at every feature, and `vq` of 200,000 x 128 float32 rows
+/// against 1,024 codes ran at 70 GFLOP/s on a Zen 4 pair of cores (183 with sub-tiles);
+/// on AVX2 the same tile took twice the sixteen registers (a quarter of numpy's matrix
+/// product on a Zen 3 core). Sub-tiles of 4 rows, eight accumulators, no more than the
+/// FMA units' latency covers, were 2-19% slower than 6 from 64 to 1,536 features on the
+/// Zen 3. Every score is the same chain of multiply-adds whatever the sub-tile, so the
+/// same bits. (The rows are read transposed so that the loop has no bounds check per
 /// row: its exits made the compiler copy all the accumulators between registers every
 /// feature, and `vq` of 50,000 x 768 float32 rows against 1,024 codes ran 10-15% slower.)
 /// Inlined into SIMD-dispatched callers, which give it their target.
@@ -99,8 +100,8 @@ pub(super) fn panel_scores<C: Float, const R: usize>(
         };
         let out = &mut out[t * LANES..];
         match (wide, C::WIDE) {
-            (true, _) => tile.scores::<R, LANES>((0, 0), out, stride),
-            (false, false) => tile.sub_tiles::<6, { LANES / 2 }>(out, stride),
+            (true, false) => tile.sub_tiles::<6, LANES>(out, stride),
+            (true, true) | (false, false) => tile.sub_tiles::<6, { LANES / 2 }>(out, stride),
             (false, true) => tile.sub_tiles::<6, { LANES / 4 }>(out, stride),
         }
     }
@@ -118,7 +119,7 @@ impl<C: Float, const R: usize> Tile<'_, C, R> {
     /// `R`, `L` divides [`LANES`]).
     #[inline(always)]
     fn sub_tiles<const S: usize, const L: usize>(&self, out: &mut [C], stride: usize) {
-        const { assert!(R % S == 0 && LANES % L == 0) };
+        const { assert!(R.is_multiple_of(S) && LANES.is_multiple_of(L)) };
         for p0 in (0..R).step_by(S) {
             for c0 in (0..LANES).step_by(L) {
                 self.scores::<S, L>((p0, c0), out, stride);
