@@ -5,8 +5,8 @@
 //! products with a rounding bound for more (labels of exact arithmetic); with few codes
 //! the direct formula, or, for labels alone, the same dot products with the rows in the
 //! SIMD lanes. `f64` rows may be ranked in `f32` first where that cannot change a label,
-//! and `f32` rows (and `f64` ones through `f32`) by 16-bit integer products (on AVX2 CPUs
-//! without AVX-512), with the rounding bounded and the codes within the bound measured
+//! and `f32` rows (and `f64` ones through `f32`) by 16-bit integer products (on CPUs with
+//! AVX2; AVX-512 VNNI where there is), with the rounding bounded and the codes within the bound measured
 //! exactly.
 
 mod bound;

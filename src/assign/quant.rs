@@ -1,14 +1,16 @@
-//! `f32` codes ranked by 16-bit integer products. On a CPU with AVX2 but not AVX-512 one
-//! `VPMADDWD` multiplies and pairs sixteen 16-bit values where one fused multiply-add
-//! takes eight `f32`: a register loop of integer products ran 1.63x the multiply-adds per
-//! second of its `f32` twin on a Zen 3 core. Each code is rounded to integers on one scale
-//! for the whole book, each row on its own scale; their integer dot product is exact (the
-//! scales keep the sums within 32 bits), and the error of the rounding is bounded for each
-//! row from the largest error of a rounded value and the rows' and codes' 1-norms. That
-//! bound is added to the rounding margin of a score ([`super::bound`]): a row whose best
-//! code is certain by it is settled, and the codes within it of any other row are measured
-//! with the exact direct formula. The labels are those of exact arithmetic either way; only
-//! the work differs.
+//! `f32` codes ranked by 16-bit integer products. One `VPMADDWD` (AVX2) multiplies and
+//! pairs sixteen 16-bit values where one fused multiply-add takes eight `f32`, and with
+//! AVX-512 VNNI one `VPDPWSSD` also adds them to the sums: a register loop of integer
+//! products ran 1.63x the multiply-adds per second of its `f32` twin on a Zen 3 core, and
+//! `vq` with `VPDPWSSD` 1.1-1.6x the `f32` kernel's rate on a Zen 4 pair of cores from 32
+//! to 1,536 features. Each code is rounded to integers on one scale for the whole book,
+//! each row on its own scale; their integer dot product is exact (the scales keep the sums
+//! within 32 bits), and the error of the rounding is bounded for each row from the largest
+//! error of a rounded value and the rows' and codes' 1-norms. That bound is added to the
+//! rounding margin of a score ([`super::bound`]): a row whose best code is certain by it
+//! is settled, and the codes within it of any other row are measured with the exact direct
+//! formula. The labels are those of exact arithmetic either way; only the work differs,
+//! and the integer sums are the same whichever instruction made them.
 //!
 //! `f64` rows and codes whose values `f32` holds closely ([`super::narrow`]) are ranked the
 //! same way: rounded to `f32` first, then to integers, the bounds widened by the first
@@ -36,29 +38,35 @@ const SUB: usize = 6;
 
 /// Fewer features than this are ranked in `f32`: measured on a Zen 3 core (`vq`, 100,000
 /// rows against 256 codes, against the `f32` kernel), 8 and 16 features 0.97-1.09x the
-/// time, 32 level, 64 0.9x, and from 128 features 0.66-0.8x.
+/// time, 32 level, 64 0.9x, and from 128 features 0.66-0.8x; on a Zen 4 pair with
+/// `VPDPWSSD`, 8 to 24 features against 64 to 1,024 codes 0.75-1.3x the rate.
 const INTEGER_MIN_FEATURES: usize = 32;
 
 /// Whether codes of `d` features are ranked by integer products: from
-/// [`INTEGER_MIN_FEATURES`], on a CPU with AVX2 and without AVX-512 (whose `f32` tiles
-/// hold twice the codes; not measured there), never in the portable build.
+/// [`INTEGER_MIN_FEATURES`], on a CPU with AVX2 and FMA, never in the portable build.
 pub(super) fn integer_ranking(d: usize) -> bool {
     d >= INTEGER_MIN_FEATURES && integer_kernel()
 }
 
-/// Whether this CPU runs the integer kernels ([`scores_avx2`], and the seeding's screen),
-/// and they pay: see [`integer_ranking`].
+/// Whether this CPU runs the integer kernels ([`scores_avx2`] or [`scores_vnni`], and the
+/// seeding's screen): AVX2 and FMA.
 pub(crate) fn integer_kernel() -> bool {
     #[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
     {
-        std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-            && !std::arch::is_x86_feature_detected!("avx512f")
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
     }
     #[cfg(not(all(target_arch = "x86_64", not(feature = "portable"))))]
     {
         false
     }
+}
+
+/// Whether this CPU multiplies and sums pairs of 16-bit values in one instruction
+/// (AVX-512 VNNI).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn vnni() -> bool {
+    std::arch::is_x86_feature_detected!("avx512vnni")
+        && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
 /// The largest magnitude values of `pairs` pairs of features may be rounded to, so that
@@ -138,7 +146,7 @@ impl QuantBook {
         code: impl Fn(usize) -> Option<(&'a [f32], f32)>,
     ) -> Option<Self> {
         assert!(
-            slots % QLANES == 0 && d > 0,
+            slots.is_multiple_of(QLANES) && d > 0,
             "whole panels of codes with features"
         );
         // The book's methods call the AVX2 functions below on the strength of this.
@@ -276,7 +284,13 @@ impl QuantBook {
             assert!(integer_kernel(), "integer ranking needs AVX2");
             // SAFETY: the CPU has AVX2 and FMA (asserted), and the slices are as long as
             // the kernel reads and writes (asserted).
-            unsafe { scores_avx2(panels, &self.norms[a..b], tile, out) }
+            unsafe {
+                if vnni() {
+                    scores_vnni(panels, &self.norms[a..b], tile, out);
+                } else {
+                    scores_avx2(panels, &self.norms[a..b], tile, out);
+                }
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -415,48 +429,69 @@ pub(super) fn as_f32<C: Float>(x: &[C]) -> &[f32] {
     unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) }
 }
 
-/// The kernel of [`QuantBook::scores`]: for each panel of [`QLANES`] codes, sub-tiles of
-/// [`SUB`] rows accumulate `VPMADDWD` products in twelve registers of 32-bit lanes, then
-/// turn them to scores (`|c|^2 + coef * sum`, one fused multiply-add).
-///
-/// # Safety
-/// The CPU must have AVX2 and FMA; `panels` must hold whole panels of `tile.pairs.len()`
-/// pairs, `norms` a value per slot, and `out` [`ROWS`] rows `stride` apart of a score per
-/// slot.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn scores_avx2(
-    panels: &[i16],
-    norms: &[f32],
-    tile: &QuantTile,
-    (out, stride): (&mut [f32], usize),
-) {
-    use std::arch::x86_64::*;
-    let pairs = tile.pairs.len();
-    for (u, panel) in panels.chunks_exact(2 * pairs * QLANES).enumerate() {
-        for p0 in (0..ROWS).step_by(SUB) {
-            let mut acc = [_mm256_setzero_si256(); 2 * SUB];
-            for (f, xf) in tile.pairs.iter().enumerate() {
-                let c = panel.as_ptr().add(f * 2 * QLANES).cast::<__m256i>();
-                let (c0, c1) = (_mm256_loadu_si256(c), _mm256_loadu_si256(c.add(1)));
-                for r in 0..SUB {
-                    let x = _mm256_set1_epi32(xf[p0 + r]);
-                    acc[2 * r] = _mm256_add_epi32(acc[2 * r], _mm256_madd_epi16(c0, x));
-                    acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], _mm256_madd_epi16(c1, x));
+/// The kernels of [`QuantBook::scores`], one per way of multiplying and summing pairs of
+/// 16-bit values into 32-bit lanes: for each panel of [`QLANES`] codes, sub-tiles of
+/// [`SUB`] rows accumulate the products in twelve registers of 32-bit lanes, then turn them
+/// to scores (`|c|^2 + coef * sum`, one fused multiply-add). The sums are exact integers
+/// (the scales keep them within 32 bits), so every kernel gives the same scores.
+macro_rules! integer_scores {
+    ($(#[$meta:meta])* $name:ident, $features:literal, |$acc:ident, $c:ident, $x:ident| $madd:expr) => {
+        $(#[$meta])*
+        ///
+        /// # Safety
+        /// The CPU must have the features the function is compiled for; `panels` must hold
+        /// whole panels of `tile.pairs.len()` pairs, `norms` a value per slot, and `out`
+        /// [`ROWS`] rows `stride` apart of a score per slot.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            panels: &[i16],
+            norms: &[f32],
+            tile: &QuantTile,
+            (out, stride): (&mut [f32], usize),
+        ) {
+            use std::arch::x86_64::*;
+            let pairs = tile.pairs.len();
+            for (u, panel) in panels.chunks_exact(2 * pairs * QLANES).enumerate() {
+                for p0 in (0..ROWS).step_by(SUB) {
+                    let mut acc = [_mm256_setzero_si256(); 2 * SUB];
+                    for (f, xf) in tile.pairs.iter().enumerate() {
+                        let c = panel.as_ptr().add(f * 2 * QLANES).cast::<__m256i>();
+                        let (c0, c1) = (_mm256_loadu_si256(c), _mm256_loadu_si256(c.add(1)));
+                        for r in 0..SUB {
+                            let $x = _mm256_set1_epi32(xf[p0 + r]);
+                            let ($acc, $c) = (acc[2 * r], c0);
+                            acc[2 * r] = $madd;
+                            let ($acc, $c) = (acc[2 * r + 1], c1);
+                            acc[2 * r + 1] = $madd;
+                        }
+                    }
+                    let n = norms.as_ptr().add(u * QLANES);
+                    let (n0, n1) = (_mm256_loadu_ps(n), _mm256_loadu_ps(n.add(8)));
+                    for r in 0..SUB {
+                        let coef = _mm256_set1_ps(tile.coefs[p0 + r]);
+                        let o = out.as_mut_ptr().add((p0 + r) * stride + u * QLANES);
+                        let s0 = _mm256_fmadd_ps(coef, _mm256_cvtepi32_ps(acc[2 * r]), n0);
+                        let s1 = _mm256_fmadd_ps(coef, _mm256_cvtepi32_ps(acc[2 * r + 1]), n1);
+                        _mm256_storeu_ps(o, s0);
+                        _mm256_storeu_ps(o.add(8), s1);
+                    }
                 }
             }
-            let n = norms.as_ptr().add(u * QLANES);
-            let (n0, n1) = (_mm256_loadu_ps(n), _mm256_loadu_ps(n.add(8)));
-            for r in 0..SUB {
-                let coef = _mm256_set1_ps(tile.coefs[p0 + r]);
-                let o = out.as_mut_ptr().add((p0 + r) * stride + u * QLANES);
-                let s0 = _mm256_fmadd_ps(coef, _mm256_cvtepi32_ps(acc[2 * r]), n0);
-                let s1 = _mm256_fmadd_ps(coef, _mm256_cvtepi32_ps(acc[2 * r + 1]), n1);
-                _mm256_storeu_ps(o, s0);
-                _mm256_storeu_ps(o.add(8), s1);
-            }
         }
-    }
+    };
+}
+
+integer_scores! {
+    /// With AVX2: `VPMADDWD` products, then an addition.
+    scores_avx2, "avx2,fma",
+    |acc, c, x| _mm256_add_epi32(acc, _mm256_madd_epi16(c, x))
+}
+
+integer_scores! {
+    /// With AVX-512 VNNI: `VPDPWSSD` multiplies, pairs and adds in one instruction.
+    scores_vnni, "avx2,fma,avx512f,avx512vl,avx512vnni",
+    |acc, c, x| _mm256_dpwssd_epi32(acc, c, x)
 }
 
 #[cfg(test)]
@@ -549,6 +584,41 @@ mod tests {
     /// within twice its row's bound (and the rounding of a score in `f32`) of the exact
     /// `|c|^2 - 2 x.c` of the `f64` values, and a tile with a value `f32` cannot hold
     /// closely is not rounded.
+    /// The `VPDPWSSD` kernel and the `VPMADDWD` one give the same scores, bit for bit,
+    /// also where the integer sums come near the limit of 32 bits (rows and codes of
+    /// values at the largest magnitude, of both signs), on a CPU that has both.
+    #[test]
+    fn vnni_and_avx2_kernels_give_the_same_scores() {
+        if !(integer_kernel() && vnni()) {
+            return;
+        }
+        let mut next = crate::test_uniforms(7);
+        for (d, extreme) in [(32, false), (33, true), (128, false), (768, true)] {
+            let k: usize = 3 * QLANES;
+            let mut value = || {
+                let u = next() - 0.5;
+                (if extreme { u.signum() } else { u }) as f32
+            };
+            let codes: Vec<f32> = (0..k * d).map(|_| value()).collect();
+            let mut rows: Vec<f32> = (0..ROWS * d).map(|_| value()).collect();
+            // A row equal to a code: its sum is the largest the scales allow.
+            rows[..d].copy_from_slice(&codes[..d]);
+            let book = QuantBook::new(d, k, |s| Some((&codes[s * d..(s + 1) * d], 1.0)))
+                .expect("finite codes");
+            let mut tile = book.new_tile();
+            assert!(book.round_tile(&rows, d, &mut tile));
+            let (mut a, mut b) = (vec![0.0f32; ROWS * k], vec![1.0f32; ROWS * k]);
+            // SAFETY: the CPU has AVX2, FMA and AVX-512 VNNI (checked above); the book is
+            // whole panels and the outputs hold ROWS rows of `k` scores.
+            unsafe {
+                scores_avx2(&book.panels, &book.norms, &tile, (&mut a, k));
+                scores_vnni(&book.panels, &book.norms, &tile, (&mut b, k));
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{d} features");
+        }
+    }
+
     #[test]
     fn narrowed_scores_are_within_the_bound() {
         if !integer_kernel() {

@@ -117,7 +117,7 @@ unsafe fn avx_tiles<C: Float, const R: usize>(
             _ => 0,
         };
         let width = xt.len();
-        if tile == 0 || width % tile != 0 {
+        if tile == 0 || !width.is_multiple_of(tile) {
             return 0;
         }
         // Rows of four cache lines or more are read in order first; for shorter ones that

@@ -204,7 +204,7 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
         low: &mut [F],
     ) -> Vec<f64> {
         let (d, rows, t) = (self.d, own.len(), picks.len());
-        debug_assert!(first % CHUNK_ROWS == 0 && rows <= CHUNK_ROWS);
+        debug_assert!(first.is_multiple_of(CHUNK_ROWS) && rows <= CHUNK_ROWS);
         if d == 0 {
             // Every distance is zero.
             low.fill(F::ZERO);

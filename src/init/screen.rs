@@ -55,7 +55,7 @@ pub(super) struct Probes {
 impl Screen {
     /// Whether screening `n` rows of `d` features of `bytes` bytes each pays and fits, for a
     /// seeding of `steps` steps of `trials` candidates: on a CPU that runs the integer
-    /// kernels (AVX2 without AVX-512, never the portable build), from [`MIN_FEATURES`]
+    /// kernels (AVX2, never the portable build), from [`MIN_FEATURES`]
     /// features and 16 steps (the rounding costs about a pass over the data), and if the
     /// rounded rows, with what the seeding holds anyway, add no more than half the data's
     /// size or 100 MB.
