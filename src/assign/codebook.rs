@@ -215,6 +215,16 @@ impl<C: Float> Codebook<C> {
         }
     }
 
+    /// Rows worth gathering at a time for [`Codebook::nearest_rows`] by a caller that
+    /// ranks scattered rows: whole runs of [`BLOCK_TILES`] tiles, about
+    /// [`BLOCK_PANEL_BYTES`] of them, so that the gathered rows are still in the core's
+    /// cache when they are ranked (a chunk's open rows of 768 `f64` features gathered all
+    /// at once, 12 MB, were 7% of a Lloyd run on E768).
+    pub fn gather_rows(&self) -> usize {
+        let run = ROWS * BLOCK_TILES;
+        run * (BLOCK_PANEL_BYTES / (run * self.d * std::mem::size_of::<C>())).max(1)
+    }
+
     /// Whether rows go to [`Codebook::nearest_blocks`]: `f32` codes whose panels are larger
     /// than [`BLOCKED_BOOK_BYTES`] (a smaller book stays in the core's cache as tile after
     /// tile of rows is scored against all of it).

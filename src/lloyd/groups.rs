@@ -264,7 +264,7 @@ impl<F: Float> LloydState<F> {
             },
             |(part, count, moved)| {
                 if let Some(part) = part {
-                    total.merge(&part);
+                    part.add_to(&mut total);
                 }
                 scanned += count;
                 changed += moved;

@@ -18,7 +18,7 @@
 
 use super::bounds::{Motion, RowBounds};
 use super::groups::{group_count, Groups};
-use super::sums::ClusterSums;
+use super::sums::{ClusterSums, SumChanges};
 use crate::assign::{nearest_rows_in, Codebook, Scratch};
 use crate::cache::prefetch;
 use crate::error::Result;
@@ -100,7 +100,8 @@ impl<F: Float> LloydState<F> {
 /// the rows that change code (allocated only if one does); otherwise the chunk's rows
 /// summed afresh in row order once they are labelled.
 pub(super) struct ChunkSums<'a, F> {
-    part: Option<ClusterSums<F>>,
+    /// The changes of the rows that moved, for an incremental step.
+    changes: Option<SumChanges<F>>,
     incremental: bool,
     k: usize,
     d: usize,
@@ -108,6 +109,23 @@ pub(super) struct ChunkSums<'a, F> {
     weights: Option<&'a [F]>,
     /// Rows whose label changed.
     moved: usize,
+}
+
+/// What a chunk adds to the step's sums: its rows' sums, or the changes of those that
+/// moved.
+pub(super) enum ChunkPart<F> {
+    Sums(ClusterSums<F>),
+    Changes(SumChanges<F>),
+}
+
+impl<F: Float> ChunkPart<F> {
+    /// Add this part to `total`.
+    pub(super) fn add_to(&self, total: &mut ClusterSums<F>) {
+        match self {
+            ChunkPart::Sums(sums) => total.merge(sums),
+            ChunkPart::Changes(changes) => total.apply(changes),
+        }
+    }
 }
 
 impl<'a, F: Float> ChunkSums<'a, F> {
@@ -120,7 +138,7 @@ impl<'a, F: Float> ChunkSums<'a, F> {
         weights: Option<&'a [F]>,
     ) -> Self {
         ChunkSums {
-            part: None,
+            changes: None,
             incremental,
             k,
             d,
@@ -145,21 +163,21 @@ impl<'a, F: Float> ChunkSums<'a, F> {
         self.moved += 1;
         if self.incremental {
             let (k, d, w) = (self.k, self.d, self.weights);
-            self.part
-                .get_or_insert_with(|| ClusterSums::new(k, d, w.is_some()))
+            self.changes
+                .get_or_insert_with(|| SumChanges::new(k, d, w.is_some()))
                 .move_row(&self.xs[i * d..(i + 1) * d], w.map(|w| w[i]), from, to);
         }
     }
 
     /// The chunk's sums (or their change) once every row of `states` is labelled, and the
     /// count of rows whose label changed.
-    pub(super) fn finish(self, states: &[RowBounds]) -> (Option<ClusterSums<F>>, usize) {
-        let mut part = self.part;
-        if !self.incremental {
-            part.get_or_insert_with(|| ClusterSums::new(self.k, self.d, self.weights.is_some()))
-                .add_rows(self.xs, states.iter().map(|s| s.label), self.weights);
+    pub(super) fn finish(self, states: &[RowBounds]) -> (Option<ChunkPart<F>>, usize) {
+        if self.incremental {
+            return (self.changes.map(ChunkPart::Changes), self.moved);
         }
-        (part, self.moved)
+        let mut sums = ClusterSums::new(self.k, self.d, self.weights.is_some());
+        sums.add_rows(self.xs, states.iter().map(|s| s.label), self.weights);
+        (Some(ChunkPart::Sums(sums)), self.moved)
     }
 }
 
@@ -315,12 +333,20 @@ impl<F: Float> LloydState<F> {
                     for (dv, h) in dists.iter_mut().zip(hits.iter()) {
                         *dv = h.best.sqrt();
                     }
+                } else if todo.len() == states.len() {
+                    // Every row: ranked where it is, without a copy (a pass over the data).
+                    cb.nearest_rows(xc, hits, &mut scratch.acc, want_dists);
                 } else {
-                    let mut buf = Vec::with_capacity(todo.len() * d);
-                    for &i in &todo {
-                        buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
+                    let batch = cb.gather_rows();
+                    let mut buf = Vec::with_capacity(batch.min(todo.len()) * d);
+                    for (ids, hits) in todo.chunks(batch).zip(hits[..todo.len()].chunks_mut(batch))
+                    {
+                        buf.clear();
+                        for &i in ids {
+                            buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
+                        }
+                        cb.nearest_rows(&buf, hits, &mut scratch.acc, want_dists);
                     }
-                    cb.nearest_rows(&buf, &mut hits[..todo.len()], &mut scratch.acc, want_dists);
                 }
                 for (&i, h) in todo.iter().zip(hits.iter()) {
                     sums.relabel(i, states[i].label as usize, h.label as usize);
@@ -341,7 +367,7 @@ impl<F: Float> LloydState<F> {
             },
             |(part, (count, failed), moved)| {
                 if let Some(part) = part {
-                    total.merge(&part);
+                    part.add_to(&mut total);
                 }
                 scanned += count;
                 compared_all += failed;
