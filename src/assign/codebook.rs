@@ -218,8 +218,8 @@ impl<C: Float> Codebook<C> {
     /// Rows worth gathering at a time for [`Codebook::nearest_rows`] by a caller that
     /// ranks scattered rows: whole runs of [`BLOCK_TILES`] tiles, about
     /// [`BLOCK_PANEL_BYTES`] of them, so that the gathered rows are still in the core's
-    /// cache when they are ranked (a chunk's open rows of 768 `f64` features gathered all
-    /// at once, 12 MB, were 7% of a Lloyd run on E768).
+    /// cache when they are ranked (a chunk's open rows of 768 `f64` features are up to
+    /// 12 MB).
     pub fn gather_rows(&self) -> usize {
         let run = ROWS * BLOCK_TILES;
         run * (BLOCK_PANEL_BYTES / (run * self.d * std::mem::size_of::<C>())).max(1)
