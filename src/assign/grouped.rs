@@ -186,7 +186,7 @@ impl<C: Float> GroupedBook<C> {
                     let row = &x[p * d..(p + 1) * d];
                     let norms = (sq_norm(row).to_f64(), self.max_norm.to_f64());
                     let margin = tile.margin(p, norms, d);
-                    let s = &scores[p * slots..(p + 1) * slots];
+                    let s = &mut scores[p * slots..(p + 1) * slots];
                     *hit = self.pick(row, s, (&runs, &computed), norms.0, margin);
                     let out = &mut lower[p * t..(p + 1) * t];
                     self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
@@ -218,7 +218,7 @@ impl<C: Float> GroupedBook<C> {
                             best: C::from_f64(best),
                             second: C::from_f64(second),
                         };
-                        let s = &scores[p * slots..(p + 1) * slots];
+                        let s = &mut scores[p * slots..(p + 1) * slots];
                         let out = &mut lower[p * t..(p + 1) * t];
                         let xn = x_norms[p].into();
                         narrow.group_bounds(s, wanted, (label, xn), margins[p], out);
@@ -231,7 +231,7 @@ impl<C: Float> GroupedBook<C> {
         let scores = &mut scratch.scores;
         let x_norms = self.scores_in(full, &runs, scores);
         for (p, hit) in hits.iter_mut().enumerate() {
-            let s = &scores[p * slots..(p + 1) * slots];
+            let s = &mut scores[p * slots..(p + 1) * slots];
             let norms = (x_norms[p].to_f64(), self.max_norm.to_f64());
             let margin = margin(norms, d, eps);
             *hit = self.pick(
@@ -321,9 +321,10 @@ impl<C: Float> GroupedBook<C> {
 
     /// A row's lower bounds of the squared distance to the codes of each wanted group but
     /// its nearest, `label`, from its `scores` (each within half of `margin`), into `out`.
+    /// (The nearest's score is set aside meanwhile, and put back.)
     fn group_bounds<N: Float>(
         &self,
-        scores: &[N],
+        scores: &mut [N],
         wanted: &[u32],
         (label, x_norm): (u32, f64),
         margin: f64,
@@ -332,13 +333,10 @@ impl<C: Float> GroupedBook<C> {
         // A NaN score needs a row or a code that is not finite, or a square that
         // overflows: then `|x|^2` or the margin is not finite, and every bound zero
         // (`max` passes over NaN).
-        let slack = x_norm - margin;
         let own = self.slot[label as usize];
-        for &g in wanted {
-            let (a, b) = (self.starts[g as usize], self.starts[g as usize + 1]);
-            let least = group_min(&scores[a..b], own.wrapping_sub(a));
-            out[g as usize] = (least.to_f64() + slack).max(0.0);
-        }
+        let kept = std::mem::replace(&mut scores[own], N::INFINITY);
+        group_lows(scores, (&self.starts, wanted), x_norm - margin, out);
+        scores[own] = kept;
     }
 
     /// The hit of a row whose best score among the panels `computed` is not certain: the
@@ -362,17 +360,35 @@ impl<C: Float> GroupedBook<C> {
 }
 
 simd! {
-    /// The smallest of `scores` (whole panels of [`LANES`]) but the one at `skip` (none if
-    /// out of range), found lane by lane; NaNs are passed over.
-    fn group_min<C: Float>(scores: &[C], skip: usize) -> C {
-        let mut m = [C::INFINITY; LANES];
-        for (c, chunk) in scores.chunks_exact(LANES).enumerate() {
-            for (t, (m, &v)) in m.iter_mut().zip(chunk).enumerate() {
-                let v = if c * LANES + t == skip { C::INFINITY } else { v };
-                *m = if v < *m { v } else { *m };
+    /// For each group `g` of `wanted` (the slots `starts[g]..starts[g + 1]` of `scores`,
+    /// whole panels of [`LANES`]): its smallest score plus `slack`, and at least zero, into
+    /// `out[g]`. NaN scores are passed over. One call per row, each group's panels taken
+    /// lane by lane and its lanes merged pairwise (a function per group that passed over
+    /// the row's own code lane by lane, with a scalar merge, was an eighth of a step that
+    /// compared every row with every group).
+    fn group_lows<N: Float>(
+        scores: &[N],
+        (starts, wanted): (&[usize], &[u32]),
+        slack: f64,
+        out: &mut [f64],
+    ) {
+        for &g in wanted {
+            let (a, b) = (starts[g as usize], starts[g as usize + 1]);
+            let mut m = [N::INFINITY; LANES];
+            for chunk in scores[a..b].chunks_exact(LANES) {
+                for (m, &v) in m.iter_mut().zip(chunk) {
+                    *m = if v < *m { v } else { *m };
+                }
             }
+            let mut width = LANES;
+            while width > 1 {
+                width /= 2;
+                for t in 0..width {
+                    m[t] = if m[t + width] < m[t] { m[t + width] } else { m[t] };
+                }
+            }
+            out[g as usize] = (m[0].to_f64() + slack).max(0.0);
         }
-        m.iter().fold(C::INFINITY, |a, &v| if v < a { v } else { a })
     }
 }
 

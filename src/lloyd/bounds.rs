@@ -65,6 +65,63 @@ pub(super) fn down(lower: f64) -> f32 {
     (lower - lower.abs() * OUTWARD - TINY) as f32
 }
 
+simd! {
+    /// A row's group bounds `lower` (see [`super::groups`]) lowered by how far each group's
+    /// codes moved, `drift`, rounded down to `f32` as [`down`] does; and the least of them.
+    /// (In lanes: a step that settled every row by its bounds took twice a pass over the
+    /// data when this loop went bound by bound.)
+    pub(super) fn lower_by(lower: &mut [f32], drift: &[f64]) -> f64 {
+        for (l, &moved) in lower.iter_mut().zip(drift) {
+            *l = down(f64::from(*l) - moved);
+        }
+        least(lower)
+    }
+}
+
+simd! {
+    /// A row's group bounds `lower` set from squared lower bounds `sq` (one per group) for
+    /// the groups `wanted` (ascending; every group if as many as the bounds), each the
+    /// square root rounded down to `f32` as [`down`] does; and the least of all bounds.
+    pub(super) fn lower_from(lower: &mut [f32], sq: &[f64], wanted: &[u32]) -> f64 {
+        if wanted.len() == lower.len() {
+            for (l, &v) in lower.iter_mut().zip(sq) {
+                *l = down(v.sqrt());
+            }
+        } else {
+            for &g in wanted {
+                lower[g as usize] = down(sq[g as usize].sqrt());
+            }
+        }
+        least(lower)
+    }
+}
+
+/// The least of `values` (none NaN; infinity if empty), in lanes merged pairwise.
+#[inline(always)]
+fn least(values: &[f32]) -> f64 {
+    const W: usize = 16;
+    let mut m = [f32::INFINITY; W];
+    let chunks = values.chunks_exact(W);
+    let rest = chunks.remainder();
+    for chunk in chunks.chain([rest]) {
+        for (m, &v) in m.iter_mut().zip(chunk) {
+            *m = if v < *m { v } else { *m };
+        }
+    }
+    let mut width = W;
+    while width > 1 {
+        width /= 2;
+        for t in 0..width {
+            m[t] = if m[t + width] < m[t] {
+                m[t + width]
+            } else {
+                m[t]
+            };
+        }
+    }
+    m[0].into()
+}
+
 /// How far each code moved from the code book `old` to `new` (both `k x d`, row-major).
 pub(super) fn drifts(old: &[f64], new: &[f64], k: usize, d: usize) -> Vec<f64> {
     (0..k)
@@ -183,6 +240,50 @@ mod tests {
         );
         let m = Motion::between(&exec, (&old, &[2.0, 2.0, 2.5]), &new, 3, 2, false).unwrap();
         assert_eq!(m.half, [1.0, 1.0, 2.0]);
+    }
+
+    /// The lane-wise group bounds are those of [`down`] bound by bound, and their least is
+    /// the least of them, at every length (whole lanes and not).
+    #[test]
+    fn group_bounds_move_and_set_bound_by_bound() {
+        let mut rnd = crate::test_uniforms(17);
+        for t in [1, 4, 15, 16, 17, 33, 40] {
+            let old: Vec<f32> = (0..t).map(|_| (10.0 * rnd()) as f32).collect();
+            let drift: Vec<f64> = (0..t).map(|_| rnd()).collect();
+            let mut lower = old.clone();
+            let least = lower_by(&mut lower, &drift);
+            let expect: Vec<f32> = (old.iter().zip(&drift))
+                .map(|(&l, &m)| down(f64::from(l) - m))
+                .collect();
+            assert_eq!(lower, expect);
+            assert_eq!(
+                least,
+                expect.iter().fold(f64::INFINITY, |m, &v| m.min(v.into()))
+            );
+            let sq: Vec<f64> = (0..t).map(|_| 100.0 * rnd().abs()).collect();
+            let every: Vec<u32> = (0..t as u32).collect();
+            let least = lower_from(&mut lower, &sq, &every);
+            let set: Vec<f32> = sq.iter().map(|&v| down(v.sqrt())).collect();
+            assert_eq!(
+                (lower.clone(), least),
+                (set.clone(), f64::from(set[0]).min(least))
+            );
+            assert_eq!(
+                least,
+                set.iter().fold(f64::INFINITY, |m, &v| m.min(v.into()))
+            );
+            // Some groups only: the others keep their bounds, and count in the least.
+            let some: Vec<u32> = (0..t as u32).step_by(3).collect();
+            let mut part = expect.clone();
+            let least = lower_from(&mut part, &sq, &some);
+            for (g, (&p, &e)) in part.iter().zip(&expect).enumerate() {
+                assert_eq!(p, if g % 3 == 0 { set[g] } else { e }, "group {g}");
+            }
+            assert_eq!(
+                least,
+                part.iter().fold(f64::INFINITY, |m, &v| m.min(v.into()))
+            );
+        }
     }
 
     #[test]

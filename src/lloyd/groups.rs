@@ -12,7 +12,7 @@
 //! tile's rows than the row's own code, so the nearest among the groups compared is the
 //! nearest of all: the labels are those of a full comparison, as in [`super::step`].
 
-use super::bounds::{down, drifts};
+use super::bounds::{drifts, lower_by, lower_from};
 use super::step::{ChunkSums, LloydState, Step};
 use super::{run, Empty, Params, Stop};
 use crate::assign::{lane_sq_dists, GroupedBook, Hit, ROWS};
@@ -193,11 +193,7 @@ impl<F: Float> LloydState<F> {
                 for (i, st) in states.iter_mut().enumerate() {
                     let lb = &mut lower[i * t..(i + 1) * t];
                     let a = st.label as usize;
-                    let mut least = f64::INFINITY;
-                    for (l, &moved) in lb.iter_mut().zip(&group_drift) {
-                        *l = down(f64::from(*l) - moved);
-                        least = least.min(f64::from(*l));
-                    }
+                    let least = lower_by(lb, &group_drift);
                     if fresh {
                         open.push(i);
                         continue;
@@ -220,11 +216,15 @@ impl<F: Float> LloydState<F> {
                 // Tiles of open rows, rows of one group and of one code together (they tend
                 // to need the same groups), each compared with the groups any of its rows
                 // needs: its rows' own codes' groups and those whose bound does not set them
-                // apart.
-                open.sort_by_key(|&i| {
-                    let a = states[i].label as usize;
-                    (of_code[a], a)
-                });
+                // apart. A fresh step compares every row with every group: its tiles are
+                // the rows in place.
+                if !fresh {
+                    open.sort_by_key(|&i| {
+                        let a = states[i].label as usize;
+                        (of_code[a], a)
+                    });
+                }
+                let every: Vec<u32> = (0..t as u32).collect();
                 let mut wanted = Vec::new();
                 let mut marked = vec![false; t];
                 let mut buf = Vec::with_capacity(ROWS * d);
@@ -232,27 +232,30 @@ impl<F: Float> LloydState<F> {
                 let mut bounds = vec![0.0; ROWS * t];
                 let mut scratch = book.scratch();
                 for tile in open.chunks(ROWS) {
-                    buf.clear();
-                    for &i in tile {
-                        let st = &states[i];
-                        marked[of_code[st.label as usize] as usize] = true;
-                        let u = st.upper();
-                        for (m, &l) in marked.iter_mut().zip(&lower[i * t..(i + 1) * t]) {
-                            *m |= fresh || !apart(u, l.into());
+                    let rows = if fresh {
+                        &xc[tile[0] * d..(tile[0] + tile.len()) * d]
+                    } else {
+                        buf.clear();
+                        for &i in tile {
+                            let st = &states[i];
+                            marked[of_code[st.label as usize] as usize] = true;
+                            let u = st.upper();
+                            for (m, &l) in marked.iter_mut().zip(&lower[i * t..(i + 1) * t]) {
+                                *m |= !apart(u, l.into());
+                            }
+                            buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
                         }
-                        buf.extend_from_slice(&xc[i * d..(i + 1) * d]);
-                    }
-                    wanted.clear();
-                    wanted.extend((0..t as u32).filter(|&g| marked[g as usize]));
-                    marked.fill(false);
+                        wanted.clear();
+                        wanted.extend((0..t as u32).filter(|&g| marked[g as usize]));
+                        marked.fill(false);
+                        &buf[..]
+                    };
+                    let wanted = if fresh { &every } else { &wanted };
                     let hits = &mut hits[..tile.len()];
-                    book.nearest_in(&buf, &wanted, hits, &mut bounds, &mut scratch);
+                    book.nearest_in(rows, wanted, hits, &mut bounds, &mut scratch);
                     for (p, (&i, h)) in tile.iter().zip(hits.iter()).enumerate() {
                         let lb = &mut lower[i * t..(i + 1) * t];
-                        for &g in &wanted {
-                            lb[g as usize] = down(bounds[p * t + g as usize].sqrt());
-                        }
-                        let least = lb.iter().fold(f64::INFINITY, |m, &l| m.min(l.into()));
+                        let least = lower_from(lb, &bounds[p * t..(p + 1) * t], wanted);
                         let st = &mut states[i];
                         sums.relabel(i, st.label as usize, h.label as usize);
                         st.label = h.label;
