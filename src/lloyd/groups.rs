@@ -14,6 +14,7 @@
 
 use super::bounds::{drifts, lower_by, lower_from};
 use super::step::{ChunkSums, LloydState, Step};
+use super::sums::SumTables;
 use super::{run, Empty, Params, Stop};
 use crate::assign::{lane_sq_dists, GroupedBook, Hit, ROWS};
 use crate::error::Result;
@@ -176,6 +177,7 @@ impl<F: Float> LloydState<F> {
         let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
         let of_code = &groups.of_code;
         let (mut total, incremental) = self.start_sums(k, d, weights.is_some());
+        let tables = SumTables::new(k, d, weights.is_some());
         let (mut scanned, mut changed) = (0, 0);
         exec.chunks_wide(
             CHUNK_ROWS,
@@ -187,7 +189,7 @@ impl<F: Float> LloydState<F> {
                 let w = weights.map(|w| &w[first..first + states.len()]);
                 let mut promoted = Vec::new();
                 let xc = F::promote(xs, &mut promoted);
-                let mut sums = ChunkSums::new(incremental, k, d, xs, w);
+                let mut sums = ChunkSums::new(incremental, &tables, d, xs, w);
                 // Move every row's bounds; list the rows they do not settle.
                 let mut open = Vec::new();
                 for (i, st) in states.iter_mut().enumerate() {
@@ -267,7 +269,7 @@ impl<F: Float> LloydState<F> {
             },
             |(part, count, moved)| {
                 if let Some(part) = part {
-                    part.add_to(&mut total);
+                    part.add_to(&mut total, &tables);
                 }
                 scanned += count;
                 changed += moved;

@@ -18,7 +18,7 @@
 
 use super::bounds::{Motion, RowBounds};
 use super::groups::{group_count, Groups};
-use super::sums::{ClusterSums, SumChanges};
+use super::sums::{ClusterSums, SumChanges, SumTables};
 use crate::assign::{nearest_rows_in, Codebook, Scratch};
 use crate::cache::prefetch;
 use crate::error::Result;
@@ -103,7 +103,7 @@ pub(super) struct ChunkSums<'a, F> {
     /// The changes of the rows that moved, for an incremental step.
     changes: Option<SumChanges<F>>,
     incremental: bool,
-    k: usize,
+    tables: &'a SumTables<F>,
     d: usize,
     xs: &'a [F],
     weights: Option<&'a [F]>,
@@ -119,20 +119,24 @@ pub(super) enum ChunkPart<F> {
 }
 
 impl<F: Float> ChunkPart<F> {
-    /// Add this part to `total`.
-    pub(super) fn add_to(&self, total: &mut ClusterSums<F>) {
+    /// Add this part to `total` (a table of sums goes back to `tables`).
+    pub(super) fn add_to(self, total: &mut ClusterSums<F>, tables: &SumTables<F>) {
         match self {
-            ChunkPart::Sums(sums) => total.merge(sums),
-            ChunkPart::Changes(changes) => total.apply(changes),
+            ChunkPart::Sums(sums) => {
+                total.merge(&sums);
+                tables.give(sums);
+            }
+            ChunkPart::Changes(changes) => total.apply(&changes),
         }
     }
 }
 
 impl<'a, F: Float> ChunkSums<'a, F> {
-    /// For the chunk's rows `xs` (and their `weights`) of a step against `k` codes.
+    /// For the chunk's rows `xs` (`d` features, and their `weights`) of a step whose
+    /// tables of sums are `tables`.
     pub(super) fn new(
         incremental: bool,
-        k: usize,
+        tables: &'a SumTables<F>,
         d: usize,
         xs: &'a [F],
         weights: Option<&'a [F]>,
@@ -140,7 +144,7 @@ impl<'a, F: Float> ChunkSums<'a, F> {
         ChunkSums {
             changes: None,
             incremental,
-            k,
+            tables,
             d,
             xs,
             weights,
@@ -162,7 +166,7 @@ impl<'a, F: Float> ChunkSums<'a, F> {
     fn move_row(&mut self, i: usize, from: usize, to: usize) {
         self.moved += 1;
         if self.incremental {
-            let (k, d, w) = (self.k, self.d, self.weights);
+            let (k, d, w) = (self.tables.k(), self.d, self.weights);
             self.changes
                 .get_or_insert_with(|| SumChanges::new(k, d, w.is_some()))
                 .move_row(&self.xs[i * d..(i + 1) * d], w.map(|w| w[i]), from, to);
@@ -175,7 +179,7 @@ impl<'a, F: Float> ChunkSums<'a, F> {
         if self.incremental {
             return (self.changes.map(ChunkPart::Changes), self.moved);
         }
-        let mut sums = ClusterSums::new(self.k, self.d, self.weights.is_some());
+        let mut sums = self.tables.take();
         sums.add_rows(self.xs, states.iter().map(|s| s.label), self.weights);
         (Some(ChunkPart::Sums(sums)), self.moved)
     }
@@ -242,6 +246,7 @@ impl<F: Float> LloydState<F> {
         // Relative margin on distances: far above the rounding of the direct formula.
         let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
         let (mut total, incremental) = self.start_sums(k, d, weights.is_some());
+        let tables = SumTables::new(k, d, weights.is_some());
         let (mut scanned, mut changed, mut compared_all) = (0, 0, 0);
         // With few chunks, a chunk's full assignment is shared out among the threads.
         let split = n < SPLIT_BELOW_CHUNKS * CHUNK_ROWS;
@@ -258,7 +263,7 @@ impl<F: Float> LloydState<F> {
                 let mut todo = Vec::new();
                 // Rows searched among the codes near their own.
                 let mut searched = 0;
-                let mut sums = ChunkSums::new(incremental, k, d, xs, w);
+                let mut sums = ChunkSums::new(incremental, &tables, d, xs, w);
                 // Distances are computed exactly only when asked for; otherwise bounds will do.
                 let want_dists = !dists.is_empty();
                 if let Some(m) = &motion {
@@ -367,7 +372,7 @@ impl<F: Float> LloydState<F> {
             },
             |(part, (count, failed), moved)| {
                 if let Some(part) = part {
-                    part.add_to(&mut total);
+                    part.add_to(&mut total, &tables);
                 }
                 scanned += count;
                 compared_all += failed;

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::Exec;
 use ndarray::ArrayView2;
+use std::sync::Mutex;
 
 /// Per-code sums, counts and (for weighted rows) weight totals of some rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,10 +35,13 @@ pub struct ClusterSums<F> {
 
 impl<F: Float> ClusterSums<F> {
     /// Zero sums for `k` codes of `d` features; `weighted` keeps weight totals as well.
+    /// (The zeros are written, not left to the kernel's zero page: a table of megabytes
+    /// read and then written on first touch took a copy-on-write fault per page, each
+    /// flushing the other threads' address translations.)
     pub fn new(k: usize, d: usize, weighted: bool) -> Self {
         ClusterSums {
             d,
-            sums: vec![F::ZERO; k * d],
+            sums: crate::pages::filled(k * d, F::ZERO),
             counts: vec![0; k],
             weights: weighted.then(|| vec![F::ZERO; k]),
         }
@@ -269,6 +273,57 @@ impl<F: Float> SumChanges<F> {
             }
         }
         self.slot_of[j] as usize
+    }
+}
+
+/// The sum tables of a step's chunks (`k x d` each, as large as the code book): a table
+/// goes to a chunk zeroed and comes back once the chunk's sums are folded, so a step
+/// allocates only as many as it has chunks in flight, not one per chunk (at 1,024 codes of
+/// 768 `f64` features, 6 MB each, 25 per step).
+pub(crate) struct SumTables<F> {
+    free: Mutex<Vec<ClusterSums<F>>>,
+    k: usize,
+    d: usize,
+    weighted: bool,
+}
+
+impl<F: Float> SumTables<F> {
+    /// Tables for `k` codes of `d` features, with weight totals if `weighted`.
+    pub(crate) fn new(k: usize, d: usize, weighted: bool) -> Self {
+        SumTables {
+            free: Mutex::new(Vec::new()),
+            k,
+            d,
+            weighted,
+        }
+    }
+
+    /// The number of codes.
+    pub(crate) fn k(&self) -> usize {
+        self.k
+    }
+
+    /// A zeroed table.
+    pub(crate) fn take(&self) -> ClusterSums<F> {
+        let kept = self.free.lock().map(|mut free| free.pop()).ok().flatten();
+        match kept {
+            Some(mut table) => {
+                table.sums.fill(F::ZERO);
+                table.counts.fill(0);
+                if let Some(w) = &mut table.weights {
+                    w.fill(F::ZERO);
+                }
+                table
+            }
+            None => ClusterSums::new(self.k, self.d, self.weighted),
+        }
+    }
+
+    /// `table` back, for another chunk.
+    pub(crate) fn give(&self, table: ClusterSums<F>) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(table);
+        }
     }
 }
 
@@ -529,6 +584,21 @@ mod tests {
                 .sum();
             assert!((merged.distances - dist).abs() <= 1e-9 * dist);
         }
+    }
+
+    /// A table given back comes out again zeroed, weight totals included; more are made
+    /// as asked.
+    #[test]
+    fn sum_tables_come_back_zeroed() {
+        let tables = SumTables::new(3, 2, true);
+        let mut a = tables.take();
+        a.add_rows(&[1.0, -2.0, 3.0, 4.0], [2, 0], Some(&[0.5, 2.0]));
+        let b = tables.take();
+        assert_eq!(b, ClusterSums::new(3, 2, true));
+        tables.give(a);
+        let again = tables.take();
+        assert_eq!(again, ClusterSums::new(3, 2, true));
+        assert_eq!(tables.take().k(), 3);
     }
 
     #[test]
