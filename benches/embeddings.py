@@ -22,6 +22,13 @@ subsampling). Sections:
   passes over the data;
 - ``defaults``: ``KMeans(n_clusters=256, random_state=0)`` end to end on E384, ferrovq
   against scikit-learn;
+- ``steps``: what each Lloyd iteration costs, against one full assignment (``vq`` of the
+  same rows against the initial codes, labels and distances) and against one pass over
+  the data (``x.sum()``): ``kmeans2(minit='matrix', iter=30)`` with a callback that
+  notes the time of each iteration and the rows compared, three runs alternating with
+  the assignment and the passes, medians; E128 and E768, float32 and float64. The worst
+  iteration (it includes the call's own set-up, as the assignment does), the first eight,
+  and the iterations that compared under 1% of the rows, in passes;
 - ``parallel``: ``KMeans(n_clusters=k, init='k-means||', random_state=0)`` end to end on
   E128 and E768 against ``faiss.Kmeans(d, k)`` with its defaults (random rows, 25
   iterations at most, its early stop), alternating, medians of three runs each: time,
@@ -56,8 +63,11 @@ SETTLE_S = 0.25
 
 # (d, k) of the rate section; rows chosen so that a call does about 40 GFLOP.
 RATE_SHAPES = [(64, 256), (128, 1024), (384, 256), (768, 1024), (1536, 1024), (128, 65536)]
-SECTIONS = ["iterations", "convergence", "rate", "seeding", "defaults", "parallel"]
+SECTIONS = ["iterations", "convergence", "rate", "seeding", "defaults", "steps", "parallel"]
 PARALLEL_CASES = ["E128", "E768"]
+STEP_CASES = ["E128", "E768"]
+STEP_ITERS = 30
+STEP_RUNS = 3
 PARALLEL_RUNS = 3
 
 
@@ -248,12 +258,49 @@ def task_parallel(lib, case):
     return {"s": t, "iterations": int(iters), "inertia": inertia(x, centres)}
 
 
+def task_steps(case, dtype):
+    import numpy as np
+
+    import ferrovq
+
+    x, init = make_embeddings(*CASES[case])
+    x, init = x.astype(dtype, copy=False), init.astype(dtype, copy=False)
+    ferrovq.kmeans2(x[:2000], init[:8], iter=2, minit="matrix")
+    runs, full, passes, compared = [], [], [], []
+    for _ in range(STEP_RUNS):
+        marks, rows = [time.perf_counter()], []
+
+        def note(_iteration, count, marks=marks, rows=rows):
+            marks.append(time.perf_counter())
+            rows.append(count)
+
+        marks[0] = time.perf_counter()
+        ferrovq.kmeans2(x, init, iter=STEP_ITERS, minit="matrix", callback=note)
+        runs.append(np.diff(marks))
+        compared = rows
+        t = time.perf_counter()
+        ferrovq.vq(x, init)
+        full.append(time.perf_counter() - t)
+        for _ in range(3):
+            t = time.perf_counter()
+            x.sum()
+            passes.append(time.perf_counter() - t)
+    return {
+        "iteration_s": np.median(np.array(runs), axis=0).tolist(),
+        "compared": compared,
+        "full_s": median(full),
+        "pass_s": median(passes),
+        "n": len(x),
+    }
+
+
 TASKS = {
     "iterations": task_iterations,
     "convergence": task_convergence,
     "rate": task_rate,
     "seeding": task_seeding,
     "defaults": task_defaults,
+    "steps": task_steps,
     "parallel": task_parallel,
 }
 
@@ -410,6 +457,35 @@ def section_parallel(libs):
             )
 
 
+def section_steps():
+    print(f"\n### Each iteration against one full assignment ({STEP_ITERS} iterations)\n")
+    print(
+        "| case | rows | assignment ms | worst iteration | iterations 1-8 "
+        "(x assignment) | rows compared, 1-8 | under 1% compared: passes (median, max) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for case in STEP_CASES:
+        for dtype in ("float32", "float64"):
+            r = child("steps", case, dtype)
+            if "error" in r:
+                print(f"| {case} | {dtype} | {r['error']} | | | | |")
+                continue
+            full, times = r["full_s"], r["iteration_s"]
+            ratios = [t / full for t in times]
+            worst = max(range(len(ratios)), key=ratios.__getitem__)
+            shares = [c / r["n"] for c in r["compared"]]
+            quiet = [t / r["pass_s"] for t, c in zip(times, shares, strict=True) if c < 0.01]
+            late = f"{median(quiet):.1f}, {max(quiet):.1f} ({len(quiet)})" if quiet else "none"
+            print(
+                f"| {case} | {dtype} | {1e3 * full:.0f} | {ratios[worst]:.2f}x "
+                f"(iteration {worst + 1}) | "
+                + " ".join(f"{v:.2f}" for v in ratios[:8])
+                + " | "
+                + " ".join(f"{c:.0%}" for c in shares[:8])
+                + f" | {late} |"
+            )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sections", default=",".join(SECTIONS))
@@ -446,6 +522,8 @@ def main():
             section_seeding()
         elif section == "defaults":
             section_defaults(libs)
+        elif section == "steps":
+            section_steps()
         elif section == "parallel":
             section_parallel(libs)
         sys.stdout.flush()
