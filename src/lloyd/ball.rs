@@ -78,9 +78,11 @@ impl CodeGaps {
     /// large, lists of each code's nearest others are made as searches need them.
     pub(crate) fn new(exec: &Exec, centers: &[f64], k: usize, d: usize) -> Self {
         let near = (k <= MAX_CODES).then(|| {
-            let mean: Vec<f64> = (0..d)
-                .map(|f| (0..k).map(|j| centers[j * d + f]).sum::<f64>() / k as f64)
-                .collect();
+            let mut mean = vec![0.0; d];
+            for code in centers.chunks_exact(d.max(1)) {
+                mean.iter_mut().zip(code).for_each(|(m, &v)| *m += v);
+            }
+            mean.iter_mut().for_each(|m| *m /= k as f64);
             let from_mean: Vec<f64> = (centers.chunks_exact(d.max(1)))
                 .map(|c| sq_dist(c, &mean).sqrt())
                 .collect();

@@ -193,13 +193,13 @@ impl<F: Float> LloydState<F> {
                 // Move every row's bounds; list the rows they do not settle.
                 let mut open = Vec::new();
                 for (i, st) in states.iter_mut().enumerate() {
-                    let lb = &mut lower[i * t..(i + 1) * t];
-                    let a = st.label as usize;
-                    let least = lower_by(lb, &group_drift);
                     if fresh {
                         open.push(i);
                         continue;
                     }
+                    let lb = &mut lower[i * t..(i + 1) * t];
+                    let a = st.label as usize;
+                    let least = lower_by(lb, &group_drift);
                     let upper = st.upper() + drift[a];
                     st.set(least, upper);
                     if apart(upper, least) {
