@@ -349,8 +349,7 @@ fn scale_of(largest: f32, limit: f32) -> Option<f32> {
     (scale.is_normal() && (1.0 / scale).is_normal()).then_some(scale)
 }
 
-/// Lanes of [`largest_finite`] and [`round_on`]: one AVX2 register, so that their loops
-/// are vectorised.
+/// Lanes of [`largest_finite`] and [`round_on`]: one AVX2 register of `f32`.
 const L: usize = 8;
 
 /// The largest magnitude in `row`, `None` if a value is not finite.
@@ -359,22 +358,23 @@ const L: usize = 8;
 /// The CPU must have AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn largest_finite(row: &[f32]) -> Option<f32> {
-    // A value that is not finite makes its lane's `0 * v` sum NaN.
-    let (mut largest, mut nan) = ([0.0f32; L], [0.0f32; L]);
+    use std::arch::x86_64::*;
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+    let top = _mm256_set1_ps(f32::MAX);
+    // `|v| <= f32::MAX` is false for an infinity and (ordered) for a NaN.
+    let (mut most, mut finite) = (_mm256_setzero_ps(), _mm256_cmp_ps::<_CMP_EQ_OQ>(top, top));
     let split = row.len() - row.len() % L;
     for c in row[..split].chunks_exact(L) {
-        for t in 0..L {
-            let a = c[t].abs();
-            largest[t] = if a > largest[t] { a } else { largest[t] };
-            nan[t] += 0.0 * c[t];
-        }
+        let a = _mm256_and_ps(_mm256_loadu_ps(c.as_ptr()), abs);
+        most = _mm256_max_ps(most, a);
+        finite = _mm256_and_ps(finite, _mm256_cmp_ps::<_CMP_LE_OQ>(a, top));
     }
-    let mut most = largest.iter().fold(0.0f32, |m, &a| m.max(a));
-    for &v in &row[split..] {
-        most = most.max(v.abs());
-        nan[0] += 0.0 * v;
-    }
-    nan.iter().all(|&s| s == 0.0).then_some(most)
+    let mut lanes = [0.0f32; L];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), most);
+    let rest = &row[split..];
+    let all_finite = _mm256_movemask_ps(finite) == 0xff && rest.iter().all(|v| v.is_finite());
+    let most = (lanes.iter().chain(rest)).fold(0.0f32, |m, &a| m.max(a.abs()));
+    all_finite.then_some(most)
 }
 
 /// `row` rounded on `scale` to integers within `limit` into `q` (as long, or longer: the
@@ -386,30 +386,59 @@ unsafe fn largest_finite(row: &[f32]) -> Option<f32> {
 /// The CPU must have AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn round_on(row: &[f32], scale: f32, limit: f32, q: &mut [i16]) -> (f64, i32) {
+    use std::arch::x86_64::*;
+    assert!(q.len() >= row.len(), "room for every rounded value");
     let inv = 1.0 / scale;
-    let (mut err, mut l1) = ([0.0f32; L], [0i32; L]);
-    let mut round = |v: f32, t: usize| {
+    // One value: rounded to the nearest integer (ties to even) within the limit, and the
+    // error of that rounding (one rounding of the exact difference: within a relative
+    // 2^-24 of it).
+    let round = |v: f32| {
         let r = (v * inv).round_ties_even().clamp(-limit, limit);
-        // One rounding of the exact difference: within a relative 2^-24 of it.
-        let e = (-scale).mul_add(r, v).abs();
-        err[t] = if e > err[t] { e } else { err[t] };
-        // SAFETY: `r` is a whole number within `limit` (at most 32,767): `v * inv` is
-        // finite, as `v` and `inv` are and `|v| <= limit * scale`, about.
-        let r = unsafe { r.to_int_unchecked::<i32>() };
-        l1[t] += r.abs();
-        r as i16
+        (r, (-scale).mul_add(r, v).abs())
     };
-    let split = row.len() - row.len() % L;
-    for (o, c) in q.chunks_exact_mut(L).zip(row[..split].chunks_exact(L)) {
-        for t in 0..L {
-            o[t] = round(c[t], t);
-        }
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+    let (inv8, scale8) = (_mm256_set1_ps(inv), _mm256_set1_ps(-scale));
+    let (hi, lo) = (_mm256_set1_ps(limit), _mm256_set1_ps(-limit));
+    let (mut err, mut l1) = (_mm256_setzero_ps(), _mm256_setzero_si256());
+    // The same steps as `round`, eight values at once; `r` is a whole number within
+    // `limit` (at most 32,767), so converting it truncates nothing and packing it to 16
+    // bits saturates nothing.
+    let mut eight = |p: *const f32| {
+        let v = _mm256_loadu_ps(p);
+        let scaled = _mm256_mul_ps(v, inv8);
+        let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(scaled);
+        let r = _mm256_max_ps(_mm256_min_ps(r, hi), lo);
+        err = _mm256_max_ps(err, _mm256_and_ps(_mm256_fmadd_ps(scale8, r, v), abs));
+        let r = _mm256_cvttps_epi32(r);
+        l1 = _mm256_add_epi32(l1, _mm256_abs_epi32(r));
+        r
+    };
+    let split = row.len() - row.len() % (2 * L);
+    for (o, c) in q
+        .chunks_exact_mut(2 * L)
+        .zip(row[..split].chunks_exact(2 * L))
+    {
+        let (a, b) = (eight(c.as_ptr()), eight(c.as_ptr().add(L)));
+        // `packs` interleaves the halves of its two registers: put them back in order.
+        let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(a, b));
+        _mm256_storeu_si256(o.as_mut_ptr().cast(), packed);
     }
+    let mut lanes = [0.0f32; L];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), err);
+    let mut sums = [0i32; L];
+    _mm256_storeu_si256(sums.as_mut_ptr().cast(), l1);
+    let (mut err, mut l1) = (
+        lanes.iter().fold(0.0f32, |m, &e| m.max(e)),
+        sums.iter().sum(),
+    );
     for (o, &v) in q[split..].iter_mut().zip(&row[split..]) {
-        *o = round(v, 0);
+        let (r, e) = round(v);
+        err = err.max(e);
+        let r = r as i32;
+        l1 += r.abs();
+        *o = r as i16;
     }
-    let err = err.iter().fold(0.0f32, |m, &e| m.max(e));
-    (f64::from(err) * (1.0 + 1e-6), l1.iter().sum())
+    (f64::from(err) * (1.0 + 1e-6), l1)
 }
 
 /// The memory of `x` (`f32` or `f64` scratch) as `f32` values, as many as it holds: the
@@ -579,6 +608,52 @@ mod tests {
             assert!(
                 QuantBook::new(d, slots, |s| Some((bad.get(s * d..(s + 1) * d)?, 1.0))).is_none()
             );
+        }
+    }
+
+    /// The vector rounding gives each value's nearest integer on the scale (ties to even,
+    /// within the limit), the largest error and the sum of magnitudes that the formulas
+    /// give value by value, for rows of every length around the sixteen values done at
+    /// once; the largest magnitude, and `None` for a row with a value that is not finite
+    /// wherever it sits.
+    #[test]
+    fn rounding_is_the_scalar_formula_value_by_value() {
+        if !integer_kernel() {
+            return;
+        }
+        let mut next = crate::test_uniforms(41);
+        for len in [1usize, 7, 8, 15, 16, 17, 33, 64, 130] {
+            let limit = integer_limit(len.div_ceil(2)) as f32;
+            let mut row: Vec<f32> = (0..len).map(|_| (8.0 * (next() - 0.5)) as f32).collect();
+            // Halfway values (ties), zeros of both signs.
+            for (i, v) in [(0, 2.5f32), (len / 2, -0.0), (len - 1, -1.5)] {
+                row[i] = v;
+            }
+            // SAFETY: the CPU has AVX2 and FMA (checked above).
+            let largest = unsafe { largest_finite(&row) }.expect("finite");
+            assert_eq!(largest, row.iter().fold(0.0f32, |m, v| m.max(v.abs())));
+            for scale in [1.0f32, largest / limit] {
+                let mut q = vec![7i16; len + 3];
+                // SAFETY: as above.
+                let (err, l1) = unsafe { round_on(&row, scale, limit, &mut q) };
+                let (mut want_err, mut want_l1) = (0.0f32, 0);
+                for (&v, &got) in row.iter().zip(&q) {
+                    let r = (v / scale).round_ties_even().clamp(-limit, limit);
+                    assert_eq!(f32::from(got), r, "{v} on {scale}, {len} values");
+                    want_err = want_err.max((-scale).mul_add(r, v).abs());
+                    want_l1 += (r as i32).abs();
+                }
+                assert_eq!(q[len..], [7; 3], "past the row, untouched");
+                assert_eq!((err, l1), (f64::from(want_err) * (1.0 + 1e-6), want_l1));
+            }
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                for at in [0, len / 2, len - 1] {
+                    let mut row = row.clone();
+                    row[at] = bad;
+                    // SAFETY: as above.
+                    assert_eq!(unsafe { largest_finite(&row) }, None, "{bad} at {at}");
+                }
+            }
         }
     }
 
