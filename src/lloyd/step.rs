@@ -47,6 +47,17 @@ const SPLIT_BELOW_CHUNKS: usize = 8;
 /// How many rows ahead the data of rows whose bounds fail is prefetched.
 const PREFETCH_ROWS: usize = 6;
 
+/// A chunk's rows whose bounds fail are first tightened one by one (their distance to
+/// their own code measured, then the codes near it searched); once this many have been
+/// tried, if fewer than [`TRY_SETTLED`] of them were settled so, the rest go straight to
+/// the kernel. Tightening a row costs about a tenth of comparing it with a thousand codes,
+/// and where every bound fails (overlapping clusters of many features, the first steps)
+/// it settles none: on 200,000 x 128 rows and 1,024 codes it was 8% of such a step.
+const TRY_ROWS: usize = 32;
+
+/// See [`TRY_ROWS`].
+const TRY_SETTLED: usize = 2;
+
 /// The rows of a k-means run: their labels and bounds, the code book the bounds refer to,
 /// and the per-code sums of the last assignment, carried across iterations.
 #[derive(Debug)]
@@ -281,7 +292,12 @@ impl<F: Float> LloydState<F> {
                             open.push(i);
                         }
                     }
+                    let mut settled = 0;
                     for (n, &i) in open.iter().enumerate() {
+                        if n == TRY_ROWS && settled < TRY_SETTLED {
+                            todo.extend_from_slice(&open[n..]);
+                            break;
+                        }
                         if let Some(&ahead) = open.get(n + PREFETCH_ROWS) {
                             prefetch(&xc[ahead * d..(ahead + 1) * d]);
                         }
@@ -300,6 +316,7 @@ impl<F: Float> LloydState<F> {
                         let own_dist = own.to_f64().sqrt();
                         st.set_upper(own_dist);
                         if apart(own_dist, bound) {
+                            settled += 1;
                             if let Some(dv) = dists.get_mut(i) {
                                 *dv = own.sqrt();
                             }
@@ -313,6 +330,7 @@ impl<F: Float> LloydState<F> {
                             continue;
                         };
                         searched += 1;
+                        settled += 1;
                         sums.relabel(i, a, found.label);
                         st.label = found.label as i32;
                         st.set(found.lower, found.best);
@@ -431,14 +449,17 @@ mod tests {
     use super::*;
     use crate::assign::{brute_labels, sq_dist};
 
+    /// Also where the clusters overlap (64 features, centres a fiftieth of the noise
+    /// apart): there no bound and no tightening settles a row in the first steps, and the
+    /// rows go to the kernel after the few tried ([`TRY_ROWS`]).
     #[test]
     fn pruned_steps_give_the_labels_of_a_full_comparison() {
-        for &(d, k) in &[(2usize, 33usize), (9, 40)] {
+        for &(d, k, spacing) in &[(2usize, 33usize, 3.0), (9, 40, 3.0), (64, 40, 0.02)] {
             let n = 21 * CHUNK_ROWS + 100;
             assert!(pruning_pays(n, k, d));
             let mut rnd = crate::test_uniforms(99);
             let x: Vec<f64> = (0..n * d)
-                .map(|i| ((i / d) % k) as f64 * 3.0 + rnd())
+                .map(|i| ((i / d) % k) as f64 * spacing + rnd())
                 .collect();
             let mut book: Vec<f64> = x[..k * d].to_vec();
             let exec = Exec::with_threads(2).unwrap();
@@ -484,9 +505,11 @@ mod tests {
                     .flat_map(|((m, &h), old)| if h { m.to_vec() } else { old.to_vec() })
                     .collect();
             }
-            // The first step compares every row; once the codes settle, almost none.
+            // The first step compares every row; once separate codes settle, almost none.
             assert_eq!(scanned[0], n);
-            assert!(*scanned.last().unwrap() < n / 10, "{scanned:?}");
+            if spacing > 1.0 {
+                assert!(*scanned.last().unwrap() < n / 10, "{scanned:?}");
+            }
         }
     }
 }
