@@ -12,6 +12,7 @@ __all__ = [
     "__version__",
     "_panic_in_worker",
     "all_finite",
+    "block_labels",
     "block_stats",
     "block_sums",
     "centre",
@@ -105,6 +106,12 @@ def block_sums(
     bounds: BlockBounds | None = None,
     workers: int | None = None,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int64], BlockBounds]: ...
+def block_labels(
+    block: npt.NDArray[np.floating],
+    code_book: npt.NDArray[np.floating],
+    bounds: BlockBounds,
+    workers: int | None = None,
+) -> npt.NDArray[np.int32]: ...
 def block_stats(
     block: npt.NDArray[np.floating],
     code_book: npt.NDArray[np.floating],

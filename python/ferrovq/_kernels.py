@@ -87,7 +87,7 @@ def bounded_labels(X, centers, bounds, workers=None):
     only the rows the bounds do not settle (every row if the step kept no bounds)."""
     if not bounds.kept:
         return labels(X, centers, workers)
-    return _core.block_sums(X, centers, bounds, workers)[2].labels
+    return _core.block_labels(X, centers, bounds, workers)
 
 
 def labels(X, centers, workers=None, check_finite=False):

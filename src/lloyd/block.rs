@@ -88,6 +88,31 @@ impl<F: Float> BlockBounds<F> {
         block: ArrayView2<F>,
         code_book: ArrayView2<F>,
     ) -> Result<ClusterSums<F>> {
+        self.assign(exec, block, code_book, true)
+    }
+
+    /// Label the rows of `block` as [`BlockBounds::step`] does, without summing them (for
+    /// a caller that wants the labels only).
+    ///
+    /// # Errors
+    /// As [`BlockBounds::step`].
+    pub fn label(
+        &mut self,
+        exec: &Exec,
+        block: ArrayView2<F>,
+        code_book: ArrayView2<F>,
+    ) -> Result<()> {
+        self.assign(exec, block, code_book, false).map(drop)
+    }
+
+    /// [`BlockBounds::step`], the sums made only if `sums` (else empty).
+    fn assign(
+        &mut self,
+        exec: &Exec,
+        block: ArrayView2<F>,
+        code_book: ArrayView2<F>,
+        sums: bool,
+    ) -> Result<ClusterSums<F>> {
         let (n, d) = block.dim();
         let (k, cb_d) = code_book.dim();
         check_code_book(k, cb_d, d)?;
@@ -102,6 +127,7 @@ impl<F: Float> BlockBounds<F> {
         let codes = crate::contiguous(&code_book)?;
         // Sums summed afresh in row order, never carried: the same bits whatever the bounds.
         self.state.forget_sums();
+        self.state.labels_only = !sums;
         let step = self.state.step(
             exec,
             crate::contiguous(&block)?,
@@ -134,6 +160,7 @@ mod tests {
         let exec = Exec::with_threads(2).unwrap();
         let mut kept = BlockBounds::new(n);
         let mut stale = BlockBounds::new(n);
+        let mut labeller = BlockBounds::new(n);
         for iteration in 0..6 {
             let (labels, stats) = block_stats(&exec, x.view(), book.view(), None).unwrap();
             let sums = kept.step(&exec, x.view(), book.view()).unwrap();
@@ -152,6 +179,16 @@ mod tests {
                 stats.sums
             );
             assert_eq!(fresh.scanned(), n);
+            // Labelling only gives the same labels, and leaves bounds that serve a later
+            // step (every other iteration here) as well as the step's own.
+            if iteration % 2 == 0 {
+                labeller.label(&exec, x.view(), book.view()).unwrap();
+            } else {
+                let sums = labeller.step(&exec, x.view(), book.view()).unwrap();
+                assert_eq!(sums, stats.sums);
+            }
+            assert_eq!(labeller.labels(), labels);
+            assert_eq!(labeller.scanned() == n, iteration == 0, "{iteration}");
             let (means, has) = stats.sums.into_means();
             for (j, row) in book.rows_mut().into_iter().enumerate() {
                 if has[j] {

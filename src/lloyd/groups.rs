@@ -176,7 +176,7 @@ impl<F: Float> LloydState<F> {
         let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
         let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
         let of_code = &groups.of_code;
-        let (mut total, incremental) = self.start_sums(k, d, weights.is_some());
+        let (mut total, mode) = self.start_sums(k, d, weights.is_some());
         let tables = SumTables::new(k, d, weights.is_some());
         let (mut scanned, mut changed) = (0, 0);
         exec.chunks_wide(
@@ -189,7 +189,7 @@ impl<F: Float> LloydState<F> {
                 let w = weights.map(|w| &w[first..first + states.len()]);
                 let mut promoted = Vec::new();
                 let xc = F::promote(xs, &mut promoted);
-                let mut sums = ChunkSums::new(incremental, &tables, d, xs, w);
+                let mut sums = ChunkSums::new(mode, &tables, d, xs, w);
                 // Move every row's bounds; list the rows they do not settle.
                 let mut open = Vec::new();
                 for (i, st) in states.iter_mut().enumerate() {

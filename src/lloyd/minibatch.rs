@@ -49,7 +49,7 @@ pub fn step<F: Float>(
     let (n, d) = batch.dim();
     let labels = match bounds {
         Some(bounds) if pruning_pays(n, centers.nrows(), d) => {
-            bounds.step(exec, batch, centers)?;
+            bounds.label(exec, batch, centers)?;
             bounds.labels()
         }
         _ => nearest_labels(exec, batch, centers, false)?,

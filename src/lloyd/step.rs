@@ -78,6 +78,19 @@ pub(crate) struct LloydState<F> {
     bounds_failed: usize,
     /// The groups of codes and the rows' bounds per group, while kept.
     pub(super) groups: Option<Groups>,
+    /// Whether steps label the rows without summing them ([`SumMode::Skip`]).
+    pub(super) labels_only: bool,
+}
+
+/// How a step's chunks make their share of the sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SumMode {
+    /// Each chunk sums its rows afresh, in row order.
+    Fresh,
+    /// The sums carried from the last step change by the rows that move.
+    Moves,
+    /// No sums: the step labels the rows only.
+    Skip,
 }
 
 impl<F: Float> LloydState<F> {
@@ -93,6 +106,7 @@ impl<F: Float> LloydState<F> {
             grouped,
             bounds_failed: 0,
             groups: None,
+            labels_only: false,
         }
     }
 
@@ -109,11 +123,11 @@ impl<F: Float> LloydState<F> {
 
 /// One chunk's share of a step's sums: with sums carried from the last step, the moves of
 /// the rows that change code (allocated only if one does); otherwise the chunk's rows
-/// summed afresh in row order once they are labelled.
+/// summed afresh in row order once they are labelled (or not at all, see [`SumMode`]).
 pub(super) struct ChunkSums<'a, F> {
     /// The changes of the rows that moved, for an incremental step.
     changes: Option<SumChanges<F>>,
-    incremental: bool,
+    mode: SumMode,
     tables: &'a SumTables<F>,
     d: usize,
     xs: &'a [F],
@@ -146,7 +160,7 @@ impl<'a, F: Float> ChunkSums<'a, F> {
     /// For the chunk's rows `xs` (`d` features, and their `weights`) of a step whose
     /// tables of sums are `tables`.
     pub(super) fn new(
-        incremental: bool,
+        mode: SumMode,
         tables: &'a SumTables<F>,
         d: usize,
         xs: &'a [F],
@@ -154,7 +168,7 @@ impl<'a, F: Float> ChunkSums<'a, F> {
     ) -> Self {
         ChunkSums {
             changes: None,
-            incremental,
+            mode,
             tables,
             d,
             xs,
@@ -176,7 +190,7 @@ impl<'a, F: Float> ChunkSums<'a, F> {
     #[inline(never)]
     fn move_row(&mut self, i: usize, from: usize, to: usize) {
         self.moved += 1;
-        if self.incremental {
+        if self.mode == SumMode::Moves {
             let (k, d, w) = (self.tables.k(), self.d, self.weights);
             self.changes
                 .get_or_insert_with(|| SumChanges::new(k, d, w.is_some()))
@@ -187,12 +201,15 @@ impl<'a, F: Float> ChunkSums<'a, F> {
     /// The chunk's sums (or their change) once every row of `states` is labelled, and the
     /// count of rows whose label changed.
     pub(super) fn finish(self, states: &[RowBounds]) -> (Option<ChunkPart<F>>, usize) {
-        if self.incremental {
-            return (self.changes.map(ChunkPart::Changes), self.moved);
+        match self.mode {
+            SumMode::Moves => (self.changes.map(ChunkPart::Changes), self.moved),
+            SumMode::Skip => (None, self.moved),
+            SumMode::Fresh => {
+                let mut sums = self.tables.take();
+                sums.add_rows(self.xs, states.iter().map(|s| s.label), self.weights);
+                (Some(ChunkPart::Sums(sums)), self.moved)
+            }
         }
-        let mut sums = self.tables.take();
-        sums.add_rows(self.xs, states.iter().map(|s| s.label), self.weights);
-        (Some(ChunkPart::Sums(sums)), self.moved)
     }
 }
 
@@ -256,7 +273,7 @@ impl<F: Float> LloydState<F> {
         };
         // Relative margin on distances: far above the rounding of the direct formula.
         let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
-        let (mut total, incremental) = self.start_sums(k, d, weights.is_some());
+        let (mut total, mode) = self.start_sums(k, d, weights.is_some());
         let tables = SumTables::new(k, d, weights.is_some());
         let (mut scanned, mut changed, mut compared_all) = (0, 0, 0);
         // With few chunks, a chunk's full assignment is shared out among the threads.
@@ -274,7 +291,7 @@ impl<F: Float> LloydState<F> {
                 let mut todo = Vec::new();
                 // Rows searched among the codes near their own.
                 let mut searched = 0;
-                let mut sums = ChunkSums::new(incremental, &tables, d, xs, w);
+                let mut sums = ChunkSums::new(mode, &tables, d, xs, w);
                 // Distances are computed exactly only when asked for; otherwise bounds will do.
                 let want_dists = !dists.is_empty();
                 if let Some(m) = &motion {
@@ -406,21 +423,26 @@ impl<F: Float> LloydState<F> {
         Ok(self.finish(total, centers, scanned, changed))
     }
 
-    /// The sums a step starts from, and whether they are carried: past one chunk, the
+    /// The sums a step starts from, and how its chunks add to them: past one chunk, the
     /// sums are updated with the rows that changed code rather than summed again (within
-    /// one chunk they are recomputed in row order, SciPy's own).
+    /// one chunk they are recomputed in row order, SciPy's own); none for a state that
+    /// labels only.
     pub(super) fn start_sums(
         &mut self,
         k: usize,
         d: usize,
         weighted: bool,
-    ) -> (ClusterSums<F>, bool) {
+    ) -> (ClusterSums<F>, SumMode) {
         let n = self.rows.len();
         let previous = self.totals.take().filter(|t| t.k() == k && n > CHUNK_ROWS);
-        let incremental = previous.is_some();
+        let mode = match (&previous, self.labels_only) {
+            (_, true) => SumMode::Skip,
+            (Some(_), false) => SumMode::Moves,
+            (None, false) => SumMode::Fresh,
+        };
         (
             previous.unwrap_or_else(|| ClusterSums::new(k, d, weighted)),
-            incremental,
+            mode,
         )
     }
 
@@ -435,7 +457,7 @@ impl<F: Float> LloydState<F> {
         total.clear_empty();
         self.bound_codes = centers;
         self.scanned = scanned;
-        self.totals = Some(total.clone());
+        self.totals = (!self.labels_only).then(|| total.clone());
         Step {
             sums: total,
             scanned,

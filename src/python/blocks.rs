@@ -181,9 +181,45 @@ fn block_sums<'py>(
     with_float!(block, "block", |x| go(py, x, code_book, bounds, workers))
 }
 
-/// Add this front-end's class and function to the module.
+/// The labels of `block_sums` (int32), without the sums: the rows of `block` labelled
+/// with their nearest code of `code_book`, comparing only those that `bounds` (from an
+/// earlier call on this block) do not settle; the new bounds are left in `bounds`.
+#[pyfunction]
+#[pyo3(signature = (block, code_book, bounds, workers=None))]
+fn block_labels<'py>(
+    py: Python<'py>,
+    block: &Bound<'py, PyAny>,
+    code_book: &Bound<'py, PyAny>,
+    bounds: &Bound<'py, BlockBounds>,
+    workers: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<i32>>> {
+    fn go<'py, F: Bounded>(
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, F>,
+        code_book: &Bound<'py, PyAny>,
+        bounds: &Bound<'py, BlockBounds>,
+        workers: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray1<i32>>> {
+        let c = codes_like::<F>(code_book, "code_book")?;
+        let (xv, cv) = (x.as_array(), c.as_array());
+        let n = xv.nrows();
+        let mut kept = bounds.get().take::<F>(n);
+        let size = cost(&[n, cv.nrows(), cv.ncols()]);
+        let kept = run(py, size, workers, None, |exec| {
+            kept.label(exec, xv, cv)?;
+            Ok(kept)
+        })?;
+        let labels = kept.labels().into_pyarray(py);
+        bounds.get().put(kept);
+        Ok(labels)
+    }
+    with_float!(block, "block", |x| go(py, x, code_book, bounds, workers))
+}
+
+/// Add this front-end's class and functions to the module.
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BlockBounds>()?;
     m.add_function(wrap_pyfunction!(block_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(block_labels, m)?)?;
     Ok(())
 }
