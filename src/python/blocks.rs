@@ -1,6 +1,7 @@
 //! The Dask front-end's Lloyd step of one block: the block's per-code sums, with the rows'
 //! distance bounds handed back to the caller to keep for the block's next iteration (see
-//! `ferrovq::lloyd::BlockBounds`: the sums do not depend on them).
+//! `ferrovq::lloyd::BlockBounds`: the sums do not depend on them); and the labels alone of
+//! rows whose bounds a step left (`MiniBatchKMeans.partial_fit`'s `labels_`).
 
 use super::arrays::{codes_like, with_float};
 use super::running::{cost, run};
