@@ -2,7 +2,7 @@
 //! rows to their codes, and every row's distance to every code; and the spread of the data
 //! itself (scikit-learn scales its tolerance by it).
 
-use crate::assign::{check_code_book, lane_sq_dists, sq_dist};
+use crate::assign::{check_code_book, lane_sq_dists, sq_dists_to_labels};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -43,10 +43,17 @@ pub fn inertia<F: Float>(
     check_labels(labels, n, k)?;
     let (data, codes) = (data.as_standard_layout(), codes.as_standard_layout());
     let (x, c) = (crate::contiguous(&data)?, crate::contiguous(&codes)?);
-    exec.sum_rows(n, |i| {
-        let j = labels[i] as usize;
-        let s = sq_dist(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
-        (weights.map_or(F::ONE, |w| w[i]) * s).to_f64()
+    // Each chunk's rows measured together, then summed in row order.
+    exec.sum_chunks(n, |rows| {
+        let sq = sq_dists_to_labels(
+            c,
+            d,
+            &x[rows.start * d..rows.end * d],
+            &labels[rows.clone()],
+        );
+        rows.zip(sq)
+            .map(|(i, s)| (weights.map_or(F::ONE, |w| w[i]) * s).to_f64())
+            .sum::<f64>()
     })
 }
 

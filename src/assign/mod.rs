@@ -24,7 +24,7 @@ pub(crate) use codebook::{Codebook, Hit};
 pub(crate) use dot::ROWS;
 #[cfg(test)]
 pub(crate) use exact::{brute, brute_labels};
-pub(crate) use exact::{lane_sq_dists, sq_dist};
+pub(crate) use exact::{lane_sq_dists, sq_dist, sq_dists_to_labels};
 pub(crate) use grouped::GroupedBook;
 pub(crate) use quant::{integer_kernel, integer_limit, lane_of};
 pub(crate) use transpose::transpose_block;
