@@ -2,7 +2,7 @@
 //! code 0, then those of code 1, each half in the order its rows had (the two halves of a
 //! bisection), and each half's inertia measured while the rows pass.
 
-use crate::assign::sq_dist;
+use crate::assign::sq_dists_to_labels;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::measure::check_labels;
@@ -95,9 +95,10 @@ pub fn split_rows<F: Float>(
     let parts = exec.map(tasks, |(a, rows, half_ids)| {
         let mut sums = [0.0f64; 2];
         let mut at = [0usize; 2];
-        for i in a..a + rows {
-            let (x, j) = (&src[i * d..(i + 1) * d], labels[i] as usize);
-            let s = sq_dist(x, &codes[j * d..(j + 1) * d]);
+        let span = a..a + rows;
+        let sq = sq_dists_to_labels(codes, d, &src[a * d..(a + rows) * d], &labels[span.clone()]);
+        for (i, s) in span.zip(sq) {
+            let j = labels[i] as usize;
             sums[j] += (weights.map_or(F::ONE, |w| w[i]) * s).to_f64();
             half_ids[j][at[j]] = ids[i];
             at[j] += 1;
