@@ -13,7 +13,7 @@ import sklearn.cluster as skc
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from test_sklearn import EXPECTED_FAILED, blobs, close
 
-from ferrovq import MiniBatchKMeans
+from ferrovq import MiniBatchKMeans, _kernels
 
 
 def fit_both(X, sample_weight=None, **params):
@@ -103,6 +103,29 @@ def test_partial_fit_labels_from_the_steps_bounds_are_sklearns():
         assert np.array_equal(ours.labels_, theirs.labels_)
         assert close(ours.cluster_centers_, theirs.cluster_centers_, np.float64)
         assert close(ours.inertia_, theirs.inertia_, np.float64)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_a_step_measures_the_batch_inertia_only_when_asked(fmt):
+    """The engine's mini-batch step: labels and weighted inertia against the centres
+    before the move are those of a float64 brute force; asked for no inertia (as
+    ``partial_fit`` asks), it moves the centres and totals the same and measures none."""
+    X = blobs(3000, 5, 8, seed=2)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(X))
+    centres = X[::375].copy()
+    rows = sp.csr_matrix(X) if fmt == "csr" else X
+    out = {}
+    for measure in (True, False):
+        totals = np.ones(len(centres))
+        labels, inertia, moved = _kernels.minibatch_step(rows, w, centres, totals, inertia=measure)
+        out[measure] = (labels, inertia, moved, totals)
+    (labels, inertia, moved, totals), (labels_, nothing, moved_, totals_) = out.values()
+    sq = ((X[:, None, :] - centres[None]) ** 2).sum(axis=2)
+    assert np.array_equal(labels, sq.argmin(axis=1))
+    assert np.isclose(inertia, (w * sq.min(axis=1)).sum(), rtol=1e-12)
+    assert nothing is None
+    assert np.array_equal(labels, labels_)
+    assert np.array_equal(moved, moved_) and np.array_equal(totals, totals_)
 
 
 def test_float32_agrees_in_most_fits():

@@ -64,7 +64,8 @@ def minibatch_step(
     totals: npt.NDArray[np.floating],
     workers: int | None = None,
     bounds: BlockBounds | None = None,
-) -> tuple[npt.NDArray[np.int32], float, npt.NDArray[np.floating]]: ...
+    inertia: bool = True,
+) -> tuple[npt.NDArray[np.int32], float | None, npt.NDArray[np.floating]]: ...
 def kmeans_plusplus(
     data: npt.NDArray[np.floating],
     k: int,
@@ -227,7 +228,8 @@ def sparse_minibatch_step(
     centers: npt.NDArray[np.floating],
     totals: npt.NDArray[np.floating],
     workers: int | None = None,
-) -> tuple[npt.NDArray[np.int32], float, npt.NDArray[np.floating]]: ...
+    inertia: bool = True,
+) -> tuple[npt.NDArray[np.int32], float | None, npt.NDArray[np.floating]]: ...
 def sparse_nearest(
     parts: _Csr, codes: npt.NDArray[np.floating], workers: int | None = None
 ) -> npt.NDArray[np.int32]: ...

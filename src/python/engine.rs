@@ -7,7 +7,6 @@ use super::arrays::{codes_like, with_float, with_float_pair};
 use super::blocks::{BlockBounds, Bounded};
 use super::running::{cost, run, PyFarthest};
 use crate::float::{Float, Promote};
-use crate::lloyd::minibatch::BatchStep;
 use crate::lloyd::{Empty, Params, Stop};
 use crate::parallel::Exec;
 use ndarray::ArrayView2;
@@ -116,8 +115,12 @@ fn lloyd<'py>(
     with_float_pair!(data, init, "init", |x, c| go(py, x, c, params, workers, cb))
 }
 
-/// A mini-batch step's labels, inertia and moved codes.
-pub(super) type StepOut<'py> = (Bound<'py, PyArray1<i32>>, f64, Bound<'py, PyAny>);
+/// A mini-batch step's labels, inertia (if measured) and moved codes.
+pub(super) type StepOut<'py> = (Bound<'py, PyArray1<i32>>, Option<f64>, Bound<'py, PyAny>);
+
+/// What a mini-batch step hands back from the engine: the labels and, if measured, the
+/// batch's inertia against the codes before the step.
+pub(super) type Stepped = crate::Result<(Vec<i32>, Option<f64>)>;
 
 /// The parts of a mini-batch step as Python hands them over (`weights`, `centers` and
 /// `totals`, which is written in place: each code's weight so far).
@@ -136,7 +139,7 @@ pub(super) fn minibatch_call<'py, F: Float + Element>(
     (weights, centers, totals): StepArgs<'_, 'py>,
     workers: Option<usize>,
     cost: impl FnOnce(usize) -> usize,
-    step: impl FnOnce(&Exec, ArrayView2<F>, &[F], &mut [F], &mut [F]) -> crate::Result<BatchStep> + Send,
+    step: impl FnOnce(&Exec, ArrayView2<F>, &[F], &mut [F], &mut [F]) -> Stepped + Send,
 ) -> PyResult<StepOut<'py>> {
     let c = codes_like::<F>(centers, "centers")?;
     let w: PyReadonlyArray1<'py, F> = weights
@@ -148,23 +151,25 @@ pub(super) fn minibatch_call<'py, F: Float + Element>(
     let cv = c.as_array();
     let (ws, ts) = (w.as_slice()?, t.as_slice_mut()?);
     let mut moved = vec![F::ZERO; cv.len()];
-    let out = run(py, cost(cv.nrows()), workers, None, |exec| {
+    let (labels, inertia) = run(py, cost(cv.nrows()), workers, None, |exec| {
         step(exec, cv, ws, ts, &mut moved)
     })?;
     let moved = crate::matrix(moved, cv.nrows(), cv.ncols())?;
     Ok((
-        out.labels.into_pyarray(py),
-        out.inertia,
+        labels.into_pyarray(py),
+        inertia,
         moved.into_pyarray(py).into_any(),
     ))
 }
 
 /// One mini-batch step on dense rows ([`crate::lloyd::minibatch::step`]): `totals` is
-/// updated in place; returns the batch's labels and inertia and the moved codes. With
-/// `bounds` (a `BlockBounds` for these rows) the rows' distance bounds are left in it, for
-/// `block_sums` to label the same rows against the moved codes comparing fewer of them.
+/// updated in place; returns the batch's labels, its inertia (`None` unless `inertia`) and
+/// the moved codes. With `bounds` (a `BlockBounds` for these rows) the rows' distance
+/// bounds are left in it, for `block_sums` to label the same rows against the moved codes
+/// comparing fewer of them.
+#[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (data, weights, centers, totals, workers=None, bounds=None))]
+#[pyo3(signature = (data, weights, centers, totals, workers=None, bounds=None, inertia=true))]
 fn minibatch_step<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -173,19 +178,22 @@ fn minibatch_step<'py>(
     totals: &Bound<'py, PyAny>,
     workers: Option<usize>,
     bounds: Option<&Bound<'py, BlockBounds>>,
+    inertia: bool,
 ) -> PyResult<StepOut<'py>> {
     fn go<'py, F: Bounded>(
         py: Python<'py>,
         x: numpy::PyReadonlyArray2<'py, F>,
         args: StepArgs<'_, 'py>,
         workers: Option<usize>,
-        bounds: Option<&Bound<'py, BlockBounds>>,
+        (bounds, inertia): (Option<&Bound<'py, BlockBounds>>, bool),
     ) -> PyResult<StepOut<'py>> {
         let xv = x.as_array();
         let cost = |k| cost(&[xv.nrows(), k, xv.ncols()]);
         let mut kept = bounds.map(|b| b.get().take::<F>(xv.nrows()));
         let out = minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
-            crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, moved, kept.as_mut())
+            let labels = crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, moved, kept.as_mut())?;
+            let measured = inertia.then(|| crate::inertia(exec, xv, cv, &labels, Some(ws)));
+            Ok((labels, measured.transpose()?))
         });
         // Bounds the step did not use (too few rows per code for them) stay out.
         if let (Some(b), Some(kept)) = (bounds, kept.filter(|k| k.stepped())) {
@@ -198,7 +206,7 @@ fn minibatch_step<'py>(
         x,
         (weights, centers, totals),
         workers,
-        bounds
+        (bounds, inertia)
     ))
 }
 

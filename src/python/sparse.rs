@@ -187,7 +187,7 @@ fn sparse_inertia<'py>(
 /// One mini-batch step on sparse rows ([`crate::lloyd::minibatch::sparse_step`]), as the
 /// engine front-end's `minibatch_step`.
 #[pyfunction]
-#[pyo3(signature = (parts, weights, centers, totals, workers=None))]
+#[pyo3(signature = (parts, weights, centers, totals, workers=None, inertia=true))]
 fn sparse_minibatch_step<'py>(
     py: Python<'py>,
     parts: Parts<'py>,
@@ -195,19 +195,27 @@ fn sparse_minibatch_step<'py>(
     centers: &Bound<'py, PyAny>,
     totals: &Bound<'py, PyAny>,
     workers: Option<usize>,
+    inertia: bool,
 ) -> PyResult<StepOut<'py>> {
     fn go<'py, F: Float + Element>(
         py: Python<'py>,
         x: Csr<'_, F>,
         args: StepArgs<'_, 'py>,
-        workers: Option<usize>,
+        (workers, inertia): (Option<usize>, bool),
     ) -> PyResult<StepOut<'py>> {
         let cost = |k| pass_cost(&x, k);
         minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
-            crate::lloyd::minibatch::sparse_step(exec, &x, ws, cv, ts, moved)
+            let labels = crate::lloyd::minibatch::sparse_step(exec, &x, ws, cv, ts, moved)?;
+            let measured = inertia.then(|| crate::sparse::inertia(exec, &x, cv, &labels, Some(ws)));
+            Ok((labels, measured.transpose()?))
         })
     }
-    with_csr!(parts, |x| go(py, x, (weights, centers, totals), workers))
+    with_csr!(parts, |x| go(
+        py,
+        x,
+        (weights, centers, totals),
+        (workers, inertia)
+    ))
 }
 
 #[pyfunction]
