@@ -2,7 +2,7 @@
 //! rows to their codes, and every row's distance to every code; and the spread of the data
 //! itself (scikit-learn scales its tolerance by it).
 
-use crate::assign::{check_code_book, lane_sq_dists, sq_dists_to_labels};
+use crate::assign::{check_code_book, lane_sq_dists_all, sq_dists_to_labels};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::parallel::{Exec, CHUNK_ROWS};
@@ -103,7 +103,6 @@ pub fn distances<F: Float>(
     check_code_book(k, cd, d)?;
     let (data, codes) = (data.as_standard_layout(), codes.as_standard_layout());
     let (x, c) = (crate::contiguous(&data)?, crate::contiguous(&codes)?);
-    let all: Vec<u32> = (0..k as u32).collect();
     let mut out: Vec<F> = crate::pages::zeroed(n * k);
     let blocks = out
         .chunks_mut(CHUNK_ROWS * k)
@@ -111,10 +110,8 @@ pub fn distances<F: Float>(
         .collect();
     exec.check()?;
     exec.map(blocks, |(o, rows)| {
-        for (i, o) in o.chunks_exact_mut(k).enumerate() {
-            lane_sq_dists(&rows[i * d..(i + 1) * d], c, &all, o);
-            crate::float::sqrt_all(o);
-        }
+        lane_sq_dists_all(rows, c, d, o);
+        crate::float::sqrt_all(o);
     });
     crate::matrix(out, n, k)
 }

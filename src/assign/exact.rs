@@ -103,7 +103,7 @@ simd! {
 }
 
 /// Accumulators of [`lane_sq_dists`].
-const SUM_LANES: usize = 16;
+pub(super) const SUM_LANES: usize = 16;
 
 simd! {
     /// Squared distances of `x` to the rows numbered in `codes` of `rows` (row-major, rows as
@@ -161,7 +161,7 @@ pub(super) fn lane_dot<C: Float>(x: &[C], y: &[C]) -> C {
 
 /// The sum of the lanes, added pairwise (halving the width each time).
 #[inline(always)]
-fn add_lanes<C: Float>(mut acc: [C; SUM_LANES]) -> C {
+pub(super) fn add_lanes<C: Float>(mut acc: [C; SUM_LANES]) -> C {
     let mut width = SUM_LANES;
     while width > 1 {
         width /= 2;

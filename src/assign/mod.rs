@@ -15,6 +15,7 @@ mod direct;
 mod dot;
 mod exact;
 mod grouped;
+mod lane_block;
 mod lane_dots;
 mod narrow;
 mod quant;
@@ -26,6 +27,7 @@ pub(crate) use dot::ROWS;
 pub(crate) use exact::{brute, brute_labels};
 pub(crate) use exact::{lane_sq_dists, sq_dist, sq_dists_to_labels};
 pub(crate) use grouped::GroupedBook;
+pub(crate) use lane_block::lane_sq_dists_all;
 pub(crate) use quant::{integer_kernel, integer_limit, lane_of};
 pub(crate) use transpose::transpose_block;
 
