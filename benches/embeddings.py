@@ -29,6 +29,10 @@ subsampling). Sections:
   the assignment and the passes, medians; E128 and E768, float32 and float64. The worst
   iteration (it includes the call's own set-up, as the assignment does), the first eight,
   and the iterations that compared under 1% of the rows, in passes;
+- ``transform``: ``KMeans.transform`` (every row's distance to every centre) of ferrovq
+  against scikit-learn's, each fitted one iteration from the same rows, float32 and
+  float64: the median of five calls in a process of its own, three processes alternating
+  per library, medians;
 - ``parallel``: ``KMeans(n_clusters=k, init='k-means||', random_state=0)`` end to end on
   E128 and E768 against ``faiss.Kmeans(d, k)`` with its defaults (random rows, 25
   iterations at most, its early stop), alternating, medians of three runs each: time,
@@ -63,12 +67,24 @@ SETTLE_S = 0.25
 
 # (d, k) of the rate section; rows chosen so that a call does about 40 GFLOP.
 RATE_SHAPES = [(64, 256), (128, 1024), (384, 256), (768, 1024), (1536, 1024), (128, 65536)]
-SECTIONS = ["iterations", "convergence", "rate", "seeding", "defaults", "steps", "parallel"]
+SECTIONS = [
+    "iterations",
+    "convergence",
+    "rate",
+    "seeding",
+    "defaults",
+    "steps",
+    "transform",
+    "parallel",
+]
 PARALLEL_CASES = ["E128", "E768"]
 STEP_CASES = ["E128", "E768"]
 STEP_ITERS = 30
 STEP_RUNS = 3
 PARALLEL_RUNS = 3
+# (n, d, k) of the transform section: outputs of 6-80 MB.
+TRANSFORM_SHAPES = [(100_000, 16, 64), (20_000, 128, 1024), (10_000, 768, 1024)]
+TRANSFORM_RUNS = 3
 
 
 def make_embeddings(n, d, k, dtype="float32", seed=0):
@@ -294,6 +310,21 @@ def task_steps(case, dtype):
     }
 
 
+def task_transform(lib, dtype, n, d, k):
+    module = {"ferrovq": "ferrovq", "sklearn": "sklearn.cluster"}
+    KMeans = __import__(module[lib], fromlist=["KMeans"]).KMeans
+    x, init = make_embeddings(n, d, k)
+    x, init = x.astype(dtype, copy=False), init.astype(dtype, copy=False)
+    km = KMeans(k, init=init, n_init=1, max_iter=1).fit(x)
+    km.transform(x[:1000])
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        km.transform(x)
+        times.append(time.perf_counter() - t)
+    return {"s": median(times)}
+
+
 TASKS = {
     "iterations": task_iterations,
     "convergence": task_convergence,
@@ -301,6 +332,7 @@ TASKS = {
     "seeding": task_seeding,
     "defaults": task_defaults,
     "steps": task_steps,
+    "transform": task_transform,
     "parallel": task_parallel,
 }
 
@@ -486,6 +518,28 @@ def section_steps():
             )
 
 
+def section_transform(libs):
+    libs = [lib for lib in ("ferrovq", "sklearn") if lib in libs]
+    print(
+        f"\n### KMeans.transform, every row to every centre (median of {TRANSFORM_RUNS} "
+        "processes each)\n"
+    )
+    print("| n x d, k | dtype | " + " | ".join(f"{lib} ms" for lib in libs) + " | ratio |")
+    print("|---|---|" + "---|" * (len(libs) + 1))
+    for n, d, k in TRANSFORM_SHAPES:
+        for dtype in ("float32", "float64"):
+            runs = {lib: [] for lib in libs}
+            for _ in range(TRANSFORM_RUNS):
+                for lib in libs:
+                    runs[lib].append(
+                        child("transform", lib, dtype, n, d, k).get("s", float("nan"))
+                    )
+            ms = [1e3 * median(runs[lib]) for lib in libs]
+            ratio = f"{ms[-1] / ms[0]:.2f}x" if len(ms) == 2 else ""
+            cells = " | ".join(f"{v:.1f}" for v in ms)
+            print(f"| {n:,} x {d}, {k} | {dtype} | {cells} | {ratio} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sections", default=",".join(SECTIONS))
@@ -524,6 +578,8 @@ def main():
             section_defaults(libs)
         elif section == "steps":
             section_steps()
+        elif section == "transform":
+            section_transform(libs)
         elif section == "parallel":
             section_parallel(libs)
         sys.stdout.flush()
