@@ -103,8 +103,9 @@ unsafe fn unique<C, T>(s: &mut [C]) -> &mut [T] {
     std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<T>(), s.len())
 }
 
-/// Generates the AVX2 kernel of one type: `$rows` rows against `$codes` codes at a time,
-/// each pair's [`SUM_LANES`] lanes in registers of `$width` values.
+/// Generates one kernel of [`block`] (`$features` enabled, type `$t`): `$rows` rows against
+/// `$codes` codes at a time, each pair's [`SUM_LANES`] lanes in registers of `$width`
+/// values.
 macro_rules! pairs {
     ($name:ident, $features:literal, $t:ty, $reg:ty, $width:expr, $rows:expr, $codes:expr,
      $zero:ident, $load:ident, $sub:ident, $fmadd:ident, $store:ident) => {
