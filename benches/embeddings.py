@@ -524,7 +524,11 @@ def section_transform(libs):
         f"\n### KMeans.transform, every row to every centre (median of {TRANSFORM_RUNS} "
         "processes each)\n"
     )
-    print("| n x d, k | dtype | " + " | ".join(f"{lib} ms" for lib in libs) + " | ratio |")
+    print(
+        "| n x d, k | dtype | "
+        + " | ".join(f"{lib} ms" for lib in libs)
+        + " | scikit-learn / ferrovq |"
+    )
     print("|---|---|" + "---|" * (len(libs) + 1))
     for n, d, k in TRANSFORM_SHAPES:
         for dtype in ("float32", "float64"):

@@ -159,6 +159,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(labels, [0, 1, 0, 1]);
+        // The batch's inertia from these labels: squared distances 9, 2, 9 and 2 (times 3)
+        // to the codes before the step.
+        let inertia = crate::inertia(&exec, batch.view(), centers.view(), &labels, Some(&weights));
+        assert_eq!(inertia.unwrap(), 9.0 + 2.0 + 9.0 + 6.0);
         // Code 0: (0 * 2 + (3, 0) + (0, 3)) / 4; code 1: ((9, 11) + 3 (11, 9)) / 4.
         assert_eq!(moved, [0.75, 0.75, 10.5, 9.5, 50.0, 50.0]);
         assert_eq!(totals, [4.0, 4.0, 5.0]);
@@ -205,7 +209,14 @@ mod tests {
             };
             (out.unwrap(), totals, moved)
         };
-        assert_eq!(run(false), run(true));
+        let (a, b) = (run(false), run(true));
+        assert_eq!(a, b);
+        // The batch's inertia from those labels, measured dense and sparse.
+        let dense_inertia =
+            crate::inertia(&exec, dense.view(), centers.view(), &a.0, Some(&weights));
+        let sparse_inertia =
+            crate::sparse::inertia(&exec, &sparse, centers.view(), &b.0, Some(&weights));
+        assert!((dense_inertia.unwrap() - sparse_inertia.unwrap()).abs() < 1e-12);
     }
 
     /// With bounds, a step's labels are those without, and the bounds it leaves label the

@@ -208,15 +208,15 @@ class MiniBatchKMeans(_BaseKMeans):
             return True
         return False
 
-    def _step(self, X, sample_weight, centers, random_state, reassign, bounds=None, inertia=True):
+    def _step(self, X, sample_weight, centers, random_state, reassign, bounds=None, measure=True):
         """One mini-batch step on the rows `X`: the engine's assignment and running-mean
         update (``self._counts`` gains the weights; the rows' distance bounds left in
         `bounds` if given), then scikit-learn's reassignment of the centres whose weight is
         below `reassignment_ratio` of the largest (at most half the batch's rows, the
         lightest first) to distinct random rows of the batch. Returns the moved centres and
-        the batch's inertia before the move (None unless `inertia`)."""
+        the batch's inertia before the move (None unless `measure`)."""
         _, inertia, moved = _kernels.minibatch_step(
-            X, sample_weight, centers, self._counts, self.workers, bounds, inertia
+            X, sample_weight, centers, self._counts, self.workers, bounds, measure
         )
         if reassign and self.reassignment_ratio > 0:
             counts = self._counts
@@ -381,7 +381,7 @@ class MiniBatchKMeans(_BaseKMeans):
             self._random_state,
             self._reassignment_due(),
             bounds,
-            inertia=False,
+            measure=False,
         )
         if self.compute_labels:
             self.labels_, self.inertia_ = _labels_inertia(
