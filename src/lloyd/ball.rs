@@ -11,7 +11,7 @@
 //! [`MAX_CODES`] no lists are kept and the half gaps that Hamerly's test reads are lower
 //! bounds from the register-tiled kernel.
 
-use crate::assign::{lane_sq_dists, sq_dist, Codebook, Hit};
+use crate::assign::{lane_sq_dists, lane_sq_dists_all, sq_dist, Codebook, Hit};
 use crate::float::Float;
 use crate::parallel::Exec;
 use std::sync::OnceLock;
@@ -21,6 +21,9 @@ const MAX_CODES: usize = 1024;
 
 /// Codes per parallel task of [`half_gaps`].
 const GAP_ROWS: usize = 256;
+
+/// Codes per parallel task of [`exact_half_gaps`].
+const GAP_BLOCK: usize = 32;
 
 /// A ball holding more than this share of the codes is not searched: comparing the row
 /// with every code in the register-tiled kernel costs less.
@@ -200,19 +203,28 @@ impl Near {
 
 /// Half the distance from each of the `k` codes of `centers` (row-major, `d` features) to
 /// its nearest other code by the direct formula, each pair measured once (the formula is
-/// symmetric, bit for bit): the values a full measurement gives, at half its cost.
+/// symmetric, bit for bit): the values a full measurement gives, at half its cost. Each
+/// block of [`GAP_BLOCK`] codes is measured against itself and the codes after it by the
+/// kernel that keeps several pairs in registers (the same bits as one pair at a time); the
+/// pairs below the block's diagonal are measured and not read. One thread of a Zen 4, 1,024
+/// codes of `f64`: 128 features 12.5-13 ms one pair at a time, 10 ms in blocks; 768
+/// features 62 ms and 37 ms.
 fn exact_half_gaps(exec: &Exec, centers: &[f64], k: usize, d: usize) -> Vec<f64> {
-    let after = exec.map((0..k).collect(), |a| {
-        let later: Vec<u32> = (a as u32 + 1..k as u32).collect();
-        let mut sq = vec![0.0; later.len()];
-        lane_sq_dists(&centers[a * d..(a + 1) * d], centers, &later, &mut sq);
+    let blocks = exec.map((0..k).step_by(GAP_BLOCK).collect(), |first| {
+        let rows = GAP_BLOCK.min(k - first);
+        let mut sq = vec![0.0; rows * (k - first)];
+        let later = &centers[first * d..];
+        lane_sq_dists_all(&later[..rows * d], later, d, &mut sq);
         sq
     });
     let mut nearest = vec![f64::INFINITY; k];
-    for (a, row) in after.iter().enumerate() {
-        for (j, &v) in (a + 1..).zip(row) {
-            nearest[a] = nearest[a].min(v);
-            nearest[j] = nearest[j].min(v);
+    for (first, sq) in (0..k).step_by(GAP_BLOCK).zip(&blocks) {
+        let width = k - first;
+        for (a, row) in (first..).zip(sq.chunks_exact(width)) {
+            for (j, &v) in (a + 1..).zip(&row[a + 1 - first..]) {
+                nearest[a] = nearest[a].min(v);
+                nearest[j] = nearest[j].min(v);
+            }
         }
     }
     nearest.iter().map(|&v| 0.5 * v.sqrt()).collect()
@@ -307,10 +319,11 @@ mod tests {
 
     /// Each code's list is the start of all the others sorted by the direct formula's
     /// distance, up to and including the crowded radius; the half gaps are those of the
-    /// nearest; a repeated code has a gap of zero.
+    /// nearest, bit for bit (measured in blocks of codes: a last block short, and enough
+    /// features for the blocks' own kernel); a repeated code has a gap of zero.
     #[test]
     fn lists_are_the_nearest_codes_in_order() {
-        let (k, d) = (203, 40);
+        let (k, d) = (203, 72);
         let mut rnd = crate::test_uniforms(21);
         let mut book: Vec<f64> = (0..k * d).map(|_| 5.0 * rnd()).collect();
         book.copy_within(0..d, 100 * d);
