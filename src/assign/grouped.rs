@@ -359,14 +359,108 @@ impl<C: Float> GroupedBook<C> {
     }
 }
 
+/// For each group `g` of `wanted` (the slots `starts[g]..starts[g + 1]` of `scores`,
+/// whole panels of [`LANES`]): its smallest score plus `slack`, and at least zero, into
+/// `out[g]`. NaN scores are passed over. One call per row: `f32` scores on a CPU with
+/// AVX-512 by [`group_lows_512`], others by [`group_lows_lanes`] (the same values: the
+/// smallest score does not depend on the order the scores are compared in).
+fn group_lows<N: Float>(
+    scores: &[N],
+    (starts, wanted): (&[usize], &[u32]),
+    slack: f64,
+    out: &mut [f64],
+) {
+    #[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
+    if std::any::TypeId::of::<N>() == std::any::TypeId::of::<f32>()
+        && is_x86_feature_detected!("avx512f")
+    {
+        // SAFETY: the CPU has AVX-512F (checked).
+        return unsafe { group_lows_512(as_f32(scores), (starts, wanted), slack, out) };
+    }
+    group_lows_lanes(scores, (starts, wanted), slack, out);
+}
+
+/// [`group_lows`] of `f32` scores by AVX-512, sixteen groups at a time: each group's
+/// panels folded into one register of its sixteen smallest, then the sixteen registers
+/// merged into one of the groups' smallest, by halves swapped between registers (four
+/// steps of two shuffles and a minimum each). One thread of a Zen 4, a row's scores in
+/// cache, 32 groups of 32 codes: 170 ns a row lane by lane, 80 ns here; of 64 codes 260 and
+/// 145 ns.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
+#[target_feature(enable = "avx512f")]
+unsafe fn group_lows_512(
+    scores: &[f32],
+    (starts, wanted): (&[usize], &[u32]),
+    slack: f64,
+    out: &mut [f64],
+) {
+    use std::arch::x86_64::*;
+    // Halves of two registers' values side by side (by `_mm512_shuffle_f32x4`, quarters
+    // of 128 bits, or `_mm512_shuffle_ps`, values within each quarter), and the smaller.
+    macro_rules! merge {
+        ($shuffle:ident, $lo:literal, $hi:literal, $a:expr, $b:expr) => {
+            _mm512_min_ps($shuffle::<$lo>($a, $b), $shuffle::<$hi>($a, $b))
+        };
+    }
+    let infinity = _mm512_set1_ps(f32::INFINITY);
+    // The smallest of a panel's values, a NaN giving way to any other value.
+    let panel_low = |panel: &[f32]| {
+        let low = _mm512_min_ps(_mm512_loadu_ps(panel.as_ptr()), infinity);
+        _mm512_min_ps(_mm512_loadu_ps(panel[LANES / 2..].as_ptr()), low)
+    };
+    // Where each group is one panel (as many panels as groups, none empty), group `g` is
+    // panel `g`: sixteen groups in a row are read from sixteen panels in a row (taking each
+    // group's range from `starts` cost twice as much).
+    let single = starts.last() == Some(&(LANES * (starts.len() - 1)));
+    for batch in wanted.chunks(16) {
+        let first = batch[0] as usize;
+        let run = single
+            && batch.len() == 16
+            && (batch.iter().enumerate()).all(|(i, &g)| g as usize == first + i);
+        let v: [__m512; 16] = std::array::from_fn(|i| {
+            if run {
+                return panel_low(&scores[(first + i) * LANES..(first + i + 1) * LANES]);
+            }
+            let Some(&g) = batch.get(i) else {
+                return infinity;
+            };
+            let (a, b) = (starts[g as usize], starts[g as usize + 1]);
+            (scores[a..b].chunks_exact(LANES))
+                .fold(infinity, |m, panel| _mm512_min_ps(panel_low(panel), m))
+        });
+        // Register i's quarters 0 and 2 against 1 and 3 (eight values of i, eight of
+        // i + 1), then quarters again (four of each of four groups), then values within
+        // the quarters twice: value `4 j + m` of the last is group `4 m + j`'s smallest.
+        let w: [__m512; 8] = std::array::from_fn(|i| {
+            merge!(_mm512_shuffle_f32x4, 0x44, 0xee, v[2 * i], v[2 * i + 1])
+        });
+        let x: [__m512; 4] = std::array::from_fn(|i| {
+            merge!(_mm512_shuffle_f32x4, 0x88, 0xdd, w[2 * i], w[2 * i + 1])
+        });
+        let y = [
+            merge!(_mm512_shuffle_ps, 0x44, 0xee, x[0], x[1]),
+            merge!(_mm512_shuffle_ps, 0x44, 0xee, x[2], x[3]),
+        ];
+        let mut lows = [0.0f32; 16];
+        _mm512_storeu_ps(
+            lows.as_mut_ptr(),
+            merge!(_mm512_shuffle_ps, 0x88, 0xdd, y[0], y[1]),
+        );
+        for (i, &g) in batch.iter().enumerate() {
+            out[g as usize] = (f64::from(lows[4 * (i % 4) + i / 4]) + slack).max(0.0);
+        }
+    }
+}
+
 simd! {
-    /// For each group `g` of `wanted` (the slots `starts[g]..starts[g + 1]` of `scores`,
-    /// whole panels of [`LANES`]): its smallest score plus `slack`, and at least zero, into
-    /// `out[g]`. NaN scores are passed over. One call per row, each group's panels taken
-    /// lane by lane and its lanes merged pairwise (a function per group that passed over
-    /// the row's own code lane by lane, with a scalar merge, was an eighth of a step that
-    /// compared every row with every group).
-    fn group_lows<N: Float>(
+    /// [`group_lows`] for any scores, each group's panels taken lane by lane and its lanes
+    /// merged pairwise (a function per group that passed over the row's own code lane by
+    /// lane, with a scalar merge, was an eighth of a step that compared every row with
+    /// every group).
+    fn group_lows_lanes<N: Float>(
         scores: &[N],
         (starts, wanted): (&[usize], &[u32]),
         slack: f64,
@@ -537,6 +631,53 @@ mod tests {
                             let second = hit.second.to_f64();
                             assert!(second <= dist(j) * (1.0 + tol), "row {p} code {j}");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The groups' smallest scores by the dispatch (on this CPU, AVX-512 where it has it)
+    /// equal those lane by lane, bit for bit: groups of one panel (runs of sixteen, a run
+    /// cut short, groups apart) and of one to three panels, with NaN, infinite and signed
+    /// zero scores, a slack that makes some bounds zero.
+    #[test]
+    fn group_lows_give_the_values_lane_by_lane() {
+        let mut next = crate::test_uniforms(31);
+        let singles: Vec<usize> = (0..=40).map(|g| g * LANES).collect();
+        let panels = [1, 3, 1, 2, 1, 1, 2, 3, 1, 1, 1, 2, 1, 1, 1, 1, 2, 1, 3];
+        let mixed: Vec<usize> = std::iter::once(0)
+            .chain(panels.iter().scan(0, |at, &p| {
+                *at += p * LANES;
+                Some(*at)
+            }))
+            .collect();
+        for starts in [singles, mixed] {
+            let t = starts.len() - 1;
+            let slots = starts[t];
+            let mut scores: Vec<f32> = (0..slots).map(|_| (4.0 * next() + 3.0) as f32).collect();
+            for (j, v) in [f32::NAN, f32::INFINITY, -0.0, 0.0, f32::NAN]
+                .into_iter()
+                .enumerate()
+            {
+                scores[(7 * j + 3) * 5 % slots] = v;
+            }
+            scores[..LANES].fill(f32::NAN);
+            let every: Vec<u32> = (0..t as u32).collect();
+            let spread: Vec<u32> = (0..t as u32).filter(|g| g % 3 != 1).collect();
+            let short: Vec<u32> = (3..t as u32 - 2).collect();
+            for wanted in [every, spread, short, vec![2]] {
+                for slack in [0.5, -0.25, 0.0] {
+                    let (mut got, mut want) = (vec![-1.0; t], vec![-1.0; t]);
+                    group_lows(&scores, (&starts, &wanted), slack, &mut got);
+                    group_lows_lanes(&scores, (&starts, &wanted), slack, &mut want);
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "{wanted:?} {slack}");
+                    for &g in &wanted {
+                        let group = &scores[starts[g as usize]..starts[g as usize + 1]];
+                        let low = (group.iter().filter(|v| !v.is_nan()))
+                            .fold(f64::INFINITY, |m, &v| m.min(v.into()));
+                        assert_eq!(got[g as usize], (low + slack).max(0.0), "group {g}");
                     }
                 }
             }
