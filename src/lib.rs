@@ -57,6 +57,7 @@ pub mod scipy;
 pub mod sparse;
 mod split;
 mod sum;
+mod take;
 
 #[cfg(feature = "python")]
 mod python;
@@ -67,6 +68,7 @@ pub use float::{Float, Promote};
 pub use measure::{column_stats, distances, inertia, subtract_from_rows};
 pub use parallel::{Control, Exec, NoControl};
 pub use split::{split_rows, Halves};
+pub use take::take_rows;
 
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 

@@ -132,3 +132,19 @@ def test_errors_as_sklearn(params):
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_are_gathered_as_numpy_takes_them(dtype):
+    # The gather each split's rows go through, on several threads, against numpy's take.
+    from ferrovq import _core
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((9000, 7)).astype(dtype)
+    ids = rng.permutation(9000)[:5000]
+    for workers in (1, 2):
+        out = np.full((len(ids), 7), np.nan, dtype=dtype)
+        _core.take_rows(X, ids, out, workers)
+        np.testing.assert_array_equal(out, X.take(ids, axis=0))
+    with pytest.raises(ValueError, match="row number 9000 is outside the 9000 rows"):
+        _core.take_rows(X, np.array([0, 9000]), np.empty((2, 7), dtype=dtype))

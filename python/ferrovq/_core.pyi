@@ -36,6 +36,7 @@ __all__ = [
     "sparse_minibatch_step",
     "sparse_nearest",
     "split_rows",
+    "take_rows",
     "vq",
     "weighted_picks",
     "whiten",
@@ -181,6 +182,12 @@ def split_rows(
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
 ) -> tuple[int, float, float]: ...
+def take_rows(
+    src: npt.NDArray[np.floating],
+    ids: npt.NDArray[np.int64],
+    out: npt.NDArray[np.floating],
+    workers: int | None = None,
+) -> None: ...
 def column_stats(
     data: npt.NDArray[np.floating],
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]]: ...
