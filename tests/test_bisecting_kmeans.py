@@ -148,3 +148,5 @@ def test_rows_are_gathered_as_numpy_takes_them(dtype):
         np.testing.assert_array_equal(out, X.take(ids, axis=0))
     with pytest.raises(ValueError, match="row number 9000 is outside the 9000 rows"):
         _core.take_rows(X, np.array([0, 9000]), np.empty((2, 7), dtype=dtype))
+    with pytest.raises(ValueError, match=r"out has shape \[7, 2\], not \(2, 7\)"):
+        _core.take_rows(X, np.array([0, 1]), np.empty((7, 2), dtype=dtype))

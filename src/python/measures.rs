@@ -245,6 +245,13 @@ fn take_rows<'py>(
     ) -> PyResult<()> {
         let d = x.shape()[1];
         let mut out = out.cast::<PyArray2<F>>()?.readwrite();
+        if out.shape() != [ids.len(), d] {
+            return Err(PyValueError::new_err(format!(
+                "out has shape {:?}, not ({}, {d})",
+                out.shape(),
+                ids.len()
+            )));
+        }
         let (src, dst) = (x.as_slice()?, out.as_slice_mut()?);
         run(py, cost(&[ids.len(), d]), workers, None, |exec| {
             crate::take_rows(exec, src, ids, d, dst)

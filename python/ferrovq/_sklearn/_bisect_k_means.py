@@ -61,8 +61,9 @@ class _Rows:
             if sp.issparse(X):
                 X = X[ids]
             else:  # gathered in parallel (numpy's take() uses one thread)
-                X, src = np.empty((len(ids), X.shape[1]), dtype=X.dtype), X
-                _core.take_rows(src, ids, X, workers)
+                out = np.empty((len(ids), X.shape[1]), dtype=X.dtype)
+                _core.take_rows(X, ids, out, workers)
+                X = out
         return X, None if self.unit else weights, weights
 
     def split(self, cluster, X, weights, labels, centers, workers):
