@@ -52,8 +52,8 @@ class _Rows:
             self.weights = [sample_weight.copy(), np.empty_like(sample_weight)]
 
     def of(self, cluster, workers):
-        """The rows of a leaf, their weights (None when all weigh one) and their sample
-        weights (for the seeding)."""
+        """The rows of a leaf (dense rows gathered on `workers` threads), their weights
+        (None when all weigh one) and their sample weights (for the seeding)."""
         b, rows = cluster.buffer, cluster.rows
         X, weights = self.X, self.weights[0 if self.unit else b][rows]
         if rows.stop - rows.start < X.shape[0]:  # the root holds every row, in order
