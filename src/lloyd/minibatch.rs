@@ -108,27 +108,40 @@ fn running_means<F: Float>(
         }
     }
     check_labels(labels, labels.len(), k)?;
-    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); k];
-    for (i, &l) in labels.iter().enumerate() {
-        rows[l as usize].push(i);
+    if k == 0 {
+        return Ok(()); // no features: nothing to move (and no chunks of zero length)
     }
-    for (j, members) in rows.iter().enumerate() {
-        let (old, code) = (&centers[j * d..(j + 1) * d], &mut moved[j * d..(j + 1) * d]);
-        let gained = members.iter().fold(F::ZERO, |s, &i| s + weights[i]);
-        if gained > F::ZERO {
-            for (c, &o) in code.iter_mut().zip(old) {
-                *c = o * totals[j];
-            }
-            for &i in members {
-                add_row(i, weights[i], code);
-            }
-            totals[j] += gained;
-            let alpha = F::ONE / totals[j];
+    // One pass in row order adds each code's rows in the order scikit-learn adds them.
+    let mut gained = vec![F::ZERO; k];
+    for (&l, &w) in labels.iter().zip(weights) {
+        gained[l as usize] += w;
+    }
+    for ((code, old), (&g, &total)) in moved
+        .chunks_exact_mut(d)
+        .zip(centers.chunks_exact(d))
+        .zip(gained.iter().zip(totals.iter()))
+    {
+        for (c, &o) in code.iter_mut().zip(old) {
+            *c = if g > F::ZERO { o * total } else { o };
+        }
+    }
+    for (i, (&l, &w)) in labels.iter().zip(weights).enumerate() {
+        let j = l as usize;
+        if gained[j] > F::ZERO {
+            add_row(i, w, &mut moved[j * d..(j + 1) * d]);
+        }
+    }
+    for ((code, &g), total) in moved
+        .chunks_exact_mut(d)
+        .zip(&gained)
+        .zip(totals.iter_mut())
+    {
+        if g > F::ZERO {
+            *total += g;
+            let alpha = F::ONE / *total;
             for c in code.iter_mut() {
                 *c = *c * alpha;
             }
-        } else {
-            code.copy_from_slice(old);
         }
     }
     Ok(())
@@ -142,12 +155,14 @@ mod tests {
     #[test]
     fn codes_move_to_the_running_mean_of_their_rows() {
         let exec = Exec::with_threads(2).unwrap();
-        let centers = array![[0.0, 0.0], [10.0, 10.0], [50.0, 50.0]];
-        // Code 0 has gathered weight 2 at the origin; code 1 nothing yet; code 2 gets no row.
-        let mut totals = [2.0, 0.0, 5.0];
-        let batch = array![[3.0, 0.0], [9.0, 11.0], [0.0, 3.0], [11.0, 9.0]];
-        let weights = [1.0, 1.0, 1.0, 3.0];
-        let mut moved = [0.0; 6];
+        let centers = array![[0.0, 0.0], [10.0, 10.0], [50.0, 50.0], [-40.0, -40.0]];
+        // Code 0 has gathered weight 2 at the origin; code 1 nothing yet; code 2 gets no row;
+        // code 3, nothing yet, gets one row of weight zero (so it must not move: a division
+        // by its total would make it NaN).
+        let mut totals = [2.0, 0.0, 5.0, 0.0];
+        let batch = array![[3.0, 0.0], [9.0, 11.0], [-41.0, -39.0], [0.0, 3.0], [11.0, 9.0]];
+        let weights = [1.0, 1.0, 0.0, 1.0, 3.0];
+        let mut moved = [0.0; 8];
         let labels = step(
             &exec,
             batch.view(),
@@ -158,14 +173,14 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(labels, [0, 1, 0, 1]);
-        // The batch's inertia from these labels: squared distances 9, 2, 9 and 2 (times 3)
-        // to the codes before the step.
+        assert_eq!(labels, [0, 1, 3, 0, 1]);
+        // The batch's inertia from these labels: squared distances 9, 2, 2 (times 0), 9 and 2
+        // (times 3) to the codes before the step.
         let inertia = crate::inertia(&exec, batch.view(), centers.view(), &labels, Some(&weights));
         assert_eq!(inertia.unwrap(), 9.0 + 2.0 + 9.0 + 6.0);
         // Code 0: (0 * 2 + (3, 0) + (0, 3)) / 4; code 1: ((9, 11) + 3 (11, 9)) / 4.
-        assert_eq!(moved, [0.75, 0.75, 10.5, 9.5, 50.0, 50.0]);
-        assert_eq!(totals, [4.0, 4.0, 5.0]);
+        assert_eq!(moved, [0.75, 0.75, 10.5, 9.5, 50.0, 50.0, -40.0, -40.0]);
+        assert_eq!(totals, [4.0, 4.0, 5.0, 0.0]);
     }
 
     #[test]
