@@ -4,7 +4,7 @@
 //! a lower bound of its distance to each of those groups' other codes. (Groups of whole
 //! panels waste nothing: [`crate::lloyd`] makes them so, but for the last.)
 
-use super::bound::{margin, recheck, settle};
+use super::bound::{margin, recheck, settle, split_at};
 use super::codebook::{code_norm, padded_to, tile_scores, to_panel};
 use super::dot::{two_smallest, LANES, ROWS};
 use super::exact::{sq_dist, sq_norm};
@@ -173,7 +173,7 @@ impl<C: Float> GroupedBook<C> {
     ) {
         let (d, slots, t) = (self.d, self.slots(), self.starts.len() - 1);
         let full = padded_to(x, ROWS * d, d, &mut scratch.padded);
-        let (computed, runs) = self.runs(wanted);
+        let runs = self.runs(wanted);
         // Ranked by integer products, and the codes near each row's best measured.
         if let Some(quant) = self.integer_book() {
             let tile = scratch.tile.get_or_insert_with(|| quant.new_tile());
@@ -187,7 +187,7 @@ impl<C: Float> GroupedBook<C> {
                     let norms = (sq_norm(row).to_f64(), self.max_norm.to_f64());
                     let margin = tile.margin(p, norms, d);
                     let s = &mut scores[p * slots..(p + 1) * slots];
-                    *hit = self.pick(row, s, (&runs, &computed), norms.0, margin);
+                    *hit = self.pick(row, s, &runs, norms.0, margin);
                     let out = &mut lower[p * t..(p + 1) * t];
                     self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
                 }
@@ -234,42 +234,36 @@ impl<C: Float> GroupedBook<C> {
             let s = &mut scores[p * slots..(p + 1) * slots];
             let norms = (x_norms[p].to_f64(), self.max_norm.to_f64());
             let margin = margin(norms, d, eps);
-            *hit = self.pick(
-                &x[p * d..(p + 1) * d],
-                s,
-                (&runs, &computed),
-                norms.0,
-                margin,
-            );
+            *hit = self.pick(&x[p * d..(p + 1) * d], s, &runs, norms.0, margin);
             let out = &mut lower[p * t..(p + 1) * t];
             self.group_bounds(s, wanted, (hit.label as u32, norms.0), margin, out);
         }
     }
 
-    /// The hit of `row` from its `scores` in `runs` (the panels `computed`), each within
-    /// half of `margin` of its exact score (`x_norm` is `|x|^2`): settled if its best score
-    /// is certain, else [`GroupedBook::recheck`]ed.
+    /// The hit of `row` from its `scores` in `runs`, each within half of `margin` of its
+    /// exact score (`x_norm` is `|x|^2`): settled if its best score is certain, else
+    /// [`GroupedBook::recheck`]ed.
     fn pick<N: Float>(
         &self,
         row: &[C],
         scores: &[N],
-        (runs, computed): (&[(usize, usize)], &[bool]),
+        runs: &[(usize, usize)],
         x_norm: f64,
         margin: f64,
     ) -> Hit<C> {
-        match self.settled(scores, runs, x_norm, margin) {
-            Some((slot, best, second)) => Hit {
+        let (best, second, slot) = smallest_in_runs(scores, runs);
+        match settle(best.to_f64(), second.to_f64(), x_norm, margin) {
+            Some((upper, lower)) => Hit {
                 label: self.code[slot] as i32,
-                best: C::from_f64(best),
-                second: C::from_f64(second),
+                best: C::from_f64(upper),
+                second: C::from_f64(lower),
             },
-            None => self.recheck(row, scores, computed, x_norm, margin),
+            None => self.recheck(row, scores, runs, (best.to_f64(), x_norm, margin)),
         }
     }
 
-    /// The panels of the groups `wanted` (a flag per panel), and the same as runs of
-    /// neighbouring slots.
-    fn runs(&self, wanted: &[u32]) -> (Vec<bool>, Vec<(usize, usize)>) {
+    /// The panels of the groups `wanted` as runs of neighbouring slots.
+    fn runs(&self, wanted: &[u32]) -> Vec<(usize, usize)> {
         let mut computed = vec![false; self.slots() / LANES];
         for &g in wanted {
             let (a, b) = (self.starts[g as usize], self.starts[g as usize + 1]);
@@ -288,7 +282,7 @@ impl<C: Float> GroupedBook<C> {
             }
             panel += run;
         }
-        (computed, runs)
+        runs
     }
 
     /// Scores `|c|^2 - 2 x.c` of the [`ROWS`] rows of `full` in the slots of `runs`, into
@@ -339,23 +333,36 @@ impl<C: Float> GroupedBook<C> {
         scores[own] = kept;
     }
 
-    /// The hit of a row whose best score among the panels `computed` is not certain: the
-    /// codes within `margin` of it measured by the direct formula, ties going to the lowest
-    /// code index ([`recheck`] over those panels' codes).
+    /// The hit of a row whose best score (`best`) in `runs` is not certain: the codes
+    /// within `margin` of it measured by the direct formula, ties going to the lowest code
+    /// index ([`recheck`] over those runs' codes).
     fn recheck<N: Float>(
         &self,
         row: &[C],
         scores: &[N],
-        computed: &[bool],
-        x_norm: f64,
-        margin: f64,
+        runs: &[(usize, usize)],
+        (best, x_norm, margin): (f64, f64, f64),
     ) -> Hit<C> {
-        let scores = (0..self.slots())
-            .filter(|&s| computed[s / LANES] && self.code[s] != u32::MAX)
-            .map(|s| (self.code[s] as usize, scores[s].to_f64()));
+        let codes = |slots: &mut Vec<usize>| {
+            slots.retain(|&s| self.code[s] != u32::MAX);
+            slots.iter_mut().for_each(|s| *s = self.code[*s] as usize);
+        };
+        let near = |cut, near: &mut Vec<usize>| {
+            let far = (runs.iter()).fold(f64::INFINITY, |far, &(a, b)| {
+                far.min(split_at(&scores[a..b], cut, a, near))
+            });
+            codes(near);
+            far
+        };
+        let every = || {
+            let mut every: Vec<usize> = runs.iter().flat_map(|&(a, b)| a..b).collect();
+            codes(&mut every);
+            every.sort_unstable();
+            every
+        };
         let d = self.d;
         let exact = |j: usize| sq_dist(row, &self.rows[j * d..(j + 1) * d]);
-        recheck(scores, x_norm, margin, exact)
+        recheck((best, x_norm, margin), near, every, exact)
     }
 }
 

@@ -160,7 +160,13 @@ mod tests {
         // code 3, nothing yet, gets one row of weight zero (so it must not move: a division
         // by its total would make it NaN).
         let mut totals = [2.0, 0.0, 5.0, 0.0];
-        let batch = array![[3.0, 0.0], [9.0, 11.0], [-41.0, -39.0], [0.0, 3.0], [11.0, 9.0]];
+        let batch = array![
+            [3.0, 0.0],
+            [9.0, 11.0],
+            [-41.0, -39.0],
+            [0.0, 3.0],
+            [11.0, 9.0]
+        ];
         let weights = [1.0, 1.0, 0.0, 1.0, 3.0];
         let mut moved = [0.0; 8];
         let labels = step(
