@@ -39,7 +39,7 @@ pub(super) fn hit<C: Float>(label: usize, (upper, lower): (f64, f64)) -> Hit<C> 
 /// direct formula) and the nearest of them taken (lowest index on ties). Every other code
 /// is further by the direct formula too, so neither nearest nor tied with it; its distance
 /// is bounded below by its score. `near(cut, codes)` pushes the codes scoring at most `cut`
-/// onto `codes` and returns the smallest of the other scores ([`split_at`] does it for a
+/// onto `codes` and returns the smallest of the other scores ([`split_at_cut`] does it for a
 /// run of scores). Where the margin, the best score or the nearest distance is not finite
 /// (overflow, NaN), every code (`every`, ascending) is measured.
 pub(super) fn recheck<C: Float>(
@@ -78,7 +78,7 @@ simd! {
     /// and the smallest of the other scores (infinity if none); NaN scores are in neither.
     /// Lane by lane: a block of [`LANES`] scores none of which is within the cut is only
     /// folded into the lanes' smallest (the same values in any order: the minimum is exact).
-    pub(super) fn split_at<N: Float>(
+    pub(super) fn split_at_cut<N: Float>(
         scores: &[N],
         cut: f64,
         base: usize,
@@ -144,7 +144,7 @@ mod tests {
             }
         };
         let check = |margin: f64, exact: &dyn Fn(usize) -> f64| -> Hit<f64> {
-            let split = |cut, codes: &mut Vec<usize>| split_at(&scores, cut, 0, codes);
+            let split = |cut, codes: &mut Vec<usize>| split_at_cut(&scores, cut, 0, codes);
             recheck((0.0, 5.0, margin), split, || (0..4).collect(), exact)
         };
         let hit = check(1.0, &near(3.0, 2.0));
@@ -160,14 +160,14 @@ mod tests {
         assert_eq!((hit.label, hit.best, hit.second), (3, 1.0, 7.0));
     }
 
-    /// `split_at` finds the scores within the cut, and the smallest of the others, as one
+    /// `split_at_cut` finds the scores within the cut, and the smallest of the others, as one
     /// score at a time does: NaN and infinite scores, a cut on a score, blocks with no
     /// score within it, a short last block, an offset.
     #[test]
-    fn split_at_is_one_score_at_a_time() {
+    fn split_at_cut_is_one_score_at_a_time() {
         fn check<N: Float>(scores: &[N], cut: f64, base: usize) {
             let mut near = Vec::new();
-            let far = split_at(scores, cut, base, &mut near);
+            let far = split_at_cut(scores, cut, base, &mut near);
             let want: Vec<usize> = (0..scores.len())
                 .filter(|&i| scores[i].to_f64() <= cut)
                 .map(|i| base + i)

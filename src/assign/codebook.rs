@@ -14,7 +14,7 @@
 //! `f32` rows by 16-bit integer products where the CPU does those faster
 //! ([`super::quant`]).
 
-use super::bound::{hit, margin, recheck, settle, split_at};
+use super::bound::{hit, margin, recheck, settle, split_at_cut};
 use super::direct::direct_nearest;
 use super::dot::{dot_scores, tiles_scores, transposed, two_smallest, LANES, ROWS};
 use super::exact::{exact_to_labels, lane_sq_dists, sq_dist, sq_norm};
@@ -475,7 +475,7 @@ impl<C: Float> Codebook<C> {
         let exact = |j| self.sq_dist_to(x, j);
         // (Measuring every code was 6% of `vq` of 10,000 x 64 float32 rows against 256
         // codes.)
-        let near = |cut, codes: &mut Vec<usize>| split_at(&scores[..self.k], cut, 0, codes);
+        let near = |cut, codes: &mut Vec<usize>| split_at_cut(&scores[..self.k], cut, 0, codes);
         let every = || (0..self.k).collect();
         recheck((best.to_f64(), x_norm, margin), near, every, exact)
     }

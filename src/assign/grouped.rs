@@ -4,7 +4,7 @@
 //! a lower bound of its distance to each of those groups' other codes. (Groups of whole
 //! panels waste nothing: [`crate::lloyd`] makes them so, but for the last.)
 
-use super::bound::{margin, recheck, settle, split_at};
+use super::bound::{margin, recheck, settle, split_at_cut};
 use super::codebook::{code_norm, padded_to, tile_scores, to_panel};
 use super::dot::{two_smallest, LANES, ROWS};
 use super::exact::{sq_dist, sq_norm};
@@ -347,11 +347,11 @@ impl<C: Float> GroupedBook<C> {
             slots.retain(|&s| self.code[s] != u32::MAX);
             slots.iter_mut().for_each(|s| *s = self.code[*s] as usize);
         };
-        let near = |cut, near: &mut Vec<usize>| {
+        let near = |cut, found: &mut Vec<usize>| {
             let far = (runs.iter()).fold(f64::INFINITY, |far, &(a, b)| {
-                far.min(split_at(&scores[a..b], cut, a, near))
+                far.min(split_at_cut(&scores[a..b], cut, a, found))
             });
-            codes(near);
+            codes(found);
             far
         };
         let every = || {

@@ -6,7 +6,7 @@
 //! within it, found by the direct formula. `f64` rows may be ranked in `f32` (the caller
 //! gives both, and the bound for values rounded to `f32`).
 
-use super::bound::{hit, margin, recheck, settle, split_at};
+use super::bound::{hit, margin, recheck, settle, split_at_cut};
 use super::direct::{block_rows, rank_lanes};
 use super::exact::{lane_dot, sq_dist};
 use super::transpose::transpose_block;
@@ -129,7 +129,7 @@ simd! {
                         })
                         .collect();
                     let best = scores.iter().fold(f64::INFINITY, |m, &s| m.min(s));
-                    let near = |cut, codes: &mut Vec<usize>| split_at(&scores, cut, 0, codes);
+                    let near = |cut, codes: &mut Vec<usize>| split_at_cut(&scores, cut, 0, codes);
                     let every = || (0..k).collect();
                     *out = recheck((best, sizes.0, margin), near, every, exact);
                 }
