@@ -206,7 +206,7 @@ impl<C: Float> GroupedBook<C> {
                 let settled: Option<Vec<_>> = (0..hits.len())
                     .map(|p| {
                         let s = &scores[p * slots..(p + 1) * slots];
-                        narrow.settled(s, &runs, x_norms[p].into(), margins[p])
+                        narrow.settled(s, &runs, x_norms[p].into(), margins[p]).ok()
                     })
                     .collect();
                 if let Some(settled) = settled {
@@ -251,14 +251,13 @@ impl<C: Float> GroupedBook<C> {
         x_norm: f64,
         margin: f64,
     ) -> Hit<C> {
-        let (best, second, slot) = smallest_in_runs(scores, runs);
-        match settle(best.to_f64(), second.to_f64(), x_norm, margin) {
-            Some((upper, lower)) => Hit {
+        match self.settled(scores, runs, x_norm, margin) {
+            Ok((slot, upper, lower)) => Hit {
                 label: self.code[slot] as i32,
                 best: C::from_f64(upper),
                 second: C::from_f64(lower),
             },
-            None => self.recheck(row, scores, runs, (best.to_f64(), x_norm, margin)),
+            Err(best) => self.recheck(row, scores, runs, (best, x_norm, margin)),
         }
     }
 
@@ -301,16 +300,17 @@ impl<C: Float> GroupedBook<C> {
 
     /// The nearest slot of a row with `scores` in `runs`, if its best score is certain
     /// (`margin` and `x_norm` as [`settle`] takes them): the slot, an upper bound of its
-    /// squared distance and a lower bound of the others'.
+    /// squared distance and a lower bound of the others'; if not, the best score.
     fn settled<N: Float>(
         &self,
         scores: &[N],
         runs: &[(usize, usize)],
         x_norm: f64,
         margin: f64,
-    ) -> Option<(usize, f64, f64)> {
+    ) -> Result<(usize, f64, f64), f64> {
         let (best, second, slot) = smallest_in_runs(scores, runs);
-        settle(best.to_f64(), second.to_f64(), x_norm, margin).map(|(u, l)| (slot, u, l))
+        let (best, second) = (best.to_f64(), second.to_f64());
+        settle(best, second, x_norm, margin).map_or(Err(best), |(u, l)| Ok((slot, u, l)))
     }
 
     /// A row's lower bounds of the squared distance to the codes of each wanted group but
