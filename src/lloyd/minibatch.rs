@@ -189,6 +189,64 @@ mod tests {
         assert_eq!(totals, [4.0, 4.0, 5.0, 0.0]);
     }
 
+    /// Many rows, labels crowding the first codes: the same bits as the update written out
+    /// one code at a time (its old position times its total, its rows added in row order,
+    /// times the reciprocal of the new total: scikit-learn's order); a code given only rows
+    /// of weight zero and a code given none stay put.
+    #[test]
+    fn codes_move_as_one_code_at_a_time_moves_them() {
+        let (n, d, k) = (5_000, 16, 37);
+        let mut uniform = crate::test_uniforms(11);
+        let mut next = move || uniform() + 0.5;
+        let batch: Vec<f32> = (0..n * d).map(|_| (100.0 * next() - 50.0) as f32).collect();
+        let centers: Vec<f32> = (0..k * d).map(|_| (10.0 * next()) as f32).collect();
+        let totals: Vec<f32> = (0..k).map(|j| (j % 5) as f32 * 1.5).collect();
+        let labels: Vec<i32> = (0..n)
+            .map(|_| ((next() * next() * k as f64) as i32).min(k as i32 - 1))
+            .map(|l| if l == 4 { 5 } else { l })
+            .collect();
+        let weights: Vec<f32> = (labels.iter())
+            .map(|&l| if l == 3 { 0.0 } else { (next() * 2.0) as f32 })
+            .collect();
+        let (mut want, mut want_totals) = (centers.clone(), totals.clone());
+        for j in 0..k {
+            let rows: Vec<usize> = (0..n).filter(|&i| labels[i] == j as i32).collect();
+            let gained = rows.iter().fold(0.0f32, |s, &i| s + weights[i]);
+            if gained > 0.0 {
+                let code = &mut want[j * d..(j + 1) * d];
+                code.iter_mut().for_each(|c| *c *= totals[j]);
+                for &i in &rows {
+                    for (c, &v) in code.iter_mut().zip(&batch[i * d..(i + 1) * d]) {
+                        *c += v * weights[i];
+                    }
+                }
+                want_totals[j] += gained;
+                let alpha = 1.0 / want_totals[j];
+                code.iter_mut().for_each(|c| *c *= alpha);
+            }
+        }
+        let (mut got_totals, mut moved) = (totals.clone(), vec![0.0f32; k * d]);
+        let add = |i: usize, w: f32, code: &mut [f32]| {
+            for (c, &v) in code.iter_mut().zip(&batch[i * d..(i + 1) * d]) {
+                *c += v * w;
+            }
+        };
+        running_means(
+            &centers,
+            d,
+            &labels,
+            &weights,
+            add,
+            &mut got_totals,
+            &mut moved,
+        )
+        .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&moved), bits(&want));
+        assert_eq!(bits(&got_totals), bits(&want_totals));
+        assert_eq!(moved[3 * d..5 * d], centers[3 * d..5 * d]);
+    }
+
     #[test]
     fn sparse_rows_move_the_codes_as_dense_rows_do() {
         let exec = Exec::with_threads(2).unwrap();
