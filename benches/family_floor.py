@@ -12,7 +12,7 @@ beside scikit-learn in the same run:
 
 Each floor is set beside a fifth of scikit-learn's time (the 5x target).
 
-Run: ``python benches/family_floor.py`` (about two minutes). OPENBLAS_CORETYPE and
+Run: ``python benches/family_floor.py`` (about a minute). OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE are unset (the script runs itself again without them); the BLAS kernel
 numpy and scikit-learn ran is reported.
 """
