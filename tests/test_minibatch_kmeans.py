@@ -91,15 +91,17 @@ def test_partial_fit_over_the_same_chunks_as_sklearn(fmt):
 def test_partial_fit_labels_from_the_steps_bounds_are_sklearns():
     """Chunks with rows and centres enough for a step to keep its rows' distance bounds,
     which then label the rows against the moved centres (some moved far, to random rows,
-    by reassignment): the labels, centres and inertia are scikit-learn's."""
+    by reassignment), unweighted and weighted: the labels, centres and inertia are
+    scikit-learn's."""
     X = blobs(48_000, 6, 32, seed=5)
     ours, theirs = (
         M(n_clusters=32, random_state=3, reassignment_ratio=0.3)
         for M in (MiniBatchKMeans, skc.MiniBatchKMeans)
     )
-    for chunk in np.array_split(X, 4):
-        ours.partial_fit(chunk)
-        theirs.partial_fit(chunk)
+    for i, chunk in enumerate(np.array_split(X, 4)):
+        w = None if i % 2 else np.linspace(0.5, 2.0, len(chunk))
+        ours.partial_fit(chunk, sample_weight=w)
+        theirs.partial_fit(chunk, sample_weight=w)
         assert np.array_equal(ours.labels_, theirs.labels_)
         assert close(ours.cluster_centers_, theirs.cluster_centers_, np.float64)
         assert close(ours.inertia_, theirs.inertia_, np.float64)

@@ -385,6 +385,38 @@ def test_predict_finds_bad_values_as_sklearn(dtype, d):
             assert ours.predict(Y).shape == theirs.predict(Y).shape == (5000,)
 
 
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [
+        ("KMeans", "fit"),
+        ("MiniBatchKMeans", "fit"),
+        ("MiniBatchKMeans", "partial_fit"),
+        ("BisectingKMeans", "fit"),
+    ],
+)
+def test_fits_find_bad_values_as_sklearn(name, method):
+    """The fits search dense rows for NaN and infinity in Rust rather than in
+    validate_data: the same errors, wherever the value is, in either dtype, before a wrong
+    width; under ``assume_finite`` neither searches (a finite fit is unaffected)."""
+    X = blobs(3000, 4, 3, np.float32, seed=4)
+    ours, theirs = (getattr(m, name)(3, random_state=0) for m in (ferrovq, skc))
+    if method == "partial_fit":  # fitted first, so the wrong width is checked too
+        ours.partial_fit(X)
+        theirs.partial_fit(X)
+    for row, bad in [(0, np.nan), (2999, np.inf), (1500, -np.inf), (2048, np.nan)]:
+        Y = X.copy()
+        Y[row, 3] = bad
+        for Z in (Y, Y.astype(np.float64), np.hstack([Y, Y[:, :1]])):
+            with pytest.raises(ValueError) as want:
+                getattr(theirs, method)(Z)
+            with pytest.raises(ValueError) as got:
+                getattr(ours, method)(Z)
+            assert str(got.value) == str(want.value)
+    with sklearn.config_context(assume_finite=True):
+        got = getattr(ours, method)(X)
+    assert got.cluster_centers_.shape == (3, 4)
+
+
 def test_verbose_prints_what_sklearn_prints(capsys):
     X = blobs(500, 3, 4, seed=8)
     KMeans(4, random_state=1, verbose=1).fit(X)

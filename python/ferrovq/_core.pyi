@@ -112,8 +112,9 @@ def block_labels(
     block: npt.NDArray[np.floating],
     code_book: npt.NDArray[np.floating],
     bounds: BlockBounds,
+    weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
-) -> npt.NDArray[np.int32]: ...
+) -> tuple[npt.NDArray[np.int32], float]: ...
 def block_stats(
     block: npt.NDArray[np.floating],
     code_book: npt.NDArray[np.floating],

@@ -82,13 +82,15 @@ def row_bounds(X):
     return None if sp.issparse(X) else _core.BlockBounds(X.shape[0])
 
 
-def bounded_labels(X, centers, bounds, workers=None):
+def bounded_labels(X, centers, bounds, weights=None, workers=None):
     """Each dense row's nearest centre, given the rows' distance bounds against earlier
-    centres (`bounds`, which keeps the new ones): the labels of :func:`labels`, comparing
-    only the rows the bounds do not settle (every row if the step kept no bounds)."""
+    centres (`bounds`, which keeps the new ones), and the inertia of those labels: the
+    result of :func:`labels` and :func:`inertia`, comparing only the rows the bounds do not
+    settle (every row if the step kept no bounds). Returns ``(labels, inertia)``."""
     if not bounds.kept:
-        return labels(X, centers, workers)
-    return _core.block_labels(X, centers, bounds, workers)
+        found = labels(X, centers, workers)
+        return found, inertia(X, centers, found, weights, workers)
+    return _core.block_labels(X, centers, bounds, weights, workers)
 
 
 def labels(X, centers, workers=None, check_finite=False):

@@ -1,9 +1,11 @@
 //! The Dask front-end's Lloyd step of one block: the block's per-code sums, with the rows'
 //! distance bounds handed back to the caller to keep for the block's next iteration (see
-//! `ferrovq::lloyd::BlockBounds`: the sums do not depend on them); and the labels alone of
-//! rows whose bounds a step left (`MiniBatchKMeans.partial_fit`'s `labels_`).
+//! `ferrovq::lloyd::BlockBounds`: the sums do not depend on them); and the labels and
+//! inertia alone of rows whose bounds a step left (`MiniBatchKMeans.partial_fit`'s
+//! `labels_` and `inertia_`).
 
 use super::arrays::{codes_like, with_float};
+use super::engine::weights_of;
 use super::running::{cost, run};
 use crate::float::Float;
 use crate::lloyd;
@@ -182,39 +184,51 @@ fn block_sums<'py>(
     with_float!(block, "block", |x| go(py, x, code_book, bounds, workers))
 }
 
-/// The labels of `block_sums` (int32), without the sums: the rows of `block` labelled
-/// with their nearest code of `code_book`, comparing only those that `bounds` (from an
-/// earlier call on this block) do not settle; the new bounds are left in `bounds`.
+/// The labels of `block_sums` (int32) and their inertia, without the sums: the rows of
+/// `block` labelled with their nearest code of `code_book`, comparing only those that
+/// `bounds` (from an earlier call on this block) do not settle, then the sum of
+/// `w * |x - code|**2` over the rows (`weights`, if given, else 1), both in one release
+/// of the GIL on one pool; the new bounds are left in `bounds`.
 #[pyfunction]
-#[pyo3(signature = (block, code_book, bounds, workers=None))]
+#[pyo3(signature = (block, code_book, bounds, weights=None, workers=None))]
 fn block_labels<'py>(
     py: Python<'py>,
     block: &Bound<'py, PyAny>,
     code_book: &Bound<'py, PyAny>,
     bounds: &Bound<'py, BlockBounds>,
+    weights: Option<&Bound<'py, PyAny>>,
     workers: Option<usize>,
-) -> PyResult<Bound<'py, PyArray1<i32>>> {
+) -> PyResult<(Bound<'py, PyArray1<i32>>, f64)> {
     fn go<'py, F: Bounded>(
         py: Python<'py>,
         x: PyReadonlyArray2<'py, F>,
         code_book: &Bound<'py, PyAny>,
-        bounds: &Bound<'py, BlockBounds>,
+        (bounds, weights): (&Bound<'py, BlockBounds>, Option<&Bound<'py, PyAny>>),
         workers: Option<usize>,
-    ) -> PyResult<Bound<'py, PyArray1<i32>>> {
+    ) -> PyResult<(Bound<'py, PyArray1<i32>>, f64)> {
         let c = codes_like::<F>(code_book, "code_book")?;
+        let w = weights_of::<F>(weights)?;
+        let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
         let (xv, cv) = (x.as_array(), c.as_array());
         let n = xv.nrows();
         let mut kept = bounds.get().take::<F>(n);
         let size = cost(&[n, cv.nrows(), cv.ncols()]);
-        let kept = run(py, size, workers, None, |exec| {
+        let (kept, labels, inertia) = run(py, size, workers, None, |exec| {
             kept.label(exec, xv, cv)?;
-            Ok(kept)
+            let labels = kept.labels();
+            let inertia = crate::inertia(exec, xv, cv, &labels, w)?;
+            Ok((kept, labels, inertia))
         })?;
-        let labels = kept.labels().into_pyarray(py);
         bounds.get().put(kept);
-        Ok(labels)
+        Ok((labels.into_pyarray(py), inertia))
     }
-    with_float!(block, "block", |x| go(py, x, code_book, bounds, workers))
+    with_float!(block, "block", |x| go(
+        py,
+        x,
+        code_book,
+        (bounds, weights),
+        workers
+    ))
 }
 
 /// Add this front-end's class and functions to the module.

@@ -172,17 +172,12 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
 
     def _validated_rows(self, X, copy=False, reset=True):
         """`X` as scikit-learn's k-means estimators take it for fitting: float32 or
-        float64 in C order, or CSR with 32-bit indices."""
-        return validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-            copy=copy,
-            accept_large_sparse=False,
-            reset=reset,
-        )
+        float64 in C order, or CSR with 32-bit indices. Dense rows are searched for NaN
+        and infinity in Rust, on every thread; a failure raises scikit-learn's error."""
+        X = self._validated(X, check_finite=False, copy=copy, reset=reset)
+        if not sp.issparse(X) and not get_config()["assume_finite"] and not _core.all_finite(X):
+            assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+        return X
 
     def _check_params_vs_input(self, X, default_n_init):
         """scikit-learn's checks of the parameters against the data: enough rows, and the
@@ -233,9 +228,15 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         """`X` validated as scikit-learn's KMeans validates it; without `check_finite`, a
         dense `X` is not searched for NaN and infinity (the caller's pass over it checks),
         but any other complaint is scikit-learn's first."""
-        params = dict(
+        return self._validated(X, check_finite, reset=False)
+
+    def _validated(self, X, check_finite, **params):
+        """``validate_data(self, X, **params)`` for the rows the family takes (float32 or
+        float64 in C order, or CSR with 32-bit indices); without `check_finite`, dense rows
+        are not searched for NaN and infinity, yet a NaN is still reported before any
+        complaint that scikit-learn makes after its search."""
+        params.update(
             accept_sparse="csr",
-            reset=False,
             dtype=[np.float64, np.float32],
             order="C",
             accept_large_sparse=False,

@@ -45,11 +45,11 @@ def _labels_inertia(X, sample_weight, centers, workers, bounds=None):
     """Each row's nearest centre and the (weighted) sum of squared distances to them; with
     `bounds` (the rows' distance bounds from a step), only the rows they do not settle are
     compared with the centres."""
+    weights = _weights_or_none(sample_weight)
     if bounds is None:
         labels = _kernels.labels(X, centers, workers)
-    else:
-        labels = _kernels.bounded_labels(X, centers, bounds, workers)
-    return labels, _kernels.inertia(X, centers, labels, _weights_or_none(sample_weight), workers)
+        return labels, _kernels.inertia(X, centers, labels, weights, workers)
+    return _kernels.bounded_labels(X, centers, bounds, weights, workers)
 
 
 class MiniBatchKMeans(_BaseKMeans):
