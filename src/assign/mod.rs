@@ -19,6 +19,7 @@ mod lane_block;
 mod lane_dots;
 mod narrow;
 mod quant;
+mod row_dots;
 mod transpose;
 
 pub(crate) use codebook::{Codebook, Hit};
