@@ -63,6 +63,26 @@ def test_every_iteration_has_the_labels_of_a_brute_force(dtype):
     assert compared[0] == N and compared[-1] < N / 4, compared
 
 
+@pytest.mark.filterwarnings("ignore:One of the clusters is empty")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("d", "k"), [(48, 1), (48, 3), (64, 2), (100, 2), (130, 3)])
+def test_few_codes_of_many_features_have_the_labels_of_a_brute_force(dtype, d, k):
+    """One to three codes of 48 or more features (a bisection's two-centre runs; the
+    row-dots kernel where the CPU has AVX-512): every iteration's labels are the brute
+    force's, with rows halfway between two codes, rows equal to a code and, for three
+    codes, two equal codes."""
+    x, init = embeddings(3000, d, k, seed=d + k, dtype=dtype)
+    x[:40] = (init[0].astype(np.float64) + init[-1]) / 2
+    x[40:50] = init[-1]
+    if k == 3:
+        init[2] = init[0]
+    book = init
+    for it in range(1, 5):
+        step = ferrovq.kmeans2(x, init, iter=it, minit="matrix")
+        np.testing.assert_array_equal(step[1], brute_labels(x, book), err_msg=f"iteration {it}")
+        book = step[0]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_results_do_not_depend_on_the_thread_count(dtype):
     x, init = embeddings(N, D, K, seed=2, dtype=dtype)
