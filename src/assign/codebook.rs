@@ -3,10 +3,11 @@
 //! For fewer than five features the direct kernel ([`super::direct`]) gives SciPy's bits;
 //! it also takes few codes. Where only labels are asked for (k-means passes) and there are
 //! up to 64 codes, the lane-dots kernel ([`super::lane_dots`]) takes them, ranking as the
-//! next one does; up to three codes of 48 or more features (a bisection's two-centre runs),
-//! on a CPU with AVX-512, the row-dots kernel ([`super::row_dots`]). For five or more features
-//! (where SciPy itself uses BLAS) the register-tiled kernel ([`super::dot`]) ranks the
-//! codes by `|c|^2 - 2 x.c` (one fused multiply-add per feature and code). A rounding
+//! next one does; up to three codes of 48 or more features (a bisection's two-centre
+//! runs), on a CPU with AVX-512, the row-dots kernel ([`super::row_dots`]). For five or
+//! more features (where SciPy itself uses BLAS) the register-tiled kernel
+//! ([`super::dot`]) ranks the codes by `|c|^2 - 2 x.c` (one fused multiply-add per feature
+//! and code). A rounding
 //! bound ([`super::bound`]) decides whether the best code is certain; when the runner-up
 //! is within the bound (near-ties, exact ties, overflow, NaN) the candidates are compared
 //! again with the exact direct formula. The reported distance is always the direct one.
@@ -122,9 +123,9 @@ fn lane_dots(k: usize, d: usize, exact: bool, narrow: bool) -> bool {
 }
 
 /// Whether a code book goes to the row-dots kernel ([`super::row_dots`]): at most
-/// [`ROW_DOTS_MAX_CODES`] codes of at least [`ROW_DOTS_MIN_FEATURES`] features, where only the labels
-/// are asked for and the CPU has its SIMD kernel for `f32` rankings (`f32` rows, and
-/// `f64` rows ranked in `f32`).
+/// [`ROW_DOTS_MAX_CODES`] codes of at least [`ROW_DOTS_MIN_FEATURES`] features, where only
+/// the labels are asked for and the CPU has its SIMD kernel for `f32` rankings (`f32`
+/// rows, and `f64` rows ranked in `f32`).
 fn row_dots(k: usize, d: usize, exact: bool) -> bool {
     !exact && d >= ROW_DOTS_MIN_FEATURES && (1..=ROW_DOTS_MAX_CODES).contains(&k) && fast_rows()
 }

@@ -187,7 +187,7 @@ mod tests {
     use super::*;
     use crate::assign::direct::direct_nearest;
 
-    /// Labels equal the direct kernel's for one to four codes (rows equal to a code, rows
+    /// Labels equal the direct kernel's for one to three codes (rows equal to a code, rows
     /// halfway between two codes, duplicate codes, a NaN row, feature counts with and
     /// without a tail past the lanes, both types), and the bounds hold the direct
     /// distances between them.

@@ -173,7 +173,8 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
     def _validated_rows(self, X, copy=False, reset=True):
         """`X` as scikit-learn's k-means estimators take it for fitting: float32 or
         float64 in C order, or CSR with 32-bit indices. Dense rows are searched for NaN
-        and infinity in Rust, on every thread; a failure raises scikit-learn's error."""
+        and infinity in Rust (in parallel where they are many); a failure raises
+        scikit-learn's error."""
         X = self._validated(X, check_finite=False, copy=copy, reset=reset)
         if not sp.issparse(X) and not get_config()["assume_finite"] and not _core.all_finite(X):
             assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
