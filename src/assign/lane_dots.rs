@@ -153,10 +153,53 @@ simd! {
     }
 }
 
+/// Test support for the kernels of few codes: `kernel` run on `rows` against `book` (`d`
+/// features) with the ranking of their own type, its hits checked against the direct
+/// kernel's: the same labels, and bounds that hold the direct distances between them
+/// (except for the rows numbered in `unbounded`, such as rows of NaN).
+#[cfg(test)]
+pub(super) fn check_against_direct<C: Float>(
+    book: &[C],
+    d: usize,
+    rows: &[C],
+    unbounded: &[usize],
+    kernel: impl FnOnce(Ranking<C>, &mut [Hit<C>]),
+) {
+    let (n, k) = (rows.len() / d, book.len() / d);
+    let norms: Vec<C> = book
+        .chunks(d)
+        .map(|c| c.iter().fold(C::ZERO, |s, &v| s + v * v))
+        .collect();
+    let max_norm = norms
+        .iter()
+        .fold(C::ZERO, |m, &v| if v > m { v } else { m });
+    let ranking = Ranking {
+        book,
+        norms: &norms,
+        max_norm,
+        eps: C::EPSILON.to_f64(),
+    };
+    let mut hits = vec![Hit::default(); n];
+    kernel(ranking, &mut hits);
+    let mut want = vec![Hit::default(); n];
+    super::direct::direct_nearest(book, k, d, rows, &mut want);
+    for (i, (hit, want)) in hits.iter().zip(&want).enumerate() {
+        assert_eq!(hit.label, want.label, "row {i}, d = {d}, k = {k}");
+        if unbounded.contains(&i) {
+            continue;
+        }
+        let slack = 1.0 + 1e-4;
+        assert!(hit.best.to_f64() * slack >= want.best.to_f64(), "row {i}");
+        assert!(
+            hit.second.to_f64() <= want.second.to_f64() * slack,
+            "row {i}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assign::direct::direct_nearest;
 
     /// Labels equal the direct kernel's (one block and a partial one; several widths, both
     /// types; exact duplicate codes and rows halfway between two codes, which the bound
@@ -172,32 +215,9 @@ mod tests {
                 rows[f] = book[d + f];
                 rows[d + f] = C::from_f64((book[f].to_f64() + book[2 * d + f].to_f64()) / 2.0);
             }
-            let norms: Vec<C> = book
-                .chunks(d)
-                .map(|c| c.iter().fold(C::ZERO, |s, &v| s + v * v))
-                .collect();
-            let max_norm = norms
-                .iter()
-                .fold(C::ZERO, |m, &v| if v > m { v } else { m });
-            let mut hits = vec![Hit::default(); n];
-            let ranking = Ranking {
-                book: &book,
-                norms: &norms,
-                max_norm,
-                eps: C::EPSILON.to_f64(),
-            };
-            lane_dots_nearest(ranking, &book, d, &rows, &rows, &mut hits);
-            let mut want = vec![Hit::default(); n];
-            direct_nearest(&book, k, d, &rows, &mut want);
-            for (i, (hit, want)) in hits.iter().zip(&want).enumerate() {
-                assert_eq!(hit.label, want.label, "row {i}, d = {d}, k = {k}");
-                let slack = 1.0 + 1e-4;
-                assert!(hit.best.to_f64() * slack >= want.best.to_f64(), "row {i}");
-                assert!(
-                    hit.second.to_f64() <= want.second.to_f64() * slack,
-                    "row {i}"
-                );
-            }
+            check_against_direct(&book, d, &rows, &[], |ranking, hits| {
+                lane_dots_nearest(ranking, &book, d, &rows, &rows, hits);
+            });
         }
         let mut next = crate::test_uniforms(31);
         for (d, k) in [
