@@ -11,6 +11,7 @@
 use super::bound::{hit, margin, recheck, settle, split_at_cut};
 use super::exact::{add_lanes, sq_dist, SUM_LANES};
 use super::lane_dots::Ranking;
+use super::quant::as_f32;
 use super::Hit;
 use crate::float::Float;
 
@@ -47,15 +48,18 @@ simd! {
         // Past the last code the last is repeated, and not ranked.
         let code: [&[N]; CODES] = std::array::from_fn(|j| &codes[j.min(k - 1) * d..][..d]);
         let minus_two = N::from_f64(-2.0);
+        // `f32` codes, for this build's SIMD sums where it has them.
+        let simd = multiversion::target::target_cfg_f!(target_feature = "avx512f")
+            && std::any::TypeId::of::<N>() == std::any::TypeId::of::<f32>();
+        let codes32 = simd.then(|| code.map(as_f32));
         for (p, out) in hits.iter_mut().enumerate() {
             let xr = &ranked[p * d..][..d];
-            let sums = match as_f32_rows(xr, &code) {
-                // SAFETY: this build of the function has AVX-512F; the row and the codes
-                // hold `split` values.
+            let sums = match codes32 {
+                // SAFETY: this build of the function has AVX-512F (`simd`); the row and the
+                // codes hold `split` values.
                 #[cfg(all(target_arch = "x86_64", not(feature = "portable")))]
-                Some((x, c)) if multiversion::target::target_cfg_f!(target_feature = "avx512f") => {
-                    unsafe { sums_512(x, &c, split) }.map(|v| N::from_f64(f64::from(v)))
-                }
+                Some(c) => unsafe { sums_512(as_f32(xr), &c, split) }
+                    .map(|v| N::from_f64(f64::from(v))),
                 _ => lane_sums(xr, &code, split),
             };
             let along = |sum: N, y: &[N]| {
@@ -108,19 +112,6 @@ pub(super) fn fast_rows() -> bool {
     {
         false
     }
-}
-
-/// The row and the codes as `f32` values, where `N` is `f32`.
-fn as_f32_rows<'a, N: Float>(
-    x: &'a [N],
-    codes: &[&'a [N]; CODES],
-) -> Option<(&'a [f32], [&'a [f32]; CODES])> {
-    let cast = |v: &'a [N]| {
-        // SAFETY: `N` is `f32` (checked below before any use).
-        unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len()) }
-    };
-    (std::any::TypeId::of::<N>() == std::any::TypeId::of::<f32>())
-        .then(|| (cast(x), codes.map(cast)))
 }
 
 /// A row's `|x|^2` and its dot products with [`CODES`] codes over its first `split`
