@@ -77,11 +77,28 @@ impl<'a, F: Float> Csr<'a, F> {
 
     /// Row `i`'s squared distance to `code`, whose squared norm is `norm`.
     fn sq_dist(&self, i: usize, code: &[f64], norm: f64) -> f64 {
+        self.sq_dist_in(i, norm, |j| code[j])
+    }
+
+    /// Row `i`'s squared distance to the code whose feature `j` is `code(j)` and whose
+    /// squared norm is `norm`: `norm` plus, for each stored value in order, `(v - c)^2 -
+    /// c^2`, at least 0.
+    #[inline(always)]
+    fn sq_dist_in(&self, i: usize, norm: f64, code: impl Fn(usize) -> f64) -> f64 {
         let s = self.row_values(i).fold(norm, |s, (j, v)| {
-            let c = code[j];
+            let c = code(j);
             s + ((v - c) * (v - c) - c * c)
         });
         s.max(0.0)
+    }
+
+    /// The squared distances of rows `first..first + dists.len() / k` to every code of
+    /// `codes` (`k` of them), into `dists` row by row: [`Csr::sq_dist`]'s values, the
+    /// same operations in the same order, with the codes in the SIMD lanes.
+    fn sq_dists(&self, first: usize, codes: &Codes, dists: &mut [f64]) {
+        let rows = dists.len() / codes.k().max(1);
+        let ptr = &self.indptr[first..=first + rows];
+        lane_sq_dists(ptr, self.indices, self.data, codes, dists);
     }
 
     /// Add `w` times row `i` to `code` (a dense row), in `F`, stored values in order.
@@ -128,41 +145,37 @@ impl<F: Float> Points<F> for Csr<'_, F> {
     }
 }
 
-/// Dense codes in `f64` with their squared norms.
+/// Dense codes in `f64`, feature-major (`cols[j * k + c]` is feature `j` of code `c`, so
+/// that a stored value meets every code in one run), with their squared norms.
 struct Codes {
-    rows: Vec<f64>,
+    cols: Vec<f64>,
     norms: Vec<f64>,
-    d: usize,
 }
 
 impl Codes {
     fn new<F: Float>(codes: &[F], d: usize) -> Codes {
-        let rows: Vec<f64> = codes.iter().map(|v| v.to_f64()).collect();
-        let norms = rows
+        let k = codes.len() / d.max(1);
+        let mut cols = vec![0.0; k * d];
+        for (c, code) in codes.chunks_exact(d.max(1)).enumerate() {
+            for (j, &v) in code.iter().enumerate() {
+                cols[j * k + c] = v.to_f64();
+            }
+        }
+        let norms = codes
             .chunks_exact(d.max(1))
-            .map(|c| c.iter().map(|v| v * v).sum())
+            .map(|c| c.iter().map(|v| v.to_f64() * v.to_f64()).sum())
             .collect();
-        Codes { rows, norms, d }
+        Codes { cols, norms }
     }
 
     fn k(&self) -> usize {
         self.norms.len()
     }
 
-    fn code(&self, j: usize) -> &[f64] {
-        &self.rows[j * self.d..(j + 1) * self.d]
-    }
-
-    /// Row `i`'s nearest code (ties: the lowest) and its squared distance.
-    fn nearest<F: Float>(&self, x: &Csr<F>, i: usize) -> (i32, f64) {
-        (0..self.k()).fold((0, f64::INFINITY), |best, j| {
-            let s = x.sq_dist(i, self.code(j), self.norms[j]);
-            if s < best.1 {
-                (j as i32, s)
-            } else {
-                best
-            }
-        })
+    /// Row `i`'s squared distance to code `j`.
+    fn sq_dist<F: Float>(&self, x: &Csr<F>, i: usize, j: usize) -> f64 {
+        let k = self.k();
+        x.sq_dist_in(i, self.norms[j], |f| self.cols[f * k + j])
     }
 
     /// Every row's nearest code and squared distance, in parallel.
@@ -176,13 +189,88 @@ impl Codes {
             &mut labels,
             &mut dists,
             |first, l, s| {
-                for (r, (l, s)) in l.iter_mut().zip(s.iter_mut()).enumerate() {
-                    (*l, *s) = self.nearest(x, first + r);
+                let mut dists = vec![0.0; l.len() * self.k()];
+                x.sq_dists(first, self, &mut dists);
+                for ((l, s), row) in l.iter_mut().zip(s).zip(dists.chunks_exact(self.k())) {
+                    // The first of the lowest, without branches (which code is nearer is
+                    // a coin toss where few codes split the rows).
+                    let (mut label, mut best) = (0, f64::INFINITY);
+                    for (j, &v) in row.iter().enumerate() {
+                        let lower = v < best;
+                        best = if lower { v } else { best };
+                        label = if lower { j } else { label };
+                    }
+                    (*l, *s) = (label as i32, best);
                 }
             },
             |()| (),
         )?;
         Ok((labels, dists))
+    }
+}
+
+simd! {
+    /// The squared distances of sparse rows to every code of `codes` (`k` of them), into
+    /// `dists` (`k` a row): row `r` holds the stored values `data[a..b]` in the columns
+    /// `indices[a..b]`, with `a, b = indptr[r], indptr[r + 1]`. For each code `norms[c]`
+    /// plus, for each stored value in order, `(v - c)^2 - c^2`, at least 0: the
+    /// operations of [`Csr::sq_dist`] in its order, the codes side by side in the SIMD
+    /// lanes. (Code by code, each sum was a chain of dependent additions: on 10,000 x
+    /// 1,000 rows of 1% density against 64 codes, slower than scikit-learn's sparse Lloyd
+    /// iterations.) Up to four codes the sums are held in registers.
+    fn lane_sq_dists<F: Float>(
+        indptr: &[i32],
+        indices: &[i32],
+        data: &[F],
+        codes: &Codes,
+        dists: &mut [f64],
+    ) {
+        /// The sums of one row's stored values (`indices`, `data`) added to `sums`, one
+        /// per code, lane by lane.
+        #[inline(always)]
+        fn add_row<F: Float>(sums: &mut [f64], cols: &[f64], indices: &[i32], data: &[F]) {
+            let k = sums.len();
+            for (&j, &v) in indices.iter().zip(data) {
+                let v = v.to_f64();
+                for (s, &c) in sums.iter_mut().zip(&cols[j as usize * k..][..k]) {
+                    *s += (v - c) * (v - c) - c * c;
+                }
+            }
+        }
+        /// [`lane_sq_dists`] for `K` codes held in registers, or any number if `K` is 0.
+        #[multiversion::inherit_target]
+        fn rows<F: Float, const K: usize>(
+            indptr: &[i32],
+            indices: &[i32],
+            data: &[F],
+            codes: &Codes,
+            dists: &mut [f64],
+        ) {
+            let k = codes.k();
+            for (ends, out) in indptr.windows(2).zip(dists.chunks_exact_mut(k)) {
+                let (a, b) = (ends[0] as usize, ends[1] as usize);
+                let (indices, data) = (&indices[a..b], &data[a..b]);
+                if K > 0 {
+                    let mut sums = [0.0; K];
+                    sums.copy_from_slice(&codes.norms);
+                    add_row(&mut sums, &codes.cols, indices, data);
+                    out.copy_from_slice(&sums);
+                } else {
+                    out.copy_from_slice(&codes.norms);
+                    add_row(out, &codes.cols, indices, data);
+                }
+                for s in out.iter_mut() {
+                    *s = s.max(0.0);
+                }
+            }
+        }
+        match codes.k() {
+            1 => rows::<F, 1>(indptr, indices, data, codes, dists),
+            2 => rows::<F, 2>(indptr, indices, data, codes, dists),
+            3 => rows::<F, 3>(indptr, indices, data, codes, dists),
+            4 => rows::<F, 4>(indptr, indices, data, codes, dists),
+            _ => rows::<F, 0>(indptr, indices, data, codes, dists),
+        }
     }
 }
 
@@ -221,7 +309,7 @@ pub fn inertia<F: Float>(
     exec.sum_rows(n, |i| {
         let j = labels[i] as usize;
         let w = weights.map_or(1.0, |w| w[i].to_f64());
-        w * x.sq_dist(i, c.code(j), c.norms[j])
+        w * c.sq_dist(x, i, j)
     })
 }
 
@@ -236,11 +324,10 @@ pub fn distances<F: Float>(exec: &Exec, x: &Csr<F>, codes: ArrayView2<F>) -> Res
     let blocks = out.chunks_mut(CHUNK_ROWS * k).enumerate().collect();
     exec.check()?;
     exec.map(blocks, |(b, o)| {
-        for (r, o) in o.chunks_exact_mut(k).enumerate() {
-            let i = b * CHUNK_ROWS + r;
-            for (j, o) in o.iter_mut().enumerate() {
-                *o = F::from_f64(x.sq_dist(i, c.code(j), c.norms[j]).sqrt());
-            }
+        let mut dists = vec![0.0; o.len()];
+        x.sq_dists(b * CHUNK_ROWS, &c, &mut dists);
+        for (o, &s) in o.iter_mut().zip(&dists) {
+            *o = F::from_f64(s.sqrt());
         }
     });
     crate::matrix(out, n, k)
@@ -293,6 +380,57 @@ mod tests {
         let picked = greedy_plusplus(&exec, &x, (3, 2), 1, &u, Some(&w)).unwrap();
         let g = crate::init::greedy_plusplus(&exec, dense.view(), (3, 2), 1, &u, Some(&w));
         assert_eq!(picked, g.unwrap().indices);
+    }
+
+    /// Distances to every code at once (the codes in the lanes, 1 to 4 of them in
+    /// registers, more in memory) have the bits of each row's distance to each code alone,
+    /// and the labels are the first of the lowest; rows without stored values included.
+    #[test]
+    fn every_code_at_once_has_the_bits_of_each_code_alone() {
+        let mut next = crate::test_uniforms(11);
+        let (n, d) = (40, 9);
+        let (mut indptr, mut indices, mut data) = (vec![0i32], vec![], vec![]);
+        for i in 0..n {
+            for j in 0..d {
+                if i % 7 != 0 && next() < 0.4 {
+                    indices.push(j as i32);
+                    data.push((next() * 8.0 - 4.0) as f32);
+                }
+            }
+            indptr.push(indices.len() as i32);
+        }
+        let x = Csr::new(&indptr, &indices, &data, d).unwrap();
+        let exec = Exec::with_threads(2).unwrap();
+        for k in 1..=6 {
+            let book: Vec<f32> = (0..k * d).map(|_| (next() * 6.0 - 3.0) as f32).collect();
+            let codes = Codes::new(&book, d);
+            let mut all = vec![0.0; n * k];
+            x.sq_dists(0, &codes, &mut all);
+            let (labels, best) = codes.assign(&exec, &x).unwrap();
+            for i in 0..n {
+                let one: Vec<f64> = (0..k)
+                    .map(|j| {
+                        let code: Vec<f64> =
+                            book[j * d..(j + 1) * d].iter().map(|&v| v.into()).collect();
+                        x.sq_dist(i, &code, codes.norms[j])
+                    })
+                    .collect();
+                let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&all[i * k..(i + 1) * k]),
+                    bits(&one),
+                    "row {i}, k = {k}"
+                );
+                let low = one.iter().copied().fold(f64::INFINITY, f64::min);
+                let first = one.iter().position(|&v| v == low).unwrap();
+                assert_eq!(
+                    (labels[i], best[i]),
+                    (first as i32, low),
+                    "row {i}, k = {k}"
+                );
+                assert_eq!(codes.sq_dist(&x, i, first).to_bits(), low.to_bits());
+            }
+        }
     }
 
     #[test]
