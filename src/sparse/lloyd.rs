@@ -2,7 +2,7 @@
 //! the distance bounds little to work with), sums in `f64` in row order, empty codes
 //! refilled from the farthest rows ([`crate::lloyd::Empty::Farthest`]).
 
-use super::{codes_for, Csr};
+use super::{codes_for, Codes, Csr};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::lloyd::{heaviest, place_on_heaviest, refill_rows, FarthestRows, Stop};
@@ -63,11 +63,11 @@ pub fn lloyd<F: Float>(
     let stable = loop {
         iterations += 1;
         let codes = codes_for(x, ArrayView2::from_shape((k, d), &book).expect("k x d"))?;
-        let (new, dists) = codes.assign(exec, x)?;
+        let new = codes.assign(exec, x)?;
         exec.iteration(iterations, n)?;
         let changed = new.iter().zip(&labels).filter(|(a, b)| a != b).count();
         labels = new;
-        let updated = update(x, &book, &labels, &dists, weights, farthest)?;
+        let updated = update(x, (&book, &codes), &labels, weights, farthest)?;
         let shift: f64 = updated
             .iter()
             .zip(&book)
@@ -83,7 +83,7 @@ pub fn lloyd<F: Float>(
     };
     if !stable && matches!(stop, Stop::CenterShift { .. }) {
         let codes = codes_for(x, ArrayView2::from_shape((k, d), &book).expect("k x d"))?;
-        labels = codes.assign(exec, x)?.0;
+        labels = codes.assign(exec, x)?;
     }
     Ok(SparseRun {
         centroids: crate::matrix(book, k, d)?,
@@ -93,14 +93,14 @@ pub fn lloyd<F: Float>(
 }
 
 /// The (weighted) means of the rows of each label, empty codes first refilled with the
-/// rows farthest from their code (`dists`: each row's squared distance to it) unless every
-/// row sits on its code; a code left whose rows weigh nothing is placed on the heaviest
-/// code, as the dense engine's [`crate::lloyd::Empty::Farthest`] does.
+/// rows farthest from their code (measured against `codes`, the code book `book` as the
+/// rows were assigned to it) unless every row sits on its code; a code left whose rows
+/// weigh nothing is placed on the heaviest code, as the dense engine's
+/// [`crate::lloyd::Empty::Farthest`] does.
 fn update<F: Float>(
     x: &Csr<F>,
-    book: &[F],
+    (book, codes): (&[F], &Codes),
     labels: &[i32],
-    dists: &[f64],
     weights: Option<&[F]>,
     farthest: Option<&dyn FarthestRows>,
 ) -> Result<Vec<F>> {
@@ -115,10 +115,15 @@ fn update<F: Float>(
         x.add_to(i, w(i), &mut sums[l * d..(l + 1) * d]);
     }
     let empty: Vec<usize> = (0..k).filter(|&j| mass[j] == 0.0).collect();
+    let dists = if empty.is_empty() {
+        Vec::new()
+    } else {
+        codes.own_sq_dists(x, labels)
+    };
     if !empty.is_empty() && dists.iter().any(|&v| v != 0.0) {
         for (&j, &i) in empty
             .iter()
-            .zip(&refill_rows(dists, empty.len(), farthest)?)
+            .zip(&refill_rows(&dists, empty.len(), farthest)?)
         {
             let from = labels[i] as usize;
             x.add_to(i, -w(i), &mut sums[from * d..(from + 1) * d]);

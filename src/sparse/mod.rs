@@ -4,7 +4,10 @@
 //!
 //! A row's squared distance to a code `c` is `|c|^2 + sum over the row's stored values of
 //! ((x - c)^2 - c^2)`, in `f64`: the dense formula's value to within rounding, from the
-//! stored values alone.
+//! stored values alone (scikit-learn's formula for a row and one code). A row's nearest code
+//! is ranked as scikit-learn ranks it, by `|c|^2 - 2 x.c`, and its distances to every code
+//! (`transform`) are `|x|^2 + |c|^2 - 2 x.c`, the dot products summed over the stored values
+//! in order with the codes side by side in the SIMD lanes.
 
 mod lloyd;
 
@@ -75,11 +78,6 @@ impl<'a, F: Float> Csr<'a, F> {
             .map(|(&j, &v)| (j as usize, v.to_f64()))
     }
 
-    /// Row `i`'s squared distance to `code`, whose squared norm is `norm`.
-    fn sq_dist(&self, i: usize, code: &[f64], norm: f64) -> f64 {
-        self.sq_dist_in(i, norm, |j| code[j])
-    }
-
     /// Row `i`'s squared distance to the code whose feature `j` is `code(j)` and whose
     /// squared norm is `norm`: `norm` plus, for each stored value in order, `(v - c)^2 -
     /// c^2`, at least 0.
@@ -92,13 +90,17 @@ impl<'a, F: Float> Csr<'a, F> {
         s.max(0.0)
     }
 
-    /// The squared distances of rows `first..first + dists.len() / k` to every code of
-    /// `codes` (`k` of them), into `dists` row by row: [`Csr::sq_dist`]'s values, the
-    /// same operations in the same order, with the codes in the SIMD lanes.
-    fn sq_dists(&self, first: usize, codes: &Codes, dists: &mut [f64]) {
-        let rows = dists.len() / codes.k().max(1);
+    /// The dot products of rows `first..first + dots.len() / k` with every code of `codes`
+    /// (`k` of them), into `dots` row by row.
+    fn dots(&self, first: usize, codes: &Codes, dots: &mut [f64]) {
+        let rows = dots.len() / codes.k().max(1);
         let ptr = &self.indptr[first..=first + rows];
-        lane_sq_dists(ptr, self.indices, self.data, codes, dists);
+        lane_dots(ptr, self.indices, self.data, &codes.cols, dots);
+    }
+
+    /// Row `i`'s `|x|^2`, over its stored values in order.
+    fn sq_norm(&self, i: usize) -> f64 {
+        self.row_values(i).fold(0.0, |s, (_, v)| s + v * v)
     }
 
     /// Add `w` times row `i` to `code` (a dense row), in `F`, stored values in order.
@@ -131,14 +133,24 @@ impl<F: Float> Points<F> for Csr<'_, F> {
         low: &mut [F],
     ) -> Vec<f64> {
         let (d, rows, t) = (self.d.max(1), own.len(), picks.len());
+        let norms: Vec<f64> = centres
+            .chunks_exact(d)
+            .map(|c| c.iter().map(|v| v * v).sum())
+            .collect();
+        // Each row meets every centre in one pass over its stored values: the centres'
+        // sums are independent, where centre by centre each was a chain of additions.
+        // Each takes the operations of `sq_dist` in its order.
         let mut dists = vec![0.0; rows * t];
-        for (o, c) in dists
-            .chunks_exact_mut(rows.max(1))
-            .zip(centres.chunks_exact(d))
-        {
-            let norm = c.iter().map(|v| v * v).sum();
-            for (r, o) in o.iter_mut().enumerate() {
-                *o = self.sq_dist(first + r, c, norm);
+        let mut sums = vec![0.0; t];
+        for r in 0..rows {
+            sums.copy_from_slice(&norms);
+            for (j, v) in self.row_values(first + r) {
+                for (s, c) in sums.iter_mut().zip(centres[j..].iter().step_by(d)) {
+                    *s += (v - c) * (v - c) - c * c;
+                }
+            }
+            for (c, &s) in sums.iter().enumerate() {
+                dists[c * rows + r] = s.max(0.0);
             }
         }
         lower_by(&dists, own, weights, low)
@@ -156,9 +168,15 @@ impl Codes {
     fn new<F: Float>(codes: &[F], d: usize) -> Codes {
         let k = codes.len() / d.max(1);
         let mut cols = vec![0.0; k * d];
-        for (c, code) in codes.chunks_exact(d.max(1)).enumerate() {
-            for (j, &v) in code.iter().enumerate() {
-                cols[j * k + c] = v.to_f64();
+        // Eight codes at a time, so that each feature's eight values fill one cache line
+        // (code by code, each value written was a line of its own: at 5,000 features and
+        // 64 codes a third of a `MiniBatchKMeans` step on sparse rows).
+        for c0 in (0..k).step_by(8) {
+            let block = &codes[c0 * d..(c0 + 8).min(k) * d];
+            for j in 0..d {
+                for (c, code) in (c0..).zip(block.chunks_exact(d.max(1))) {
+                    cols[j * k + c] = code[j].to_f64();
+                }
             }
         }
         let norms = codes
@@ -178,98 +196,105 @@ impl Codes {
         x.sq_dist_in(i, self.norms[j], |f| self.cols[f * k + j])
     }
 
-    /// Every row's nearest code and squared distance, in parallel.
-    fn assign<F: Float>(&self, exec: &Exec, x: &Csr<F>) -> Result<(Vec<i32>, Vec<f64>)> {
-        let n = x.rows();
+    /// Every row's nearest code, in parallel: the lowest score `|c|^2 - 2 x.c` (the first
+    /// on ties), as scikit-learn's sparse Lloyd iterations rank them.
+    fn assign<F: Float>(&self, exec: &Exec, x: &Csr<F>) -> Result<Vec<i32>> {
+        let (n, k) = (x.rows(), self.k());
         let mut labels = vec![0i32; n];
-        let mut dists = vec![0.0; n];
+        let mut none: [(); 0] = [];
         exec.chunks_of(
             512,
             n,
             &mut labels,
-            &mut dists,
-            |first, l, s| {
-                let mut dists = vec![0.0; l.len() * self.k()];
-                x.sq_dists(first, self, &mut dists);
-                for ((l, s), row) in l.iter_mut().zip(s).zip(dists.chunks_exact(self.k())) {
+            &mut none,
+            |first, labels, _| {
+                let mut dots = vec![0.0; labels.len() * k];
+                x.dots(first, self, &mut dots);
+                for (l, row) in labels.iter_mut().zip(dots.chunks_exact(k)) {
                     // The first of the lowest, without branches (which code is nearer is
                     // a coin toss where few codes split the rows).
                     let (mut label, mut best) = (0, f64::INFINITY);
-                    for (j, &v) in row.iter().enumerate() {
-                        let lower = v < best;
-                        best = if lower { v } else { best };
+                    for (j, (&dot, &norm)) in row.iter().zip(&self.norms).enumerate() {
+                        let score = norm - 2.0 * dot;
+                        let lower = score < best;
+                        best = if lower { score } else { best };
                         label = if lower { j } else { label };
                     }
-                    (*l, *s) = (label as i32, best);
+                    *l = label as i32;
                 }
             },
             |()| (),
         )?;
-        Ok((labels, dists))
+        Ok(labels)
+    }
+
+    /// Each row's squared distance to its code `labels[i]` (see [`Codes::sq_dist`]).
+    fn own_sq_dists<F: Float>(&self, x: &Csr<F>, labels: &[i32]) -> Vec<f64> {
+        (0..x.rows())
+            .map(|i| self.sq_dist(x, i, labels[i] as usize))
+            .collect()
     }
 }
 
 simd! {
-    /// The squared distances of sparse rows to every code of `codes` (`k` of them), into
-    /// `dists` (`k` a row): row `r` holds the stored values `data[a..b]` in the columns
-    /// `indices[a..b]`, with `a, b = indptr[r], indptr[r + 1]`. For each code `norms[c]`
-    /// plus, for each stored value in order, `(v - c)^2 - c^2`, at least 0: the
-    /// operations of [`Csr::sq_dist`] in its order, the codes side by side in the SIMD
-    /// lanes. (Code by code, each sum was a chain of dependent additions: on 10,000 x
-    /// 1,000 rows of 1% density against 64 codes, slower than scikit-learn's sparse Lloyd
-    /// iterations.) Up to four codes the sums are held in registers.
-    fn lane_sq_dists<F: Float>(
+    /// The dot products of sparse rows with every code of `cols` (feature-major, `k` codes
+    /// where `dots` holds `k` a row), into `dots`: row `r` holds the stored values
+    /// `data[a..b]` in the columns `indices[a..b]`, with `a, b = indptr[r], indptr[r + 1]`,
+    /// and each dot product is summed over them in order from 0, as scikit-learn sums them,
+    /// the codes side by side in the SIMD lanes. (Code by code, each sum was a chain of
+    /// dependent additions: on 10,000 x 1,000 rows of 1% density against 64 codes, slower
+    /// than scikit-learn's sparse Lloyd iterations.) Up to four codes the sums are held in
+    /// registers.
+    fn lane_dots<F: Float>(
         indptr: &[i32],
         indices: &[i32],
         data: &[F],
-        codes: &Codes,
-        dists: &mut [f64],
+        cols: &[f64],
+        dots: &mut [f64],
     ) {
-        /// The sums of one row's stored values (`indices`, `data`) added to `sums`, one
-        /// per code, lane by lane.
+        /// One row's stored values (`indices`, `data`) times the codes, added to `sums`
+        /// lane by lane.
         #[inline(always)]
         fn add_row<F: Float>(sums: &mut [f64], cols: &[f64], indices: &[i32], data: &[F]) {
             let k = sums.len();
             for (&j, &v) in indices.iter().zip(data) {
                 let v = v.to_f64();
                 for (s, &c) in sums.iter_mut().zip(&cols[j as usize * k..][..k]) {
-                    *s += (v - c) * (v - c) - c * c;
+                    *s += c * v;
                 }
             }
         }
-        /// [`lane_sq_dists`] for `K` codes held in registers, or any number if `K` is 0.
+        /// [`lane_dots`] for `K` codes held in registers, or `k` codes (any number) if `K`
+        /// is 0.
         #[multiversion::inherit_target]
         fn rows<F: Float, const K: usize>(
             indptr: &[i32],
             indices: &[i32],
             data: &[F],
-            codes: &Codes,
-            dists: &mut [f64],
+            cols: &[f64],
+            dots: &mut [f64],
+            k: usize,
         ) {
-            let k = codes.k();
-            for (ends, out) in indptr.windows(2).zip(dists.chunks_exact_mut(k)) {
+            for (ends, out) in indptr.windows(2).zip(dots.chunks_exact_mut(k)) {
                 let (a, b) = (ends[0] as usize, ends[1] as usize);
                 let (indices, data) = (&indices[a..b], &data[a..b]);
                 if K > 0 {
                     let mut sums = [0.0; K];
-                    sums.copy_from_slice(&codes.norms);
-                    add_row(&mut sums, &codes.cols, indices, data);
+                    add_row(&mut sums, cols, indices, data);
                     out.copy_from_slice(&sums);
                 } else {
-                    out.copy_from_slice(&codes.norms);
-                    add_row(out, &codes.cols, indices, data);
-                }
-                for s in out.iter_mut() {
-                    *s = s.max(0.0);
+                    out.fill(0.0);
+                    add_row(out, cols, indices, data);
                 }
             }
         }
-        match codes.k() {
-            1 => rows::<F, 1>(indptr, indices, data, codes, dists),
-            2 => rows::<F, 2>(indptr, indices, data, codes, dists),
-            3 => rows::<F, 3>(indptr, indices, data, codes, dists),
-            4 => rows::<F, 4>(indptr, indices, data, codes, dists),
-            _ => rows::<F, 0>(indptr, indices, data, codes, dists),
+        let k = dots.len() / (indptr.len() - 1).max(1);
+        match k {
+            1 => rows::<F, 1>(indptr, indices, data, cols, dots, k),
+            2 => rows::<F, 2>(indptr, indices, data, cols, dots, k),
+            3 => rows::<F, 3>(indptr, indices, data, cols, dots, k),
+            4 => rows::<F, 4>(indptr, indices, data, cols, dots, k),
+            _ => rows::<F, 0>(indptr, indices, data, cols, dots, k),
         }
     }
 }
@@ -278,7 +303,10 @@ simd! {
 fn codes_for<F: Float>(x: &Csr<F>, codes: ArrayView2<F>) -> Result<Codes> {
     let (k, cd) = codes.dim();
     check_code_book(k, cd, x.cols())?;
-    Ok(Codes::new(&codes.iter().copied().collect::<Vec<F>>(), cd))
+    match codes.as_slice() {
+        Some(flat) => Ok(Codes::new(flat, cd)),
+        None => Ok(Codes::new(&codes.iter().copied().collect::<Vec<F>>(), cd)),
+    }
 }
 
 /// Each row's nearest code (ties: the lowest).
@@ -287,7 +315,7 @@ fn codes_for<F: Float>(x: &Csr<F>, codes: ArrayView2<F>) -> Result<Codes> {
 /// `FeatureMismatch` or `InvalidParameter` for a code book that is not `k x d` with
 /// `k >= 1`, and whatever the executor's control hook returns.
 pub fn nearest<F: Float>(exec: &Exec, x: &Csr<F>, codes: ArrayView2<F>) -> Result<Vec<i32>> {
-    Ok(codes_for(x, codes)?.assign(exec, x)?.0)
+    codes_for(x, codes)?.assign(exec, x)
 }
 
 /// The sum over rows of `w * |x - codes[label]|^2` (see [`crate::inertia`]).
@@ -313,7 +341,8 @@ pub fn inertia<F: Float>(
     })
 }
 
-/// Every row's Euclidean distance to every code, `n x k` in `F`.
+/// Every row's Euclidean distance to every code, `n x k` in `F`: `|x|^2 + |c|^2 - 2 x.c`
+/// (at least 0), as scikit-learn's `transform` of sparse rows measures them.
 ///
 /// # Errors
 /// As [`nearest`].
@@ -324,10 +353,13 @@ pub fn distances<F: Float>(exec: &Exec, x: &Csr<F>, codes: ArrayView2<F>) -> Res
     let blocks = out.chunks_mut(CHUNK_ROWS * k).enumerate().collect();
     exec.check()?;
     exec.map(blocks, |(b, o)| {
-        let mut dists = vec![0.0; o.len()];
-        x.sq_dists(b * CHUNK_ROWS, &c, &mut dists);
-        for (o, &s) in o.iter_mut().zip(&dists) {
-            *o = F::from_f64(s.sqrt());
+        let mut dots = vec![0.0; o.len()];
+        x.dots(b * CHUNK_ROWS, &c, &mut dots);
+        for (r, (o, dots)) in o.chunks_exact_mut(k).zip(dots.chunks_exact(k)).enumerate() {
+            let x_norm = x.sq_norm(b * CHUNK_ROWS + r);
+            for ((o, &dot), &norm) in o.iter_mut().zip(dots).zip(&c.norms) {
+                *o = F::from_f64((x_norm + norm - 2.0 * dot).max(0.0).sqrt());
+            }
         }
     });
     crate::matrix(out, n, k)
@@ -382,9 +414,10 @@ mod tests {
         assert_eq!(picked, g.unwrap().indices);
     }
 
-    /// Distances to every code at once (the codes in the lanes, 1 to 4 of them in
-    /// registers, more in memory) have the bits of each row's distance to each code alone,
-    /// and the labels are the first of the lowest; rows without stored values included.
+    /// Dot products with every code at once (the codes in the lanes, 1 to 4 of them in
+    /// registers, more in memory) have the bits of each code's dot product alone, summed
+    /// over the stored values in order; the labels are the first of the lowest scores
+    /// `|c|^2 - 2 x.c`; rows without stored values included.
     #[test]
     fn every_code_at_once_has_the_bits_of_each_code_alone() {
         let mut next = crate::test_uniforms(11);
@@ -402,17 +435,19 @@ mod tests {
         let x = Csr::new(&indptr, &indices, &data, d).unwrap();
         let exec = Exec::with_threads(2).unwrap();
         for k in 1..=6 {
-            let book: Vec<f32> = (0..k * d).map(|_| (next() * 6.0 - 3.0) as f32).collect();
+            let mut book: Vec<f32> = (0..k * d).map(|_| (next() * 6.0 - 3.0) as f32).collect();
+            if k > 2 {
+                book.copy_within(0..d, 2 * d); // a tie between codes 0 and 2
+            }
             let codes = Codes::new(&book, d);
             let mut all = vec![0.0; n * k];
-            x.sq_dists(0, &codes, &mut all);
-            let (labels, best) = codes.assign(&exec, &x).unwrap();
+            x.dots(0, &codes, &mut all);
+            let labels = codes.assign(&exec, &x).unwrap();
             for i in 0..n {
                 let one: Vec<f64> = (0..k)
                     .map(|j| {
-                        let code: Vec<f64> =
-                            book[j * d..(j + 1) * d].iter().map(|&v| v.into()).collect();
-                        x.sq_dist(i, &code, codes.norms[j])
+                        x.row_values(i)
+                            .fold(0.0, |s, (f, v)| s + f64::from(book[j * d + f]) * v)
                     })
                     .collect();
                 let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -421,14 +456,22 @@ mod tests {
                     bits(&one),
                     "row {i}, k = {k}"
                 );
-                let low = one.iter().copied().fold(f64::INFINITY, f64::min);
-                let first = one.iter().position(|&v| v == low).unwrap();
-                assert_eq!(
-                    (labels[i], best[i]),
-                    (first as i32, low),
-                    "row {i}, k = {k}"
-                );
-                assert_eq!(codes.sq_dist(&x, i, first).to_bits(), low.to_bits());
+                let scores: Vec<f64> = (0..k).map(|j| codes.norms[j] - 2.0 * one[j]).collect();
+                let low = scores.iter().copied().fold(f64::INFINITY, f64::min);
+                let first = scores.iter().position(|&v| v == low).unwrap();
+                assert_eq!(labels[i], first as i32, "row {i}, k = {k}");
+            }
+            let own = codes.own_sq_dists(&x, &labels);
+            for (i, &l) in labels.iter().enumerate() {
+                let code = &book[l as usize * d..][..d];
+                let want = x
+                    .row_values(i)
+                    .fold(codes.norms[l as usize], |s, (f, v)| {
+                        let c = f64::from(code[f]);
+                        s + ((v - c) * (v - c) - c * c)
+                    })
+                    .max(0.0);
+                assert_eq!(own[i].to_bits(), want.to_bits(), "row {i}, k = {k}");
             }
         }
     }
