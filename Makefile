@@ -11,6 +11,7 @@
 #   make bench-embeddings  embedding-scale k-means against faiss, scikit-learn, intelex
 #               (embeddings.py: iterations, convergence, assignment rate, seeding,
 #               defaults, k-means|| against faiss)
+#   make bench-sparse  the k-means family on sparse rows against scikit-learn (sparse_compare.py)
 #   make docs   the documentation site in docs/_build/html (Sphinx, warnings are errors),
 #               running the example gallery (examples/)
 #   make bench-threads  vq from 1, 2 and 8 threads under Python 3.14 and free-threaded 3.14t
@@ -26,7 +27,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint docs bench bench-sklearn bench-dask bench-embeddings bench-threads sweep wheel sdist matrix oracle install venv
+.PHONY: demo test lint docs bench bench-sklearn bench-dask bench-embeddings bench-sparse bench-threads sweep wheel sdist matrix oracle install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +86,10 @@ bench-embeddings: install
 
 # vq from 1, 2 and 8 Python threads under CPython 3.14 and the free-threaded 3.14t, each in
 # a venv holding the wheel and numpy only (the table on the "Free-threaded Python" page).
+bench-sparse: install
+	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
+	$(PY) benches/sparse_compare.py
+
 bench-threads: wheel $(PYTHONS)/3.14/.built
 	rm -rf target/bench-threads
 	$(PY_314) -m venv target/bench-threads/py314
