@@ -95,7 +95,7 @@ impl<'a, F: Float> Csr<'a, F> {
     fn dots(&self, first: usize, codes: &Codes, dots: &mut [f64]) {
         let rows = dots.len() / codes.k().max(1);
         let ptr = &self.indptr[first..=first + rows];
-        lane_dots(ptr, self.indices, self.data, &codes.cols, dots);
+        lane_dots(ptr, self.indices, self.data, (&codes.cols, codes.k()), dots);
     }
 
     /// Row `i`'s `|x|^2`, over its stored values in order.
@@ -139,7 +139,7 @@ impl<F: Float> Points<F> for Csr<'_, F> {
             .collect();
         // Each row meets every centre in one pass over its stored values: the centres'
         // sums are independent, where centre by centre each was a chain of additions.
-        // Each takes the operations of `sq_dist` in its order.
+        // Each takes the operations of [`Csr::sq_dist_in`] in its order.
         let mut dists = vec![0.0; rows * t];
         let mut sums = vec![0.0; t];
         for r in 0..rows {
@@ -237,8 +237,8 @@ impl Codes {
 }
 
 simd! {
-    /// The dot products of sparse rows with every code of `cols` (feature-major, `k` codes
-    /// where `dots` holds `k` a row), into `dots`: row `r` holds the stored values
+    /// The dot products of sparse rows with every one of the `k` codes of `cols`
+    /// (feature-major), into `dots` (`k` a row): row `r` holds the stored values
     /// `data[a..b]` in the columns `indices[a..b]`, with `a, b = indptr[r], indptr[r + 1]`,
     /// and each dot product is summed over them in order from 0, as scikit-learn sums them,
     /// the codes side by side in the SIMD lanes. (Code by code, each sum was a chain of
@@ -249,7 +249,7 @@ simd! {
         indptr: &[i32],
         indices: &[i32],
         data: &[F],
-        cols: &[f64],
+        (cols, k): (&[f64], usize),
         dots: &mut [f64],
     ) {
         /// One row's stored values (`indices`, `data`) times the codes, added to `sums`
@@ -288,7 +288,6 @@ simd! {
                 }
             }
         }
-        let k = dots.len() / (indptr.len() - 1).max(1);
         match k {
             1 => rows::<F, 1>(indptr, indices, data, cols, dots, k),
             2 => rows::<F, 2>(indptr, indices, data, cols, dots, k),
