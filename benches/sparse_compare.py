@@ -6,9 +6,7 @@ Run: ``make bench-sparse`` (or ``python benches/sparse_compare.py [--rounds 5]``
 
 Data: each row draws half its stored values from the columns of one of `k` topics (each
 topic a random set of columns) and half from every column, values uniform in (0, 1);
-float64. (Rows scaled to unit length, as tf-idf rows are, tie: a row that shares no column
-with any of the first centres, themselves rows, is as far from each of them, and which one
-is taken is decided by rounding, differently by each library's formula.) Both libraries run in this process, in rounds: in each
+float64. Both libraries run in this process, in rounds: in each
 round each call starts after a 100 ms pause (for the other library's idle threads to
 sleep) and 50 ms of untimed calls of the same function (this machine runs the first work
 after a pause slowly), then is timed once. The ratio is the median over the rounds of
