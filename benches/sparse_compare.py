@@ -102,7 +102,7 @@ def main():
 
     import ferrovq
 
-    warnings.filterwarnings("ignore")  # scikit-learn's memory-leak note on Windows, n_init
+    warnings.filterwarnings("ignore")  # (a warning from either library would split the table)
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         f"ferrovq {ferrovq.__version__}, scikit-learn {sklearn.__version__}; "

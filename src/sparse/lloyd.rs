@@ -115,12 +115,12 @@ fn update<F: Float>(
         x.add_to(i, w(i), &mut sums[l * d..(l + 1) * d]);
     }
     let empty: Vec<usize> = (0..k).filter(|&j| mass[j] == 0.0).collect();
-    let dists = if empty.is_empty() {
-        Vec::new()
-    } else {
-        codes.own_sq_dists(x, labels)
-    };
-    if !empty.is_empty() && dists.iter().any(|&v| v != 0.0) {
+    // Each row's distance to its code, measured only for an empty code; none is refilled
+    // when every row sits on its code.
+    let dists = (!empty.is_empty())
+        .then(|| codes.own_sq_dists(x, labels))
+        .filter(|dists| dists.iter().any(|&v| v != 0.0));
+    if let Some(dists) = dists {
         for (&j, &i) in empty
             .iter()
             .zip(&refill_rows(&dists, empty.len(), farthest)?)

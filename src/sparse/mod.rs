@@ -85,7 +85,7 @@ impl<'a, F: Float> Csr<'a, F> {
     fn sq_dist_in(&self, i: usize, norm: f64, code: impl Fn(usize) -> f64) -> f64 {
         let s = self.row_values(i).fold(norm, |s, (j, v)| {
             let c = code(j);
-            s + ((v - c) * (v - c) - c * c)
+            s + sq_term(v, c)
         });
         s.max(0.0)
     }
@@ -146,7 +146,7 @@ impl<F: Float> Points<F> for Csr<'_, F> {
             sums.copy_from_slice(&norms);
             for (j, v) in self.row_values(first + r) {
                 for (s, c) in sums.iter_mut().zip(centres[j..].iter().step_by(d)) {
-                    *s += (v - c) * (v - c) - c * c;
+                    *s += sq_term(v, *c);
                 }
             }
             for (c, &s) in sums.iter().enumerate() {
@@ -155,6 +155,13 @@ impl<F: Float> Points<F> for Csr<'_, F> {
         }
         lower_by(&dists, own, weights, low)
     }
+}
+
+/// A stored value `v`'s part of a row's squared distance to a code whose feature there is
+/// `c`: `(v - c)^2 - c^2` (the code's squared norm holds the `c^2` taken back here).
+#[inline(always)]
+fn sq_term(v: f64, c: f64) -> f64 {
+    (v - c) * (v - c) - c * c
 }
 
 /// Dense codes in `f64`, feature-major (`cols[j * k + c]` is feature `j` of code `c`, so
