@@ -122,17 +122,19 @@ pub fn weighted_picks<F: Float>(p: &[F], uniforms: &[f64], excluded: &[usize]) -
 
 /// Rows the seeding measures distances between, dense or sparse.
 pub(crate) trait Points<F: Float>: Sync {
-    /// Row `i` as `f64` values (all `d` of them).
-    fn row(&self, i: usize) -> Vec<f64>;
-    /// What each of the `t` centres (`t x d`, row-major: rows `picks` of the data) would
-    /// lower the rows `first..first + own.len()` to: `low` receives `t` runs of `min(own,
-    /// d2(centre))` (distances computed in the rows' type; `own` is each row's current
-    /// `D2`), and the result is each run's `sum(w * low)` in `f64` (`w` the rows' weights,
-    /// or ones), summed in an order fixed by the rows alone.
+    /// A step's candidates (rows of the data), laid out to be measured against.
+    type Centres: Sync;
+    /// The rows `picks`, prepared once for every chunk of [`Points::lower`].
+    fn centres(&self, picks: &[usize]) -> Self::Centres;
+    /// What each of the `t` `centres` would lower the rows `first..first + own.len()` to:
+    /// `low` receives `t` runs of `min(own, d2(centre))` (distances computed in the rows'
+    /// type; `own` is each row's current `D2`), and the result is each run's
+    /// `sum(w * low)` in `f64` (`w` the rows' weights, or ones), summed in an order fixed
+    /// by the rows alone.
     fn lower(
         &self,
         first: usize,
-        centres: (&[f64], &[usize]),
+        centres: &Self::Centres,
         own: &[F],
         weights: Option<&[F]>,
         low: &mut [F],
@@ -186,10 +188,13 @@ pub(super) const PANEL: usize = 16;
 pub(super) const BATCH: usize = 4;
 
 impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
-    fn row(&self, i: usize) -> Vec<f64> {
+    /// The candidates' values (`t x d`, row-major) and their row numbers (for the screen).
+    type Centres = (Vec<F>, Vec<usize>);
+
+    fn centres(&self, picks: &[usize]) -> Self::Centres {
         let d = self.d;
-        let mut buf = Vec::new();
-        F::promote(&self.x[i * d..(i + 1) * d], &mut buf).to_vec()
+        let rows = picks.iter().flat_map(|&i| &self.x[i * d..(i + 1) * d]);
+        (rows.copied().collect(), picks.to_vec())
     }
 
     /// `first` must start a chunk of [`CHUNK_ROWS`] rows and the rows stay within it (the
@@ -198,7 +203,7 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
     fn lower(
         &self,
         first: usize,
-        (centres, picks): (&[f64], &[usize]),
+        (centres, picks): &Self::Centres,
         own: &[F],
         weights: Option<&[F]>,
         low: &mut [F],
@@ -210,8 +215,6 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
             low.fill(F::ZERO);
             return vec![0.0; t];
         }
-        // The centres are rows of the data: exact in `F`.
-        let centres: Vec<F> = centres.iter().map(|&v| F::from_f64(v)).collect();
         let mut lanes = vec![[0.0; PANEL]; t];
         let x = &self.x[first * d..(first + rows) * d];
         let probes = self
@@ -219,7 +222,7 @@ impl<F: Float + Promote<f64>> Points<F> for DenseRows<'_, F> {
             .as_ref()
             .map(|s| (s, s.probes(picks), first / PANEL));
         let screen = probes.as_ref().map(|(s, p, first)| (*s, p, *first));
-        lower_chunk(x, (&centres, d), (own, weights), low, &mut lanes, screen);
+        lower_chunk(x, (centres, d), (own, weights), low, &mut lanes, screen);
         lanes.iter().map(|l| pairwise_sum(l)).collect()
     }
 }
@@ -593,7 +596,7 @@ impl<F: Float, P: Points<F>> Seeding<'_, F, P> {
     /// rows, candidate after candidate.
     fn potentials(&self, d2: &[F], candidates: &[usize], lowered: &mut [F]) -> Result<Vec<f64>> {
         let t = candidates.len();
-        let centres: Vec<f64> = candidates.iter().flat_map(|&c| self.rows.row(c)).collect();
+        let centres = self.rows.centres(candidates);
         let room = lowered.len() / d2.len().max(1) * CHUNK_ROWS;
         let tasks = d2
             .chunks(CHUNK_ROWS)
@@ -604,9 +607,8 @@ impl<F: Float, P: Points<F>> Seeding<'_, F, P> {
         let parts = self.exec.map(tasks, |(c, (own, low))| {
             let (first, rows) = (c * CHUNK_ROWS, own.len());
             let weights = self.weights.map(|w| &w[first..first + rows]);
-            let centres = (&centres[..], candidates);
             self.rows
-                .lower(first, centres, own, weights, &mut low[..rows * t])
+                .lower(first, &centres, own, weights, &mut low[..rows * t])
         });
         let mut totals = vec![0.0; t];
         for part in parts {
@@ -675,11 +677,11 @@ mod tests {
             let all = [3usize, 100, n - 1, 0, 2000, 7];
             for t in 1..=all.len() {
                 let picks = &all[..t];
-                let centres: Vec<f64> = picks.iter().flat_map(|&i| rows.row(i)).collect();
+                let centres = rows.centres(picks);
                 for (first, len) in [(0, CHUNK_ROWS), (CHUNK_ROWS, n - CHUNK_ROWS), (0, 40)] {
                     let (own, w) = (&own[first..first + len], &w[first..first + len]);
                     let mut low = vec![0.0; len * t];
-                    let pots = rows.lower(first, (&centres, picks), own, Some(w), &mut low);
+                    let pots = rows.lower(first, &centres, own, Some(w), &mut low);
                     for ((&c, l), pot) in picks.iter().zip(low.chunks_exact(len)).zip(pots) {
                         let mut total = 0.0;
                         for (r, &v) in l.iter().enumerate() {
@@ -720,14 +722,13 @@ mod tests {
                 let screen = Some(Screen::new(&exec, &x, d));
                 let screened = DenseRows { x: &x, d, screen };
                 let picks = [3usize, 100, n - 1, 6, 2000, 9];
-                let centres: Vec<f64> = picks.iter().flat_map(|&i| plain.row(i)).collect();
+                let centres = plain.centres(&picks);
                 // Each row's distance to the first centre.
                 let mut dist = vec![F::ZERO; n];
                 for (first, len) in [(0, CHUNK_ROWS), (CHUNK_ROWS, n - CHUNK_ROWS)] {
                     let far = vec![F::INFINITY; len];
-                    let first_centre = (&centres[..d], &picks[..1]);
                     let out = &mut dist[first..first + len];
-                    plain.lower(first, first_centre, &far, None, out);
+                    plain.lower(first, &plain.centres(&picks[..1]), &far, None, out);
                 }
                 let own: Vec<F> = (0..n)
                     .map(|i| {
@@ -747,7 +748,7 @@ mod tests {
                     let (own, w) = (&own[first..first + len], &w[first..first + len]);
                     let [plain, screened] = [&plain, &screened].map(|rows| {
                         let mut low = vec![F::ZERO; len * picks.len()];
-                        let pots = rows.lower(first, (&centres, &picks), own, Some(w), &mut low);
+                        let pots = rows.lower(first, &centres, own, Some(w), &mut low);
                         (low, pots)
                     });
                     let bits = |(low, pots): (Vec<F>, Vec<f64>)| {

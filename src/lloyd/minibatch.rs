@@ -59,7 +59,8 @@ pub fn step<F: Float>(
     Ok(labels)
 }
 
-/// [`step`] on sparse rows.
+/// [`step`] on sparse rows; with `measure`, also the batch's inertia against `centers`
+/// (the labels' codes before the move, as [`crate::sparse::inertia`]).
 ///
 /// # Errors
 /// As [`step`].
@@ -68,15 +69,16 @@ pub fn sparse_step<F: Float>(
     batch: &Csr<F>,
     weights: &[F],
     centers: ArrayView2<F>,
-    totals: &mut [F],
-    moved: &mut [F],
-) -> Result<Vec<i32>> {
-    let labels = crate::sparse::nearest(exec, batch, centers)?;
+    (totals, moved): (&mut [F], &mut [F]),
+    measure: bool,
+) -> Result<(Vec<i32>, Option<f64>)> {
+    let (labels, inertia) =
+        crate::sparse::nearest_measured(exec, batch, centers, weights, measure)?;
     let book = centers.as_standard_layout();
     let book = crate::contiguous(&book)?;
     let add = |i: usize, w: F, code: &mut [F]| batch.add_scaled(i, w, code);
     running_means(book, batch.cols(), &labels, weights, add, totals, moved)?;
-    Ok(labels)
+    Ok((labels, inertia))
 }
 
 /// Each code `j` of `centers` (`k x d`, row-major) moved into `moved` to the running mean
@@ -267,14 +269,14 @@ mod tests {
         let run = |sparse_rows: bool| {
             let (mut totals, mut moved) = ([3.0, 1.0], [0.0; 6]);
             let out = if sparse_rows {
-                sparse_step(
-                    &exec,
-                    &sparse,
-                    &weights,
-                    centers.view(),
-                    &mut totals,
-                    &mut moved,
-                )
+                let moving = (&mut totals[..], &mut moved[..]);
+                let (labels, inertia) =
+                    sparse_step(&exec, &sparse, &weights, centers.view(), moving, true).unwrap();
+                // The batch's inertia from those labels, measured as on its own.
+                let alone =
+                    crate::sparse::inertia(&exec, &sparse, centers.view(), &labels, Some(&weights));
+                assert_eq!(inertia.unwrap().to_bits(), alone.unwrap().to_bits());
+                Ok(labels)
             } else {
                 step(
                     &exec,

@@ -205,9 +205,7 @@ fn sparse_minibatch_step<'py>(
     ) -> PyResult<StepOut<'py>> {
         let cost = |k| pass_cost(&x, k);
         minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
-            let labels = crate::lloyd::minibatch::sparse_step(exec, &x, ws, cv, ts, moved)?;
-            let measured = inertia.then(|| crate::sparse::inertia(exec, &x, cv, &labels, Some(ws)));
-            Ok((labels, measured.transpose()?))
+            crate::lloyd::minibatch::sparse_step(exec, &x, ws, cv, (ts, moved), inertia)
         })
     }
     with_csr!(parts, |x| go(

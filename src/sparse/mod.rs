@@ -85,7 +85,7 @@ impl<'a, F: Float> Csr<'a, F> {
     fn sq_dist_in(&self, i: usize, norm: f64, code: impl Fn(usize) -> f64) -> f64 {
         let s = self.row_values(i).fold(norm, |s, (j, v)| {
             let c = code(j);
-            s + sq_term(v, c)
+            s + SqDist::of(v, c)
         });
         s.max(0.0)
     }
@@ -95,7 +95,8 @@ impl<'a, F: Float> Csr<'a, F> {
     fn dots(&self, first: usize, codes: &Codes, dots: &mut [f64]) {
         let rows = dots.len() / codes.k().max(1);
         let ptr = &self.indptr[first..=first + rows];
-        lane_dots(ptr, self.indices, self.data, (&codes.cols, codes.k()), dots);
+        let book = (&codes.cols[..], codes.k());
+        lane_sums::<F, Dot>(ptr, self.indices, self.data, book, None, dots);
     }
 
     /// Row `i`'s `|x|^2`, over its stored values in order.
@@ -118,37 +119,30 @@ impl<'a, F: Float> Csr<'a, F> {
 }
 
 impl<F: Float> Points<F> for Csr<'_, F> {
-    fn row(&self, i: usize) -> Vec<f64> {
-        let mut r = vec![0.0; self.d];
-        self.row_values(i).for_each(|(j, v)| r[j] = v);
-        r
+    type Centres = Codes;
+
+    fn centres(&self, picks: &[usize]) -> Codes {
+        Codes::of_rows(self, picks)
     }
 
     fn lower(
         &self,
         first: usize,
-        (centres, picks): (&[f64], &[usize]),
+        centres: &Codes,
         own: &[F],
         weights: Option<&[F]>,
         low: &mut [F],
     ) -> Vec<f64> {
-        let (d, rows, t) = (self.d.max(1), own.len(), picks.len());
-        let norms: Vec<f64> = centres
-            .chunks_exact(d)
-            .map(|c| c.iter().map(|v| v * v).sum())
-            .collect();
-        // Each row meets every centre in one pass over its stored values: the centres'
-        // sums are independent, where centre by centre each was a chain of additions.
-        // Each takes the operations of [`Csr::sq_dist_in`] in its order.
+        let (rows, t) = (own.len(), centres.k());
+        // Each row meets every centre in one pass over its stored values, the centres side
+        // by side in the lanes (centre by centre, each sum was a chain of additions), each
+        // sum taking the operations of [`Csr::sq_dist_in`] in its order.
+        let mut sums = vec![0.0; rows * t];
+        let (ptr, book) = (&self.indptr[first..=first + rows], (&centres.cols[..], t));
+        let norms = Some(&centres.norms[..]);
+        lane_sums::<F, SqDist>(ptr, self.indices, self.data, book, norms, &mut sums);
         let mut dists = vec![0.0; rows * t];
-        let mut sums = vec![0.0; t];
-        for r in 0..rows {
-            sums.copy_from_slice(&norms);
-            for (j, v) in self.row_values(first + r) {
-                for (s, c) in sums.iter_mut().zip(centres[j..].iter().step_by(d)) {
-                    *s += sq_term(v, *c);
-                }
-            }
+        for (r, sums) in sums.chunks_exact(t).enumerate() {
             for (c, &s) in sums.iter().enumerate() {
                 dists[c * rows + r] = s.max(0.0);
             }
@@ -157,16 +151,36 @@ impl<F: Float> Points<F> for Csr<'_, F> {
     }
 }
 
-/// A stored value `v`'s part of a row's squared distance to a code whose feature there is
-/// `c`: `(v - c)^2 - c^2` (the code's squared norm holds the `c^2` taken back here).
-#[inline(always)]
-fn sq_term(v: f64, c: f64) -> f64 {
-    (v - c) * (v - c) - c * c
+/// A stored value's part of a row's sum against a code, in [`lane_sums`].
+trait Term {
+    /// The part of the stored value `v` where the code's feature is `c`.
+    fn of(v: f64, c: f64) -> f64;
+}
+
+/// The dot product's part, `v * c`.
+struct Dot;
+
+impl Term for Dot {
+    #[inline(always)]
+    fn of(v: f64, c: f64) -> f64 {
+        c * v
+    }
+}
+
+/// The squared distance's part, `(v - c)^2 - c^2` (the code's squared norm holds the
+/// `c^2` taken back here).
+struct SqDist;
+
+impl Term for SqDist {
+    #[inline(always)]
+    fn of(v: f64, c: f64) -> f64 {
+        (v - c) * (v - c) - c * c
+    }
 }
 
 /// Dense codes in `f64`, feature-major (`cols[j * k + c]` is feature `j` of code `c`, so
 /// that a stored value meets every code in one run), with their squared norms.
-struct Codes {
+pub(crate) struct Codes {
     cols: Vec<f64>,
     norms: Vec<f64>,
 }
@@ -175,21 +189,41 @@ impl Codes {
     fn new<F: Float>(codes: &[F], d: usize) -> Codes {
         let k = codes.len() / d.max(1);
         let mut cols = vec![0.0; k * d];
+        let mut norms = vec![0.0; k];
         // Eight codes at a time, so that each feature's eight values fill one cache line
         // (code by code, each value written was a line of its own; with the copy of the
         // codes that `codes_for` then made first, building the book was about a third of a
-        // `MiniBatchKMeans` step on sparse rows of 5,000 features, against 64 codes).
+        // `MiniBatchKMeans` step on sparse rows of 5,000 features, against 64 codes). Their
+        // squared norms are summed beside them (one after the other, each sum's chain of
+        // additions was a quarter of the time).
         for c0 in (0..k).step_by(8) {
             let block = &codes[c0 * d..(c0 + 8).min(k) * d];
-            for j in 0..d {
-                for (c, code) in (c0..).zip(block.chunks_exact(d.max(1))) {
-                    cols[j * k + c] = code[j].to_f64();
-                }
+            let at = (&mut cols[..], c0);
+            let sq = &mut norms[c0..(c0 + 8).min(k)];
+            match sq.len() {
+                8 => put_codes::<F, 8>(block, at, sq),
+                7 => put_codes::<F, 7>(block, at, sq),
+                6 => put_codes::<F, 6>(block, at, sq),
+                5 => put_codes::<F, 5>(block, at, sq),
+                4 => put_codes::<F, 4>(block, at, sq),
+                3 => put_codes::<F, 3>(block, at, sq),
+                2 => put_codes::<F, 2>(block, at, sq),
+                _ => put_codes::<F, 1>(block, at, sq),
             }
         }
-        let norms = codes
-            .chunks_exact(d.max(1))
-            .map(|c| c.iter().map(|v| v.to_f64() * v.to_f64()).sum())
+        Codes { cols, norms }
+    }
+
+    /// Rows `picks` of `x` as codes, each row held dense (a column stored twice keeps its
+    /// last value), its squared norm summed over all `d` features in order.
+    fn of_rows<F: Float>(x: &Csr<F>, picks: &[usize]) -> Codes {
+        let (d, t) = (x.cols(), picks.len());
+        let mut cols = vec![0.0; d * t];
+        for (c, &i) in picks.iter().enumerate() {
+            x.row_values(i).for_each(|(j, v)| cols[j * t + c] = v);
+        }
+        let norms = (0..t)
+            .map(|c| (0..d).map(|j| cols[j * t + c] * cols[j * t + c]).sum())
             .collect();
         Codes { cols, norms }
     }
@@ -236,6 +270,24 @@ impl Codes {
         Ok(labels)
     }
 
+    /// The sum over rows of `w * |x - code[label]|^2` ([`Codes::sq_dist`]).
+    fn inertia<F: Float>(
+        &self,
+        exec: &Exec,
+        x: &Csr<F>,
+        labels: &[i32],
+        weights: Option<&[F]>,
+    ) -> Result<f64> {
+        let n = x.rows();
+        crate::lloyd::check_weights(weights, n)?;
+        crate::measure::check_labels(labels, n, self.k())?;
+        exec.sum_rows(n, |i| {
+            let j = labels[i] as usize;
+            let w = weights.map_or(1.0, |w| w[i].to_f64());
+            w * self.sq_dist(x, i, j)
+        })
+    }
+
     /// Each row's squared distance to its code `labels[i]` (see [`Codes::sq_dist`]).
     fn own_sq_dists<F: Float>(&self, x: &Csr<F>, labels: &[i32]) -> Vec<f64> {
         (0..x.rows())
@@ -244,64 +296,100 @@ impl Codes {
     }
 }
 
+/// The `M` codes of `block` (row-major) written into the feature-major `cols` from code
+/// `c0` on, and their squared norms into `norms`, each summed in feature order (the `M`
+/// sums side by side). `M` is known when compiled, so that each feature's values are one
+/// store (a copy of a length known only at run time was a call to `memmove` per feature).
+fn put_codes<F: Float, const M: usize>(
+    block: &[F],
+    (cols, c0): (&mut [f64], usize),
+    norms: &mut [f64],
+) {
+    let d = block.len() / M;
+    let k = cols.len() / d.max(1);
+    let rows: [&[F]; M] = std::array::from_fn(|c| &block[c * d..][..d]);
+    let mut sq = [0.0; M];
+    for (j, out) in cols.chunks_exact_mut(k.max(1)).enumerate() {
+        let v: [f64; M] = std::array::from_fn(|c| rows[c][j].to_f64());
+        for (s, &v) in sq.iter_mut().zip(&v) {
+            *s += v * v;
+        }
+        *out[c0..].first_chunk_mut::<M>().expect("M codes from c0") = v;
+    }
+    norms.copy_from_slice(&sq);
+}
+
 simd! {
-    /// The dot products of sparse rows with every one of the `k` codes of `cols`
-    /// (feature-major), into `dots` (`k` a row): row `r` holds the stored values
+    /// The sums of sparse rows against every one of the `k` codes of `cols`
+    /// (feature-major), into `out` (`k` a row): row `r` holds the stored values
     /// `data[a..b]` in the columns `indices[a..b]`, with `a, b = indptr[r], indptr[r + 1]`,
-    /// and each dot product is summed over them in order from 0, as scikit-learn sums them,
-    /// the codes side by side in the SIMD lanes. (Code by code, each sum was a chain of
-    /// dependent additions: on 10,000 x 1,000 rows of 1% density against 64 codes, slower
-    /// than scikit-learn's sparse Lloyd iterations.) Up to four codes the sums are held in
-    /// registers.
-    fn lane_dots<F: Float>(
+    /// and its sum against code `c` is `start[c]` (or 0) plus each value's [`Term`] in
+    /// order (the dot products summed as scikit-learn sums them), the codes side by side in
+    /// the SIMD lanes. (Code by code, each sum was a chain of dependent additions: on
+    /// 10,000 x 1,000 rows of 1% density against 64 codes, slower than scikit-learn's
+    /// sparse Lloyd iterations.) Up to eight codes the sums are held in registers.
+    fn lane_sums<F: Float, T: Term>(
         indptr: &[i32],
         indices: &[i32],
         data: &[F],
         (cols, k): (&[f64], usize),
-        dots: &mut [f64],
+        start: Option<&[f64]>,
+        out: &mut [f64],
     ) {
-        /// One row's stored values (`indices`, `data`) times the codes, added to `sums`
+        /// One row's stored values (`indices`, `data`) against the codes, added to `sums`
         /// lane by lane.
         #[inline(always)]
-        fn add_row<F: Float>(sums: &mut [f64], cols: &[f64], indices: &[i32], data: &[F]) {
+        fn add_row<F: Float, T: Term>(
+            sums: &mut [f64],
+            cols: &[f64],
+            indices: &[i32],
+            data: &[F],
+        ) {
             let k = sums.len();
             for (&j, &v) in indices.iter().zip(data) {
                 let v = v.to_f64();
                 for (s, &c) in sums.iter_mut().zip(&cols[j as usize * k..][..k]) {
-                    *s += c * v;
+                    *s += T::of(v, c);
                 }
             }
         }
-        /// [`lane_dots`] for `K` codes held in registers, or `k` codes (any number) if `K`
+        /// [`lane_sums`] for `K` codes held in registers, or `k` codes (any number) if `K`
         /// is 0.
         #[multiversion::inherit_target]
-        fn rows<F: Float, const K: usize>(
-            indptr: &[i32],
-            indices: &[i32],
-            data: &[F],
+        fn rows<F: Float, T: Term, const K: usize>(
+            (indptr, indices, data): (&[i32], &[i32], &[F]),
             cols: &[f64],
-            dots: &mut [f64],
+            start: &[f64],
+            out: &mut [f64],
             k: usize,
         ) {
-            for (ends, out) in indptr.windows(2).zip(dots.chunks_exact_mut(k)) {
+            for (ends, out) in indptr.windows(2).zip(out.chunks_exact_mut(k)) {
                 let (a, b) = (ends[0] as usize, ends[1] as usize);
                 let (indices, data) = (&indices[a..b], &data[a..b]);
                 if K > 0 {
                     let mut sums = [0.0; K];
-                    add_row(&mut sums, cols, indices, data);
+                    sums.copy_from_slice(start);
+                    add_row::<F, T>(&mut sums, cols, indices, data);
                     out.copy_from_slice(&sums);
                 } else {
-                    out.fill(0.0);
-                    add_row(out, cols, indices, data);
+                    out.copy_from_slice(start);
+                    add_row::<F, T>(out, cols, indices, data);
                 }
             }
         }
+        let zeros = vec![0.0; k];
+        let start = start.unwrap_or(&zeros);
+        let x = (indptr, indices, data);
         match k {
-            1 => rows::<F, 1>(indptr, indices, data, cols, dots, k),
-            2 => rows::<F, 2>(indptr, indices, data, cols, dots, k),
-            3 => rows::<F, 3>(indptr, indices, data, cols, dots, k),
-            4 => rows::<F, 4>(indptr, indices, data, cols, dots, k),
-            _ => rows::<F, 0>(indptr, indices, data, cols, dots, k),
+            1 => rows::<F, T, 1>(x, cols, start, out, k),
+            2 => rows::<F, T, 2>(x, cols, start, out, k),
+            3 => rows::<F, T, 3>(x, cols, start, out, k),
+            4 => rows::<F, T, 4>(x, cols, start, out, k),
+            5 => rows::<F, T, 5>(x, cols, start, out, k),
+            6 => rows::<F, T, 6>(x, cols, start, out, k),
+            7 => rows::<F, T, 7>(x, cols, start, out, k),
+            8 => rows::<F, T, 8>(x, cols, start, out, k),
+            _ => rows::<F, T, 0>(x, cols, start, out, k),
         }
     }
 }
@@ -337,15 +425,25 @@ pub fn inertia<F: Float>(
     labels: &[i32],
     weights: Option<&[F]>,
 ) -> Result<f64> {
+    codes_for(x, codes)?.inertia(exec, x, labels, weights)
+}
+
+/// Each row's nearest code (as [`nearest`]) and, if `measure`, the rows' inertia against
+/// them with the weights `weights` (as [`inertia`]), from one layout of the codes.
+///
+/// # Errors
+/// As [`inertia`].
+pub fn nearest_measured<F: Float>(
+    exec: &Exec,
+    x: &Csr<F>,
+    codes: ArrayView2<F>,
+    weights: &[F],
+    measure: bool,
+) -> Result<(Vec<i32>, Option<f64>)> {
     let c = codes_for(x, codes)?;
-    let n = x.rows();
-    crate::lloyd::check_weights(weights, n)?;
-    crate::measure::check_labels(labels, n, c.k())?;
-    exec.sum_rows(n, |i| {
-        let j = labels[i] as usize;
-        let w = weights.map_or(1.0, |w| w[i].to_f64());
-        w * c.sq_dist(x, i, j)
-    })
+    let labels = c.assign(exec, x)?;
+    let inertia = measure.then(|| c.inertia(exec, x, &labels, Some(weights)));
+    Ok((labels, inertia.transpose()?))
 }
 
 /// Every row's Euclidean distance to every code, `n x k` in `F`: `|x|^2 + |c|^2 - 2 x.c`
@@ -421,14 +519,13 @@ mod tests {
         assert_eq!(picked, g.unwrap().indices);
     }
 
-    /// Dot products with every code at once (the codes in the lanes, 1 to 4 of them in
+    /// Dot products with every code at once (the codes in the lanes, 1 to 8 of them in
     /// registers, more in memory) have the bits of each code's dot product alone, summed
     /// over the stored values in order; the labels are the first of the lowest scores
     /// `|c|^2 - 2 x.c`; rows without stored values included.
-    #[test]
-    fn every_code_at_once_has_the_bits_of_each_code_alone() {
-        let mut next = crate::test_uniforms(11);
-        let (n, d) = (40, 9);
+    /// `n` random sparse rows of `d >= 3` features: every seventh row empty, the last one
+    /// with a column stored twice.
+    fn random_rows(next: &mut impl FnMut() -> f64, n: usize, d: usize) -> Parts {
         let (mut indptr, mut indices, mut data) = (vec![0i32], vec![], vec![]);
         for i in 0..n {
             for j in 0..d {
@@ -437,11 +534,25 @@ mod tests {
                     data.push((next() * 8.0 - 4.0) as f32);
                 }
             }
+            if i == n - 1 {
+                indices.extend([2, 2]);
+                data.extend([1.5, -0.5]);
+            }
             indptr.push(indices.len() as i32);
         }
+        (indptr, indices, data)
+    }
+
+    type Parts = (Vec<i32>, Vec<i32>, Vec<f32>);
+
+    #[test]
+    fn every_code_at_once_has_the_bits_of_each_code_alone() {
+        let mut next = crate::test_uniforms(11);
+        let (n, d) = (40, 9);
+        let (indptr, indices, data) = random_rows(&mut next, n, d);
         let x = Csr::new(&indptr, &indices, &data, d).unwrap();
         let exec = Exec::with_threads(2).unwrap();
-        for k in 1..=6 {
+        for k in 1..=10 {
             let mut book: Vec<f32> = (0..k * d).map(|_| (next() * 6.0 - 3.0) as f32).collect();
             if k > 2 {
                 book.copy_within(0..d, 2 * d); // a tie between codes 0 and 2
@@ -479,6 +590,51 @@ mod tests {
                     })
                     .max(0.0);
                 assert_eq!(own[i].to_bits(), want.to_bits(), "row {i}, k = {k}");
+            }
+        }
+    }
+
+    /// The seeding's candidates met at once (1 to 8 in registers, more in memory) lower
+    /// each row to the bits of its distance to each candidate alone (the candidate held
+    /// dense, a column stored twice keeping its last value), by the one-code formula
+    /// ([`Csr::sq_dist_in`]), where that is below the row's own.
+    #[test]
+    fn candidates_at_once_lower_as_each_alone() {
+        let mut next = crate::test_uniforms(12);
+        let (n, d) = (50, 11);
+        let (indptr, indices, data) = random_rows(&mut next, n, d);
+        let x = Csr::new(&indptr, &indices, &data, d).unwrap();
+        let own: Vec<f32> = (0..n)
+            .map(|i| if i % 3 == 0 { f32::INFINITY } else { 20.0 })
+            .collect();
+        let w: Vec<f32> = (0..n).map(|i| (i % 4) as f32 * 0.5 + 0.25).collect();
+        let all = [n - 1, 3, 0, 17, 3, 22, 41, 8, 30, 12];
+        for t in 1..=all.len() {
+            let picks = &all[..t];
+            let mut low = vec![0.0f32; n * t];
+            let pots = x.lower(0, &x.centres(picks), &own, Some(&w), &mut low);
+            for ((&p, low), pot) in picks.iter().zip(low.chunks_exact(n)).zip(pots) {
+                let mut centre = vec![0.0f64; d];
+                x.row_values(p).for_each(|(j, v)| centre[j] = v);
+                let norm = centre.iter().fold(0.0, |s, c| s + c * c);
+                let mut total = 0.0;
+                for (i, &l) in low.iter().enumerate() {
+                    let d2 = x
+                        .row_values(i)
+                        .fold(norm, |s, (j, v)| {
+                            let c = centre[j];
+                            s + ((v - c) * (v - c) - c * c)
+                        })
+                        .max(0.0);
+                    let want = if d2 < f64::from(own[i]) {
+                        d2 as f32
+                    } else {
+                        own[i]
+                    };
+                    assert_eq!(l.to_bits(), want.to_bits(), "row {i}, {t} candidates");
+                    total += f64::from(w[i] * l);
+                }
+                assert!((pot - total).abs() <= 1e-12 * total, "{pot} vs {total}");
             }
         }
     }
