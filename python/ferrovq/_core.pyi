@@ -1,7 +1,7 @@
 """Type stubs for the native module. Callers pass C-contiguous, native-endian float arrays."""
 
 from collections.abc import Callable, Sequence
-from typing import final
+from typing import Literal, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -241,13 +241,25 @@ def sparse_minibatch_step(
 def sparse_nearest(
     parts: _Csr, codes: npt.NDArray[np.floating], workers: int | None = None
 ) -> npt.NDArray[np.int32]: ...
+@overload
 def sparse_inertia(
     parts: _Csr,
     codes: npt.NDArray[np.floating],
     labels: npt.NDArray[np.int32],
     weights: npt.NDArray[np.floating] | None = None,
     workers: int | None = None,
+    by_label: Literal[False] = False,
 ) -> float: ...
+@overload
+def sparse_inertia(
+    parts: _Csr,
+    codes: npt.NDArray[np.floating],
+    labels: npt.NDArray[np.int32],
+    weights: npt.NDArray[np.floating] | None = None,
+    workers: int | None = None,
+    *,
+    by_label: Literal[True],
+) -> list[float]: ...
 def sparse_distances(
     parts: _Csr, codes: npt.NDArray[np.floating], workers: int | None = None
 ) -> npt.NDArray[np.floating]: ...

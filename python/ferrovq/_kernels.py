@@ -108,6 +108,12 @@ def inertia(X, centers, labels, weights=None, workers=None):
     return _core.inertia(X, centers, labels, weights, workers)
 
 
+def label_inertia(X, centers, labels, weights=None, workers=None):
+    """Each centre's part of :func:`inertia` for sparse `X`, a list, in one pass (the same
+    numbers as :func:`inertia` with the weights of other centres' rows zero)."""
+    return _core.sparse_inertia(_parts(X), centers, labels, weights, workers, by_label=True)
+
+
 def distances(X, centers, workers=None):
     """Every row's Euclidean distance to every centre, dense ``n x k``."""
     if sp.issparse(X):

@@ -154,8 +154,10 @@ fn sparse_nearest<'py>(
     with_csr!(parts, |x| go(py, x, codes, workers))
 }
 
+/// The rows' inertia against their codes ([`crate::sparse::inertia`]), or with `by_label`
+/// each code's ([`crate::sparse::label_inertia`]), a list.
 #[pyfunction]
-#[pyo3(signature = (parts, codes, labels, weights=None, workers=None))]
+#[pyo3(signature = (parts, codes, labels, weights=None, workers=None, by_label=false))]
 fn sparse_inertia<'py>(
     py: Python<'py>,
     parts: Parts<'py>,
@@ -163,25 +165,35 @@ fn sparse_inertia<'py>(
     labels: PyReadonlyArray1<'py, i32>,
     weights: Option<&Bound<'py, PyAny>>,
     workers: Option<usize>,
-) -> PyResult<f64> {
+    by_label: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     fn go<'py, F: Float + Element>(
         py: Python<'py>,
         x: Csr<'_, F>,
-        codes: &Bound<'py, PyAny>,
-        labels: &[i32],
+        (codes, labels): (&Bound<'py, PyAny>, &[i32]),
         weights: Option<&Bound<'py, PyAny>>,
-        workers: Option<usize>,
-    ) -> PyResult<f64> {
+        (workers, by_label): (Option<usize>, bool),
+    ) -> PyResult<Bound<'py, PyAny>> {
         let c = codes_like::<F>(codes, "codes")?;
         let cv = c.as_array();
         let w = weights_of::<F>(weights)?;
         let w = w.as_ref().map(|w| w.as_slice()).transpose()?;
-        run(py, pass_cost(&x, 1), workers, None, |exec| {
-            crate::sparse::inertia(exec, &x, cv, labels, w)
-        })
+        let sums = run(py, pass_cost(&x, 1), workers, None, |exec| {
+            if by_label {
+                crate::sparse::label_inertia(exec, &x, cv, labels, w)
+            } else {
+                crate::sparse::inertia(exec, &x, cv, labels, w).map(|v| vec![v])
+            }
+        })?;
+        if by_label {
+            Ok(sums.into_pyobject(py)?.into_any())
+        } else {
+            Ok(sums[0].into_pyobject(py)?.into_any())
+        }
     }
     let labels = labels.as_slice()?;
-    with_csr!(parts, |x| go(py, x, codes, labels, weights, workers))
+    let how = (workers, by_label);
+    with_csr!(parts, |x| go(py, x, (codes, labels), weights, how))
 }
 
 /// One mini-batch step on sparse rows ([`crate::lloyd::minibatch::sparse_step`]), as the

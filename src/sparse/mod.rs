@@ -278,13 +278,49 @@ impl Codes {
         labels: &[i32],
         weights: Option<&[F]>,
     ) -> Result<f64> {
+        let cost = self.row_cost(x, labels, weights)?;
+        exec.sum_rows(x.rows(), cost)
+    }
+
+    /// [`Codes::inertia`] of each code's rows alone, in one pass: each code's sum as
+    /// [`Codes::inertia`] makes it with the weights of other codes' rows zero.
+    fn label_inertia<F: Float>(
+        &self,
+        exec: &Exec,
+        x: &Csr<F>,
+        labels: &[i32],
+        weights: Option<&[F]>,
+    ) -> Result<Vec<f64>> {
+        let (n, k) = (x.rows(), self.k());
+        let cost = self.row_cost(x, labels, weights)?;
+        let mut totals = vec![0.0; k];
+        let mut none: [(); 0] = [];
+        let sums = |first: usize, _: &mut [()], _: &mut [()]| {
+            let mut sums = vec![0.0; k];
+            for i in first..n.min(first + CHUNK_ROWS) {
+                sums[labels[i] as usize] += cost(i);
+            }
+            sums
+        };
+        let add = |part: Vec<f64>| totals.iter_mut().zip(part).for_each(|(t, p)| *t += p);
+        exec.chunks(n, &mut none, &mut [], sums, add)?;
+        Ok(totals)
+    }
+
+    /// Row `i`'s part of the inertia, `w * |x - code[label]|^2`, once the labels and
+    /// weights are checked to be one per row of `x`.
+    fn row_cost<'a, F: Float>(
+        &'a self,
+        x: &'a Csr<F>,
+        labels: &'a [i32],
+        weights: Option<&'a [F]>,
+    ) -> Result<impl Fn(usize) -> f64 + Sync + 'a> {
         let n = x.rows();
         crate::lloyd::check_weights(weights, n)?;
         crate::measure::check_labels(labels, n, self.k())?;
-        exec.sum_rows(n, |i| {
-            let j = labels[i] as usize;
+        Ok(move |i: usize| {
             let w = weights.map_or(1.0, |w| w[i].to_f64());
-            w * self.sq_dist(x, i, j)
+            w * self.sq_dist(x, i, labels[i] as usize)
         })
     }
 
@@ -426,6 +462,21 @@ pub fn inertia<F: Float>(
     weights: Option<&[F]>,
 ) -> Result<f64> {
     codes_for(x, codes)?.inertia(exec, x, labels, weights)
+}
+
+/// Each code's inertia: [`inertia`] over its rows alone, in one pass (the bits of
+/// [`inertia`] with the weights of the other codes' rows zero).
+///
+/// # Errors
+/// As [`inertia`].
+pub fn label_inertia<F: Float>(
+    exec: &Exec,
+    x: &Csr<F>,
+    codes: ArrayView2<F>,
+    labels: &[i32],
+    weights: Option<&[F]>,
+) -> Result<Vec<f64>> {
+    codes_for(x, codes)?.label_inertia(exec, x, labels, weights)
 }
 
 /// Each row's nearest code (as [`nearest`]) and, if `measure`, the rows' inertia against
@@ -637,6 +688,30 @@ mod tests {
                 assert!((pot - total).abs() <= 1e-12 * total, "{pot} vs {total}");
             }
         }
+    }
+
+    /// Each code's inertia in one pass has the bits of the whole inertia with the other
+    /// codes' rows weighing nothing (more rows than a chunk, so chunk sums are added).
+    #[test]
+    fn each_codes_inertia_is_the_inertia_of_its_rows_alone() {
+        let mut next = crate::test_uniforms(13);
+        let (n, d, k) = (CHUNK_ROWS + 300, 10, 3);
+        let (indptr, indices, data) = random_rows(&mut next, n, d);
+        let x = Csr::new(&indptr, &indices, &data, d).unwrap();
+        let book: Vec<f32> = (0..k * d).map(|_| (next() * 4.0 - 2.0) as f32).collect();
+        let codes = ndarray::ArrayView2::from_shape((k, d), &book).unwrap();
+        let labels: Vec<i32> = (0..n).map(|i| ((i * 7) % 5 % k) as i32).collect();
+        let w: Vec<f32> = (0..n).map(|_| next() as f32).collect();
+        let exec = Exec::with_threads(2).unwrap();
+        let each = label_inertia(&exec, &x, codes, &labels, Some(&w)).unwrap();
+        for (j, got) in each.iter().enumerate() {
+            let alone: Vec<f32> = (0..n)
+                .map(|i| if labels[i] == j as i32 { w[i] } else { 0.0 })
+                .collect();
+            let want = inertia(&exec, &x, codes, &labels, Some(&alone)).unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "code {j}");
+        }
+        assert!(label_inertia(&exec, &x, codes, &labels[1..], None).is_err());
     }
 
     #[test]

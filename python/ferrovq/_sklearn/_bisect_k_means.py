@@ -74,11 +74,7 @@ class _Rows:
         moved = [] if self.unit else [self.weights]
         if sp.issparse(X):
             left = int(np.count_nonzero(labels == 0))
-            w = np.ones(len(labels), dtype=X.dtype) if weights is None else weights
-            inertia = [
-                _kernels.inertia(X, centers, labels, np.where(labels == j, w, 0), workers)
-                for j in (0, 1)
-            ]
+            inertia = _kernels.label_inertia(X, centers, labels, weights, workers)
             moved.append(self.index)
         else:
             ids = (self.index[b][rows], self.index[1 - b][rows])
