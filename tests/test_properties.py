@@ -166,8 +166,16 @@ def test_kmeans_parity(data, kfrac, iters, form, seed):
             # rounding, or the other way): ferrovq's answer is then the first-copy one.
             reference = first_copy_kmeans(data, k, iters, form, seed)
             assert same_code_sets(ours[0], reference[0], data)
-    else:
+    elif same_code_sets(ours[0], theirs[0], data):
         assert_same_value(ours[0], theirs[0], exact=False, rtol=tolerance(data))
+    else:
+        # A row within SciPy's rounding of two codes went to the farther one (in float32
+        # rows near an offset, |x|^2 - 2 x.c + |c|^2 loses about eps * |x|^2: a row 3.1e-5
+        # relatively nearer one code, |x|^2 = 1,174, went to the other), and the runs
+        # parted there: ferrovq's answer is then that of exact arithmetic.
+        reference = first_copy_kmeans(data, k, iters, form, seed)
+        atol = tolerance(data) * float(np.max(np.abs(data)))
+        np.testing.assert_allclose(ours[0], reference[0], rtol=tolerance(data), atol=atol)
     assert type(ours[1]) is type(theirs[1])
     scale = float(np.max(np.abs(data)))
     slack = (1e-7 if data.dtype == np.float64 else 3e-3) * scale
