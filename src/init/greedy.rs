@@ -141,7 +141,7 @@ pub(crate) trait Points<F: Float>: Sync {
     ) -> Vec<f64>;
 }
 
-/// [`Points::lower`] from the rows' squared distances `dists` (`t` runs of `own.len()`),
+/// [`Points::lower`] from the rows' squared distances `dists` (row by row, `t` a row),
 /// pairwise sums in `f64`.
 pub(crate) fn lower_by<F: Float>(
     dists: &[f64],
@@ -150,11 +150,13 @@ pub(crate) fn lower_by<F: Float>(
     low: &mut [F],
 ) -> Vec<f64> {
     let rows = own.len().max(1);
+    let t = low.len() / rows;
     let mut mass = vec![0.0; own.len()];
     low.chunks_exact_mut(rows)
-        .zip(dists.chunks_exact(rows))
-        .map(|(low, s)| {
-            for ((l, &v), &s) in low.iter_mut().zip(own).zip(s) {
+        .enumerate()
+        .map(|(c, low)| {
+            for ((l, &v), row) in low.iter_mut().zip(own).zip(dists.chunks_exact(t)) {
+                let s = row[c];
                 *l = if s < v.to_f64() { F::from_f64(s) } else { v };
             }
             match weights {

@@ -141,13 +141,8 @@ impl<F: Float> Points<F> for Csr<'_, F> {
         let (ptr, book) = (&self.indptr[first..=first + rows], (&centres.cols[..], t));
         let norms = Some(&centres.norms[..]);
         lane_sums::<F, SqDist>(ptr, self.indices, self.data, book, norms, &mut sums);
-        let mut dists = vec![0.0; rows * t];
-        for (r, sums) in sums.chunks_exact(t).enumerate() {
-            for (c, &s) in sums.iter().enumerate() {
-                dists[c * rows + r] = s.max(0.0);
-            }
-        }
-        lower_by(&dists, own, weights, low)
+        sums.iter_mut().for_each(|s| *s = s.max(0.0));
+        lower_by(&sums, own, weights, low)
     }
 }
 
@@ -430,8 +425,14 @@ simd! {
                 }
             }
         }
-        let zeros = vec![0.0; k];
-        let start = start.unwrap_or(&zeros);
+        let zeros;
+        let start = match start {
+            Some(start) => start,
+            None => {
+                zeros = vec![0.0; k];
+                &zeros
+            }
+        };
         let x = (indptr, indices, data);
         match k {
             1 => rows::<F, T, 1>(x, cols, start, out, k),
