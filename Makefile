@@ -21,13 +21,16 @@
 #   make sdist  the source distribution in dist/, built and smoke-tested in a fresh venv
 #   make matrix the wheels' tests on Python 3.10 (numpy 1.25), 3.13 and 3.14 (the API
 #               modules), and 3.14t
+#   make simd-levels  the same bits from the AVX-512, AVX2 and baseline builds of the kernels:
+#               the Rust tests and a digest of the answers under QEMU's user-mode emulator
+#               (needs qemu-x86_64, Debian's qemu-user; about fifteen minutes)
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 WHEELS := target/wheels-make
 
-.PHONY: demo test lint docs bench bench-sklearn bench-dask bench-embeddings bench-sparse bench-threads sweep wheel sdist matrix oracle install venv
+.PHONY: demo test lint docs simd-levels bench bench-sklearn bench-dask bench-embeddings bench-sparse bench-threads sweep wheel sdist matrix oracle install venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,9 +66,17 @@ lint: install
 	cargo clippy --quiet --all-targets --features python -- -D warnings
 	cargo clippy --quiet --all-targets --features portable -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps
-	$(PY) -m ruff check python tests benches docs examples
-	$(PY) -m ruff format --check python tests benches docs examples
+	$(PY) -m ruff check python tests benches docs examples tools
+	$(PY) -m ruff format --check python tests benches docs examples tools
 	$(PY) -m mypy.stubtest ferrovq._core
+
+# The kernels' builds for CPUs without AVX-512, and without AVX, run under emulation: the
+# Rust tests (their references are bit for bit), then every level's answers compared.
+simd-levels: install
+	command -v qemu-x86_64 >/dev/null || { echo "simd-levels needs qemu-x86_64 (qemu-user)" >&2; exit 1; }
+	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="qemu-x86_64 -cpu max" cargo test --quiet --release --lib
+	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="qemu-x86_64 -cpu Nehalem" cargo test --quiet --release --lib
+	$(PY) tools/simd_levels.py
 
 bench: install
 	$(PY) -m pip install -q "$$(ls $(WHEELS)/ferrovq-*.whl)[bench]"
