@@ -71,7 +71,8 @@ lint: install
 	$(PY) -m mypy.stubtest ferrovq._core
 
 # The kernels' builds for CPUs without AVX-512, and without AVX, run under emulation: the
-# Rust tests (their references are bit for bit), then every level's answers compared.
+# Rust tests (their references are exact, mostly bit for bit), then every level's answers
+# compared.
 simd-levels: install
 	command -v qemu-x86_64 >/dev/null || { echo "simd-levels needs qemu-x86_64 (qemu-user)" >&2; exit 1; }
 	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="qemu-x86_64 -cpu max" cargo test --quiet --release --lib
