@@ -273,7 +273,7 @@ mod tests {
         let cb = Codebook::new(&book, k, d);
         let gaps = CodeGaps::new(&Exec::with_threads(2).unwrap(), &book, k, d);
         let margin = 1e-12;
-        let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
+        let apart = |near: f64, far: f64| crate::lloyd::bounds::apart(near, far, margin);
         let (mut codes, mut sq) = (Vec::new(), Vec::new());
         let mut answered = 0;
         for (i, (row, (label, best))) in x.chunks(d).zip(brute(&x, &book, d)).enumerate() {

@@ -147,18 +147,18 @@ impl Motion {
     /// both `k x d` row-major; `None` if the bounds are not usable (another `k`, no
     /// features, NaN). `old_half` is [`Motion::half`] of `old` (empty if not known).
     ///
-    /// The distances between the new codes cost about `k^2 d`, as much as comparing `k`
-    /// rows with every code: they are measured only if `measure` (or `old_half` is not
-    /// known). Otherwise each half gap is `old_half` less half the moves of the code and
-    /// of the furthest-moved other code (the triangle inequality), and rows whose bounds
-    /// fail are compared with every code.
+    /// Each half gap is `old_half` less half the moves of the code and of the
+    /// furthest-moved other code (the triangle inequality), or zero where `old_half` is
+    /// not known. The distances between the new codes cost about `k^2 d`, as much as
+    /// comparing `k` rows with every code: they are measured, and the half gaps taken from
+    /// them, only if `measure` says so of that estimate. Rows whose bounds fail are then
+    /// searched among the codes near their own, and otherwise compared with every code.
     pub(super) fn between(
         exec: &Exec,
         (old, old_half): (&[f64], &[f64]),
         new: &[f64],
-        k: usize,
-        d: usize,
-        measure: bool,
+        (k, d): (usize, usize),
+        measure: impl FnOnce(&Motion) -> bool,
     ) -> Option<Self> {
         if old.len() != new.len() || k == 0 || d == 0 {
             return None;
@@ -175,24 +175,68 @@ impl Motion {
         if drift.iter().any(|v| v.is_nan()) {
             return None;
         }
-        let gaps = (measure || old_half.len() != k).then(|| CodeGaps::new(exec, new, k, d));
-        let half = match &gaps {
-            Some(gaps) if gaps.has_nan() => return None,
-            Some(gaps) => gaps.half.clone(),
-            None => (0..k)
+        let half = if old_half.len() == k {
+            (0..k)
                 .map(|a| {
                     let other = if a == max.1 { max.2 } else { max.0 };
                     (old_half[a] - 0.5 * (drift[a] + other)).max(0.0)
                 })
-                .collect(),
+                .collect()
+        } else {
+            vec![0.0; k]
         };
-        Some(Motion {
+        let mut motion = Motion {
             drift,
             max,
             half,
-            gaps,
-        })
+            gaps: None,
+        };
+        if measure(&motion) {
+            let gaps = CodeGaps::new(exec, new, k, d);
+            if gaps.has_nan() {
+                return None;
+            }
+            motion.half.clone_from(&gaps.half);
+            motion.gaps = Some(gaps);
+        }
+        Some(motion)
     }
+
+    /// Row `st`'s bounds moved with the codes: `(lower, upper)`, its lower bound less the
+    /// furthest move of any other code, its upper bound plus the move of its own.
+    #[inline(always)]
+    pub(super) fn moved(&self, st: &RowBounds) -> (f64, f64) {
+        let a = st.label as usize;
+        let other = if a == self.max.1 {
+            self.max.2
+        } else {
+            self.max.0
+        };
+        (st.lower() - other, st.upper() + self.drift[a])
+    }
+
+    /// Whether row `st`, its bounds moved ([`Motion::moved`]), is settled: nearer its own
+    /// code than any other by the relative `margin` (by its lower bound, or by the half
+    /// gap around its code).
+    #[inline(always)]
+    pub(super) fn settles(&self, st: &RowBounds, margin: f64) -> bool {
+        let (lower, upper) = self.moved(st);
+        apart(upper, lower.max(self.half[st.label as usize]), margin)
+    }
+
+    /// Whether more than `limit` of `rows` are not settled ([`Motion::settles`]); the
+    /// count stops there.
+    pub(super) fn open_more_than(&self, rows: &[RowBounds], margin: f64, limit: usize) -> bool {
+        let mut open = rows.iter().filter(|st| !self.settles(st, margin));
+        open.nth(limit).is_some()
+    }
+}
+
+/// Whether a distance `near` is surely below a distance `far`, each known to within the
+/// relative `margin`.
+#[inline(always)]
+pub(super) fn apart(near: f64, far: f64, margin: f64) -> bool {
+    near * (1.0 + margin) < far * (1.0 - margin)
 }
 
 #[cfg(test)]
@@ -207,15 +251,20 @@ mod tests {
         let (k, d) = (12, 5);
         let mut rnd = crate::test_uniforms(11);
         let mut codes: Vec<f64> = (0..k * d).map(|_| 10.0 * rnd()).collect();
-        // Not known before: measured whatever `measure` says.
-        let first = Motion::between(&exec, (&codes, &[]), &codes, k, d, false).unwrap();
+        // Not known before: zero unless measured; `measure` is asked of that estimate.
+        let unknown = Motion::between(&exec, (&codes, &[]), &codes, (k, d), |m| {
+            assert_eq!(m.half, vec![0.0; k]);
+            false
+        });
+        assert!(unknown.is_some_and(|m| m.gaps.is_none() && m.half == vec![0.0; k]));
+        let first = Motion::between(&exec, (&codes, &[]), &codes, (k, d), |_| true).unwrap();
         assert!(first.gaps.is_some());
         let mut half = first.half;
-        let still = Motion::between(&exec, (&codes, &half), &codes, k, d, false).unwrap();
+        let still = Motion::between(&exec, (&codes, &half), &codes, (k, d), |_| false).unwrap();
         assert_eq!(still.half, half);
         for _ in 0..30 {
             let new: Vec<f64> = codes.iter().map(|v| v + 0.3 * rnd()).collect();
-            let m = Motion::between(&exec, (&codes, &half), &new, k, d, false).unwrap();
+            let m = Motion::between(&exec, (&codes, &half), &new, (k, d), |_| false).unwrap();
             assert!(m.gaps.is_none());
             let exact: Vec<f64> = (0..k)
                 .map(|a| {
@@ -227,7 +276,7 @@ mod tests {
                 })
                 .collect();
             assert!(m.half.iter().zip(&exact).all(|(b, e)| b <= e), "{m:?}");
-            let measured = Motion::between(&exec, (&codes, &half), &new, k, d, true).unwrap();
+            let measured = Motion::between(&exec, (&codes, &half), &new, (k, d), |_| true).unwrap();
             assert_eq!(measured.half, CodeGaps::new(&exec, &new, k, d).half);
             (codes, half) = (new, m.half);
         }
@@ -238,7 +287,7 @@ mod tests {
             [0.0, 0.0, 4.0, 0.0, 9.0, 0.0],
             [1.0, 0.0, 3.0, 0.0, 9.0, 0.0],
         );
-        let m = Motion::between(&exec, (&old, &[2.0, 2.0, 2.5]), &new, 3, 2, false).unwrap();
+        let m = Motion::between(&exec, (&old, &[2.0, 2.0, 2.5]), &new, (3, 2), |_| false).unwrap();
         assert_eq!(m.half, [1.0, 1.0, 2.0]);
     }
 

@@ -12,7 +12,7 @@
 //! tile's rows than the row's own code, so the nearest among the groups compared is the
 //! nearest of all: the labels are those of a full comparison, as in [`super::step`].
 
-use super::bounds::{drifts, lower_by, lower_from};
+use super::bounds::{apart, drifts, lower_by, lower_from};
 use super::step::{ChunkSums, LloydState, Step};
 use super::sums::SumTables;
 use super::{run, Empty, Params, Stop};
@@ -174,7 +174,7 @@ impl<F: Float> LloydState<F> {
         let book = GroupedBook::new(codes, d, &groups.members);
         // Relative margin on distances: far above the rounding of the direct formula.
         let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
-        let apart = |near: f64, far: f64| near * (1.0 + margin) < far * (1.0 - margin);
+        let apart = |near: f64, far: f64| apart(near, far, margin);
         let of_code = &groups.of_code;
         let (mut total, mode) = self.start_sums(k, d, weights.is_some());
         let tables = SumTables::new(k, d, weights.is_some());
