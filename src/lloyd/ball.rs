@@ -25,6 +25,12 @@ const GAP_ROWS: usize = 256;
 /// Codes per parallel task of [`exact_half_gaps`].
 const GAP_BLOCK: usize = 32;
 
+/// Up to this many products (`k^2 d`, twice what [`exact_half_gaps`] measures) the gaps
+/// are measured on the calling thread: at 64 codes of 16 features a step's motion (the
+/// codes' moves and gaps) took 25 us so, and 100 us with the gaps through the pool (the
+/// hand-off).
+const GAPS_ON_CALLER: usize = 1 << 19;
+
 /// A ball holding more than this share of the codes is not searched: comparing the row
 /// with every code in the register-tiled kernel costs less.
 const MAX_BALL_SHARE: f64 = 0.25;
@@ -210,13 +216,19 @@ impl Near {
 /// codes of `f64`: 128 features 12.5-13 ms one pair at a time, 10 ms in blocks; 768
 /// features 62 ms and 37 ms.
 fn exact_half_gaps(exec: &Exec, centers: &[f64], k: usize, d: usize) -> Vec<f64> {
-    let blocks = exec.map((0..k).step_by(GAP_BLOCK).collect(), |first| {
+    let block = |first: usize| {
         let rows = GAP_BLOCK.min(k - first);
         let mut sq = vec![0.0; rows * (k - first)];
         let later = &centers[first * d..];
         lane_sq_dists_all(&later[..rows * d], later, d, &mut sq);
         sq
-    });
+    };
+    let firsts: Vec<usize> = (0..k).step_by(GAP_BLOCK).collect();
+    let blocks: Vec<Vec<f64>> = if k * k * d <= GAPS_ON_CALLER {
+        firsts.into_iter().map(block).collect()
+    } else {
+        exec.map(firsts, block)
+    };
     let mut nearest = vec![f64::INFINITY; k];
     for (first, sq) in (0..k).step_by(GAP_BLOCK).zip(&blocks) {
         let width = k - first;
