@@ -107,6 +107,44 @@ def test_partial_fit_labels_from_the_steps_bounds_are_sklearns():
         assert close(ours.inertia_, theirs.inertia_, np.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_partial_fit_finds_bad_rows_as_its_step_labels_them(dtype):
+    """Once fitted, ``partial_fit`` searches a dense chunk for NaN and infinity in its
+    step (here a step that keeps the rows' distance bounds: 9,000 rows, 64 centres) rather
+    than in a pass of its own: scikit-learn's error wherever the value is (either side of
+    the step's chunks of 2,048 rows), also when the weights are wrong too (scikit-learn
+    finds the bad rows first). A refused chunk changes nothing, not even the count towards
+    the next reassignment (due every 20 calls with these batches): the next chunks give
+    the bits of a twin that never saw it, and in float64 scikit-learn's labels."""
+    X = blobs(27_000, 16, 64, dtype, seed=9)
+    chunks = np.array_split(X, 3)
+    ours, twin, theirs = (
+        M(n_clusters=64, batch_size=32, random_state=2)
+        for M in (MiniBatchKMeans, MiniBatchKMeans, skc.MiniBatchKMeans)
+    )
+    for model in (ours, twin, theirs):
+        model.partial_fit(chunks[0])
+    for row, bad in [(0, np.nan), (2047, np.inf), (2048, -np.inf), (8999, np.nan)]:
+        Y = chunks[1].copy()
+        Y[row, 5] = bad
+        for w in (None, np.ones(len(Y) + 1)):
+            with pytest.raises(ValueError) as want:
+                theirs.partial_fit(Y, sample_weight=w)
+            with pytest.raises(ValueError) as got:
+                ours.partial_fit(Y, sample_weight=w)
+            assert str(got.value) == str(want.value)
+    assert ours._n_since_last_reassign == theirs._n_since_last_reassign
+    for chunk in chunks[1:]:
+        for model in (ours, twin, theirs):
+            model.partial_fit(chunk)
+        assert np.array_equal(ours.labels_, twin.labels_)
+        assert np.array_equal(ours.cluster_centers_, twin.cluster_centers_)
+        assert np.array_equal(ours._counts, twin._counts)
+        if dtype == np.float64:
+            assert np.array_equal(ours.labels_, theirs.labels_)
+            assert close(ours.cluster_centers_, theirs.cluster_centers_, dtype)
+
+
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
 def test_a_step_measures_the_batch_inertia_only_when_asked(fmt):
     """The engine's mini-batch step: labels and weighted inertia against the centres

@@ -66,6 +66,7 @@ def minibatch_step(
     workers: int | None = None,
     bounds: BlockBounds | None = None,
     inertia: bool = True,
+    check_finite: bool = False,
 ) -> tuple[npt.NDArray[np.int32], float | None, npt.NDArray[np.floating]]: ...
 def kmeans_plusplus(
     data: npt.NDArray[np.floating],

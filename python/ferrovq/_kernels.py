@@ -64,16 +64,22 @@ def lloyd(X, centers, tol, max_iter, weights=None, workers=None, farthest=None):
     return centers, labels, n_iter
 
 
-def minibatch_step(X, weights, centers, totals, workers=None, bounds=None, inertia=True):
+def minibatch_step(
+    X, weights, centers, totals, workers=None, bounds=None, inertia=True, check_finite=False
+):
     """One mini-batch step on the rows `X` (dense or sparse): their labels and inertia
     against `centers` (None unless `inertia`: ``partial_fit`` has no use for it), and the
     centres moved to their running means (`totals`, each centre's weight so far, updated
     in place). Returns ``(labels, inertia, moved)``. Dense rows leave their distance
     bounds in `bounds` (a ``BlockBounds`` for them) if given, for :func:`bounded_labels`
-    of the same rows against the moved centres."""
+    of the same rows against the moved centres. With `check_finite`, dense rows are
+    searched for NaN and infinity as they are labelled: ``ValueError`` before anything
+    moves if one is found (sparse rows are not searched)."""
     if sp.issparse(X):
         return _core.sparse_minibatch_step(_parts(X), weights, centers, totals, workers, inertia)
-    return _core.minibatch_step(X, weights, centers, totals, workers, bounds, inertia)
+    return _core.minibatch_step(
+        X, weights, centers, totals, workers, bounds, inertia, check_finite
+    )
 
 
 def row_bounds(X):

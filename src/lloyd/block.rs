@@ -105,6 +105,28 @@ impl<F: Float> BlockBounds<F> {
         self.assign(exec, block, code_book, false).map(drop)
     }
 
+    /// [`BlockBounds::label`], first making sure the block holds no NaN or infinity:
+    /// searched chunk by chunk as the rows are labelled where every row is compared (no
+    /// bounds kept yet), else in a pass of its own.
+    ///
+    /// # Errors
+    /// As [`BlockBounds::step`], and `NotFinite` if the block holds a NaN or an infinity
+    /// (the bounds are then left unusable: [`BlockBounds::stepped`] is false).
+    pub fn label_checked(
+        &mut self,
+        exec: &Exec,
+        block: ArrayView2<F>,
+        code_book: ArrayView2<F>,
+    ) -> Result<()> {
+        self.state.check_rows = true;
+        let labelled = self.label(exec, block, code_book);
+        self.state.check_rows = false;
+        if labelled.is_err() {
+            self.stepped = false;
+        }
+        labelled
+    }
+
     /// [`BlockBounds::step`], the sums made only if `sums` (else empty).
     fn assign(
         &mut self,
@@ -202,5 +224,40 @@ mod tests {
         assert!(kept.scanned() < n / 2, "{}", kept.scanned());
         let wrong = kept.step(&exec, x.slice(ndarray::s![1.., ..]), book.view());
         assert!(matches!(wrong, Err(Error::InvalidParameter(_))));
+    }
+
+    /// A checked labelling refuses a NaN or infinity anywhere: fresh bounds (every row
+    /// compared) find it chunk by chunk, kept bounds (most rows settled, not read) in a
+    /// pass of their own. Refused bounds are not stepped, and the next labelling of finite
+    /// rows gives the labels of an unchecked one.
+    #[test]
+    fn checked_labels_refuse_bad_values_wherever_they_are() {
+        let (n, d, k) = (9_000, 16, 64);
+        assert!(crate::lloyd::step::pruning_pays(n, k, d));
+        let mut rnd = crate::test_uniforms(8);
+        let x = Array2::from_shape_fn((n, d), |(i, f)| ((i % k) * d + f) as f32 + rnd() as f32);
+        let book = x.slice(ndarray::s![..k, ..]).to_owned();
+        let moved = book.mapv(|v| v + 0.01);
+        let exec = Exec::with_threads(2).unwrap();
+        let mut plain = BlockBounds::new(n);
+        plain.label(&exec, x.view(), book.view()).unwrap();
+        let want = plain.labels();
+        for (row, bad) in [(0, f32::NAN), (2047, f32::INFINITY), (2048, f32::NAN)] {
+            let mut y = x.clone();
+            y[[row, 7]] = bad;
+            let mut fresh = BlockBounds::new(n);
+            let refused = fresh.label_checked(&exec, y.view(), book.view());
+            assert!(matches!(refused, Err(Error::NotFinite)) && !fresh.stepped());
+            fresh.label_checked(&exec, x.view(), book.view()).unwrap();
+            assert_eq!(fresh.labels(), want);
+            // Bounds kept from the finite rows: the moved codes settle the bad row's bounds.
+            let refused = fresh.label_checked(&exec, y.view(), moved.view());
+            assert!(matches!(refused, Err(Error::NotFinite)) && !fresh.stepped());
+            fresh.label(&exec, x.view(), moved.view()).unwrap();
+            assert!(fresh.scanned() < n / 10, "{}", fresh.scanned());
+            let mut again = BlockBounds::new(n);
+            again.label(&exec, x.view(), moved.view()).unwrap();
+            assert_eq!(fresh.labels(), again.labels());
+        }
     }
 }

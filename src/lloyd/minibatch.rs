@@ -23,28 +23,39 @@ use ndarray::ArrayView2;
 /// labels come from [`BlockBounds::step`], which leaves the rows' distance bounds for a
 /// later labelling of the same rows against the moved codes (the same labels either way);
 /// elsewhere `bounds` is left as it was. (The batch's inertia, which `fit` reads and
-/// `partial_fit` does not, is [`crate::inertia`] of these labels against `centers`.)
+/// `partial_fit` does not, is [`crate::inertia`] of these labels against `centers`.) With
+/// `check_finite`, the batch and the codes are searched for NaN and infinity as the rows
+/// are labelled (chunk by chunk, while in cache), before anything moves.
 ///
 /// # Errors
 /// `FeatureMismatch` or `InvalidParameter` for a code book that is not `k x d` with
-/// `k >= 1`; `BadShape` for weights, totals or `moved` of the wrong length; and whatever
-/// the executor's control hook returns.
+/// `k >= 1`; `BadShape` for weights, totals or `moved` of the wrong length; `NotFinite` if
+/// checked and a NaN or infinity is found (`totals` and `moved` are then untouched); and
+/// whatever the executor's control hook returns.
 pub fn step<F: Float>(
     exec: &Exec,
     batch: ArrayView2<F>,
     weights: &[F],
     centers: ArrayView2<F>,
-    totals: &mut [F],
-    moved: &mut [F],
+    (totals, moved): (&mut [F], &mut [F]),
     bounds: Option<&mut BlockBounds<F>>,
+    check_finite: bool,
 ) -> Result<Vec<i32>> {
     let (n, d) = batch.dim();
     let labels = match bounds {
         Some(bounds) if pruning_pays(n, centers.nrows(), d) => {
-            bounds.label(exec, batch, centers)?;
+            if check_finite {
+                let book = centers.as_standard_layout();
+                if !crate::finite::block_finite(crate::contiguous(&book)?) {
+                    return Err(Error::NotFinite);
+                }
+                bounds.label_checked(exec, batch, centers)?;
+            } else {
+                bounds.label(exec, batch, centers)?;
+            }
             bounds.labels()
         }
-        _ => nearest_labels(exec, batch, centers, false)?,
+        _ => nearest_labels(exec, batch, centers, check_finite)?,
     };
     let batch = batch.as_standard_layout();
     let x = crate::contiguous(&batch)?;
@@ -176,9 +187,9 @@ mod tests {
             batch.view(),
             &weights,
             centers.view(),
-            &mut totals,
-            &mut moved,
+            (&mut totals, &mut moved),
             None,
+            false,
         )
         .unwrap();
         assert_eq!(labels, [0, 1, 3, 0, 1]);
@@ -283,9 +294,9 @@ mod tests {
                     dense.view(),
                     &weights,
                     centers.view(),
-                    &mut totals,
-                    &mut moved,
+                    (&mut totals, &mut moved),
                     None,
+                    false,
                 )
             };
             (out.unwrap(), totals, moved)
@@ -322,9 +333,9 @@ mod tests {
                 x.view(),
                 &weights,
                 centers.view(),
-                &mut plain_totals,
-                &mut plain_moved,
+                (&mut plain_totals, &mut plain_moved),
                 None,
+                false,
             )
             .unwrap();
             let mut moved = vec![0.0; k * d];
@@ -333,9 +344,9 @@ mod tests {
                 x.view(),
                 &weights,
                 centers.view(),
-                &mut totals,
-                &mut moved,
+                (&mut totals, &mut moved),
                 Some(&mut bounds),
+                false,
             )
             .unwrap();
             assert_eq!(kept, plain);
@@ -358,9 +369,9 @@ mod tests {
             rows,
             w,
             centers.view(),
-            &mut totals,
-            &mut moved,
+            (&mut totals, &mut moved),
             Some(&mut unused),
+            false,
         )
         .unwrap();
         assert!(!unused.stepped());
@@ -377,9 +388,9 @@ mod tests {
             batch.view(),
             &[1.0],
             centers.view(),
-            &mut totals,
-            &mut moved,
+            (&mut totals, &mut moved),
             None,
+            false,
         );
         assert!(matches!(short, Err(Error::BadShape { .. })));
         let mut three = [0.0; 3];
@@ -388,9 +399,9 @@ mod tests {
             batch.view(),
             &[1.0; 2],
             centers.view(),
-            &mut three,
-            &mut moved,
+            (&mut three, &mut moved),
             None,
+            false,
         );
         assert!(matches!(wrong, Err(Error::BadShape { what: "totals", .. })));
     }

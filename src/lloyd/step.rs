@@ -21,7 +21,8 @@ use super::groups::{group_count, Groups};
 use super::sums::{ClusterSums, SumChanges, SumTables};
 use crate::assign::{nearest_rows_in, Codebook, Scratch};
 use crate::cache::prefetch;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::finite::{all_finite, block_finite};
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
 
@@ -87,6 +88,10 @@ pub(crate) struct LloydState<F> {
     pub(super) groups: Option<Groups>,
     /// Whether steps label the rows without summing them ([`SumMode::Skip`]).
     pub(super) labels_only: bool,
+    /// Whether a step first makes sure the rows hold no NaN or infinity (`NotFinite` if
+    /// they do): chunk by chunk as it labels them, while in cache, where it compares every
+    /// row (no bounds yet); otherwise in a pass of its own.
+    pub(super) check_rows: bool,
 }
 
 /// How a step's chunks make their share of the sums.
@@ -114,12 +119,22 @@ impl<F: Float> LloydState<F> {
             bounds_failed: 0,
             groups: None,
             labels_only: false,
+            check_rows: false,
         }
     }
 
     /// The rows' labels.
     pub(crate) fn labels(&self) -> Vec<i32> {
         self.rows.iter().map(|r| r.label).collect()
+    }
+
+    /// `NotFinite` if the rows are to be checked ([`LloydState::check_rows`]) and `x` holds
+    /// a NaN or an infinity.
+    fn check_all(&self, exec: &Exec, x: &[F]) -> Result<()> {
+        if self.check_rows && !all_finite(exec, x) {
+            return Err(Error::NotFinite);
+        }
+        Ok(())
     }
 
     /// Drop the carried sums: the next step sums every row afresh, in row order.
@@ -264,6 +279,7 @@ impl<F: Float> LloydState<F> {
         };
         let grouped = self.groups.is_some() || !keep_bounds || self.bounds_failed >= 2;
         if t > 0 && grouped && book.iter().all(|v| v.is_finite()) {
+            self.check_all(exec, x)?;
             self.bound_half.clear();
             return self.step_grouped(exec, x, d, (book, k), weights, t);
         }
@@ -288,9 +304,14 @@ impl<F: Float> LloydState<F> {
         } else {
             None
         };
+        // A fresh step reads every row: it checks them as it goes.
+        let check_chunks = self.check_rows && motion.is_none();
+        if !check_chunks {
+            self.check_all(exec, x)?;
+        }
         let (mut total, mode) = self.start_sums(k, d, weights.is_some());
         let tables = SumTables::new(k, d, weights.is_some());
-        let (mut scanned, mut changed, mut compared_all) = (0, 0, 0);
+        let (mut scanned, mut changed, mut compared_all, mut finite) = (0, 0, 0, true);
         // With few chunks, a chunk's full assignment is shared out among the threads.
         let split = n < SPLIT_BELOW_CHUNKS * CHUNK_ROWS;
         exec.chunks(
@@ -299,6 +320,9 @@ impl<F: Float> LloydState<F> {
             dists,
             |first, states, dists| {
                 let xs = &x[first * d..(first + states.len()) * d];
+                if check_chunks && !block_finite(xs) {
+                    return (None, (0, 0), 0, false);
+                }
                 let w = weights.map(|w| &w[first..first + states.len()]);
                 let mut scratch = Scratch::new(cb, states.len());
                 let xc = F::promote(xs, &mut scratch.promoted);
@@ -416,17 +440,24 @@ impl<F: Float> LloydState<F> {
                     Some(_) => (todo.len(), todo.len()),
                     None => (states.len(), 0),
                 };
-                (part, (compared + searched, failed), moved)
+                (part, (compared + searched, failed), moved, true)
             },
-            |(part, (count, failed), moved)| {
+            |(part, (count, failed), moved, ok)| {
                 if let Some(part) = part {
                     part.add_to(&mut total, &tables);
                 }
                 scanned += count;
                 compared_all += failed;
                 changed += moved;
+                finite &= ok;
             },
         )?;
+        if !finite {
+            // Some rows were labelled against `book`, others not: no bounds refer to one book.
+            self.bound_codes.clear();
+            self.bound_half.clear();
+            return Err(Error::NotFinite);
+        }
         self.bounds_failed = if 2 * compared_all > n {
             self.bounds_failed + 1
         } else {

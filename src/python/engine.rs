@@ -166,10 +166,11 @@ pub(super) fn minibatch_call<'py, F: Float + Element>(
 /// updated in place; returns the batch's labels, its inertia (`None` unless `inertia`) and
 /// the moved codes. With `bounds` (a `BlockBounds` for these rows) the rows' distance
 /// bounds are left in it, for `block_sums` to label the same rows against the moved codes
-/// comparing fewer of them.
+/// comparing fewer of them. With `check_finite`, a NaN or infinity in the rows raises
+/// `ValueError` before anything moves (searched as the rows are labelled).
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (data, weights, centers, totals, workers=None, bounds=None, inertia=true))]
+#[pyo3(signature = (data, weights, centers, totals, workers=None, bounds=None, inertia=true, check_finite=false))]
 fn minibatch_step<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -179,19 +180,22 @@ fn minibatch_step<'py>(
     workers: Option<usize>,
     bounds: Option<&Bound<'py, BlockBounds>>,
     inertia: bool,
+    check_finite: bool,
 ) -> PyResult<StepOut<'py>> {
     fn go<'py, F: Bounded>(
         py: Python<'py>,
         x: numpy::PyReadonlyArray2<'py, F>,
         args: StepArgs<'_, 'py>,
         workers: Option<usize>,
-        (bounds, inertia): (Option<&Bound<'py, BlockBounds>>, bool),
+        (bounds, inertia, check): (Option<&Bound<'py, BlockBounds>>, bool, bool),
     ) -> PyResult<StepOut<'py>> {
         let xv = x.as_array();
         let cost = |k| cost(&[xv.nrows(), k, xv.ncols()]);
         let mut kept = bounds.map(|b| b.get().take::<F>(xv.nrows()));
         let out = minibatch_call(py, args, workers, cost, |exec, cv, ws, ts, moved| {
-            let labels = crate::lloyd::minibatch::step(exec, xv, ws, cv, ts, moved, kept.as_mut())?;
+            let out = (ts, moved);
+            let labels =
+                crate::lloyd::minibatch::step(exec, xv, ws, cv, out, kept.as_mut(), check)?;
             let measured = inertia.then(|| crate::inertia(exec, xv, cv, &labels, Some(ws)));
             Ok((labels, measured.transpose()?))
         });
@@ -206,7 +210,7 @@ fn minibatch_step<'py>(
         x,
         (weights, centers, totals),
         workers,
-        (bounds, inertia)
+        (bounds, inertia, check_finite)
     ))
 }
 

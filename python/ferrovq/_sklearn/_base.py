@@ -78,6 +78,13 @@ def _weighted_sample(random_state, p, size):
     return np.array(found, dtype=np.int64)
 
 
+def _searched(X):
+    """Whether the rows `X` are to be searched for NaN and infinity in Rust: dense rows,
+    unless scikit-learn's `assume_finite` is set (sparse rows are searched by
+    scikit-learn's validation)."""
+    return not sp.issparse(X) and not get_config()["assume_finite"]
+
+
 def _weights_or_none(sample_weight):
     """None for unit weights (the engine's unweighted sums are the same bits, and faster)."""
     return None if np.all(sample_weight == 1) else np.ascontiguousarray(sample_weight)
@@ -170,15 +177,21 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         "workers": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def _validated_rows(self, X, copy=False, reset=True):
+    def _validated_rows(self, X, copy=False, reset=True, search=True):
         """`X` as scikit-learn's k-means estimators take it for fitting: float32 or
         float64 in C order, or CSR with 32-bit indices. Dense rows are searched for NaN
-        and infinity in Rust (in parallel where they are many); a failure raises
+        and infinity in Rust (in parallel where they are many), unless `search` is false
+        (a caller whose kernel searches them as it reads them); a failure raises
         scikit-learn's error."""
         X = self._validated(X, check_finite=False, copy=copy, reset=reset)
-        if not sp.issparse(X) and not get_config()["assume_finite"] and not _core.all_finite(X):
-            assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+        if search and _searched(X) and not _core.all_finite(X):
+            self._refuse_bad_values(X)
         return X
+
+    def _refuse_bad_values(self, X):
+        """Raise scikit-learn's error for a NaN or infinity in `X` (none if there is
+        none)."""
+        assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
 
     def _check_params_vs_input(self, X, default_n_init):
         """scikit-learn's checks of the parameters against the data: enough rows, and the

@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from ferrovq import _kernels
-from ferrovq._sklearn._base import _BaseKMeans, _tolerance, _weights_or_none
+from ferrovq._sklearn._base import _BaseKMeans, _searched, _tolerance, _weights_or_none
 from ferrovq._sklearn._compat import (
     Interval,
     _check_sample_weight,
@@ -208,15 +208,27 @@ class MiniBatchKMeans(_BaseKMeans):
             return True
         return False
 
-    def _step(self, X, sample_weight, centers, random_state, reassign, bounds=None, measure=True):
+    def _step(
+        self,
+        X,
+        sample_weight,
+        centers,
+        random_state,
+        reassign,
+        bounds=None,
+        measure=True,
+        search=False,
+    ):
         """One mini-batch step on the rows `X`: the engine's assignment and running-mean
         update (``self._counts`` gains the weights; the rows' distance bounds left in
         `bounds` if given), then scikit-learn's reassignment of the centres whose weight is
         below `reassignment_ratio` of the largest (at most half the batch's rows, the
         lightest first) to distinct random rows of the batch. Returns the moved centres and
-        the batch's inertia before the move (None unless `measure`)."""
+        the batch's inertia before the move (None unless `measure`). With `search`, dense
+        rows are searched for NaN and infinity as they are labelled (``ValueError`` before
+        anything moves)."""
         _, inertia, moved = _kernels.minibatch_step(
-            X, sample_weight, centers, self._counts, self.workers, bounds, measure
+            X, sample_weight, centers, self._counts, self.workers, bounds, measure, search
         )
         if reassign and self.reassignment_ratio > 0:
             counts = self._counts
@@ -354,10 +366,18 @@ class MiniBatchKMeans(_BaseKMeans):
             The updated estimator.
         """
         fitted = hasattr(self, "cluster_centers_")
-        X = self._validated_rows(X, reset=not fitted)
+        # Once fitted, the step searches dense rows for NaN and infinity as it labels them
+        # (rather than in a pass over the chunk of its own); the errors stay scikit-learn's.
+        X = self._validated_rows(X, reset=not fitted, search=not fitted)
+        search = fitted and _searched(X)
         if not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        try:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        except (TypeError, ValueError):
+            if search:
+                self._refuse_bad_values(X)  # scikit-learn finds bad rows first
+            raise
         self.n_steps_ = getattr(self, "n_steps_", 0)
         if not fitted:
             self._check_params_vs_input(X)
@@ -374,15 +394,24 @@ class MiniBatchKMeans(_BaseKMeans):
         # The step's distance bounds spare most of the labels' comparisons against the
         # moved centres.
         bounds = _kernels.row_bounds(X) if self.compute_labels else None
-        self.cluster_centers_, _ = self._step(
-            X,
-            sample_weight,
-            self.cluster_centers_,
-            self._random_state,
-            self._reassignment_due(),
-            bounds,
-            measure=False,
-        )
+        since_reassign = getattr(self, "_n_since_last_reassign", 0)
+        try:
+            self.cluster_centers_, _ = self._step(
+                X,
+                sample_weight,
+                self.cluster_centers_,
+                self._random_state,
+                self._reassignment_due(),
+                bounds,
+                measure=False,
+                search=search,
+            )
+        except (TypeError, ValueError):
+            if not search:
+                raise
+            self._n_since_last_reassign = since_reassign  # the refused chunk counts for nothing
+            self._refuse_bad_values(X)  # scikit-learn finds bad rows first
+            raise
         if self.compute_labels:
             self.labels_, self.inertia_ = _labels_inertia(
                 X, sample_weight, self.cluster_centers_, self.workers, bounds
