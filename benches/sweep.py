@@ -1,8 +1,10 @@
 """Every-size benchmark: SciPy / ferrovq time ratios from a hundred rows to a million.
 
-Run: ``make sweep`` (or ``python benches/sweep.py [--max-n 100000] [--rounds 5]``).
+Run: ``make sweep`` (or ``python benches/sweep.py [--max-n 100000] [--rounds 5]
+[--features 2,8,64] [--codes 4,16,256]``).
 
-For n from 100 to 1,000,000 (a factor 10 apart), d in {2, 8, 64}, k in {4, 16, 256} (k <= n),
+For n from 100 to 1,000,000 (a factor 10 apart), d in {2, 8, 64}, k in {4, 16, 256} (k <= n;
+other feature and code counts with ``--features`` and ``--codes``),
 float64 and float32, both libraries get the same data (k Gaussian clusters, as in
 ``compare.py``) and the same code book (k rows of the data), and are timed side by side in
 one process: ``vq``, ``kmeans2`` (5 iterations, minit='matrix'), ``kmeans2`` (5 iterations,
@@ -165,6 +167,8 @@ def main():
     ap.add_argument("--max-n", type=int, default=SIZES[-1])
     ap.add_argument("--rounds", type=int, default=5, help="rounds for calls under 0.2 s")
     ap.add_argument("--funcs", default=",".join(FUNCS))
+    ap.add_argument("--features", default=",".join(map(str, FEATURES)), help="d values")
+    ap.add_argument("--codes", default=",".join(map(str, CODES)), help="k values")
     ap.add_argument(
         "--warm-up-ms",
         type=float,
@@ -182,6 +186,8 @@ def main():
     import scipy
 
     funcs = args.funcs.split(",")
+    features = [int(v) for v in args.features.split(",")]
+    codes = [int(v) for v in args.codes.split(",")]
     warm_up = args.warm_up_ms / 1e3
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores; python {platform.python_version()}, "
@@ -197,8 +203,8 @@ def main():
     print("|---:|---:|---:|---|" + "---|" * len(funcs))
     worst = (float("inf"), "")
     for n in (s for s in SIZES if s <= args.max_n):
-        for d in FEATURES:
-            for k in (c for c in CODES if c <= n):
+        for d in features:
+            for k in (c for c in codes if c <= n):
                 for dtype in DTYPES:
                     x, init = make_data(n, d, k, dtype)
                     pairs = calls(n, d, k, x, init)
