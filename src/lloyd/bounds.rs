@@ -215,19 +215,20 @@ impl Motion {
         (st.lower() - other, st.upper() + self.drift[a])
     }
 
-    /// Whether row `st`, its bounds moved ([`Motion::moved`]), is settled: nearer its own
-    /// code than any other by the relative `margin` (by its lower bound, or by the half
-    /// gap around its code).
+    /// Whether a row of code `a` whose bounds, moved ([`Motion::moved`]), are `(lower,
+    /// upper)` is settled: nearer its own code than any other by the relative `margin` (by
+    /// its lower bound, or by the half gap around its code).
     #[inline(always)]
-    pub(super) fn settles(&self, st: &RowBounds, margin: f64) -> bool {
-        let (lower, upper) = self.moved(st);
-        apart(upper, lower.max(self.half[st.label as usize]), margin)
+    pub(super) fn settles(&self, a: usize, (lower, upper): (f64, f64), margin: f64) -> bool {
+        apart(upper, lower.max(self.half[a]), margin)
     }
 
     /// Whether more than `limit` of `rows` are not settled ([`Motion::settles`]); the
     /// count stops there.
     pub(super) fn open_more_than(&self, rows: &[RowBounds], margin: f64, limit: usize) -> bool {
-        let mut open = rows.iter().filter(|st| !self.settles(st, margin));
+        let mut open = rows
+            .iter()
+            .filter(|st| !self.settles(st.label as usize, self.moved(st), margin));
         open.nth(limit).is_some()
     }
 }

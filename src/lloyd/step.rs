@@ -286,15 +286,15 @@ impl<F: Float> LloydState<F> {
         self.groups = None;
         let cb = &Codebook::new(book, k, d);
         let centers: Vec<f64> = book.iter().map(|v| v.to_f64()).collect();
-        // The gaps between the codes cost as much as comparing `k` rows with every code:
-        // measured only after an assignment that compared more rows than that.
         // Relative margin on distances: far above the rounding of the direct formula.
         let margin = 4.0 * (d + 8) as f64 * C::EPSILON.to_f64();
         let want_dists = !dists.is_empty();
         let motion = if keep_bounds {
             let old = (&self.bound_codes[..], &self.bound_half[..]);
-            // Where the gaps cost more than a count of the rows they could help, they are
-            // measured only if more than `k` rows are left open without them.
+            // The gaps between the codes cost as much as comparing `k` rows with every code:
+            // measured only after an assignment that compared more rows than that (or where
+            // none are known), and where they cost more than a count of the rows they could
+            // help, only if more than `k` rows are left open without them.
             let due = self.scanned > k || self.bound_half.len() != k;
             let counted = k * k * d > GAPS_PER_ROW * n && !want_dists;
             let rows = &self.rows;
@@ -339,10 +339,9 @@ impl<F: Float> LloydState<F> {
                     // read the data of those rows only (without branches between the reads).
                     let mut open = Vec::new();
                     for (i, st) in states.iter_mut().enumerate() {
-                        let settled = m.settles(st, margin);
                         let (lower, upper) = m.moved(st);
                         st.set(lower, upper);
-                        if want_dists || !settled {
+                        if want_dists || !m.settles(st.label as usize, (lower, upper), margin) {
                             open.push(i);
                         }
                     }

@@ -394,7 +394,7 @@ class MiniBatchKMeans(_BaseKMeans):
         # The step's distance bounds spare most of the labels' comparisons against the
         # moved centres.
         bounds = _kernels.row_bounds(X) if self.compute_labels else None
-        since_reassign = getattr(self, "_n_since_last_reassign", 0)
+        since_reassign = self._n_since_last_reassign
         try:
             self.cluster_centers_, _ = self._step(
                 X,
