@@ -63,7 +63,7 @@ impl<F: Float> BlockBounds<F> {
     }
 
     /// Whether a [`BlockBounds::step`] has labelled the rows (else there are no labels or
-    /// bounds yet).
+    /// bounds yet, or the last step failed).
     pub fn stepped(&self) -> bool {
         self.stepped
     }
@@ -121,9 +121,6 @@ impl<F: Float> BlockBounds<F> {
         self.state.check_rows = true;
         let labelled = self.label(exec, block, code_book);
         self.state.check_rows = false;
-        if labelled.is_err() {
-            self.stepped = false;
-        }
         labelled
     }
 
@@ -157,9 +154,11 @@ impl<F: Float> BlockBounds<F> {
             (codes, k),
             None,
             &mut [],
-        )?;
+        );
+        // A failed step may have relabelled some rows: no labels to trust until the next.
+        self.stepped = step.is_ok();
+        let step = step?;
         self.scanned = step.scanned;
-        self.stepped = true;
         Ok(step.sums)
     }
 }

@@ -314,7 +314,7 @@ impl<F: Float> LloydState<F> {
         let (mut scanned, mut changed, mut compared_all, mut finite) = (0, 0, 0, true);
         // With few chunks, a chunk's full assignment is shared out among the threads.
         let split = n < SPLIT_BELOW_CHUNKS * CHUNK_ROWS;
-        exec.chunks(
+        let chunked = exec.chunks(
             n,
             &mut self.rows,
             dists,
@@ -450,11 +450,13 @@ impl<F: Float> LloydState<F> {
                 changed += moved;
                 finite &= ok;
             },
-        )?;
-        if !finite {
-            // Some rows were labelled against `book`, others not: no bounds refer to one book.
+        );
+        if chunked.is_err() || !finite {
+            // Refused or interrupted: some rows may be labelled against `book`, others not,
+            // so no bounds refer to one book.
             self.bound_codes.clear();
             self.bound_half.clear();
+            chunked?;
             return Err(Error::NotFinite);
         }
         self.bounds_failed = if 2 * compared_all > n {
