@@ -537,6 +537,56 @@ def test_dataframe_in_and_out():
     )
 
 
+def _outcome(method, rows):
+    """What ``method(rows)`` gives, as comparable values: its result as an array (a fitted
+    estimator's labels) or its error's type and message, and the warnings it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = method(rows)
+            got = np.asarray(out.labels_ if hasattr(out, "labels_") else out)
+        except Exception as e:
+            got = (type(e).__name__, str(e))
+    return got, [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("name", ["KMeans", "MiniBatchKMeans", "BisectingKMeans"])
+def test_new_rows_are_validated_as_sklearn_validates_them(name):
+    """Rows that scikit-learn's validation would hand back as they are skip it (a plain
+    C-ordered float array of the fitted width, for an estimator fitted without feature
+    names); every other kind of rows still gets its conversions, warnings and errors."""
+    pd = pytest.importorskip("pandas")
+    X = blobs(300, 3, 3, seed=5)
+    cases = {
+        "as fitted": X,
+        "fortran": np.asfortranarray(X),
+        "strided": X[::2],
+        "float16": X.astype(np.float16),
+        "int": X.astype(np.int64),
+        "big-endian": X.astype(">f8"),
+        "subclass": X.view(np.memmap),
+        "matrix": X.view(np.matrix),
+        "no rows": X[:0],
+        "one dimension": X[0],
+        "narrow": X[:, :2],
+        "list": X[:5].tolist(),
+        "nan": np.where(np.arange(3) == 1, np.nan, X),
+    }
+    for fit_on in (X, pd.DataFrame(X, columns=["a", "b", "c"])):
+        ours, theirs = (getattr(m, name)(3, random_state=0).fit(fit_on) for m in (ferrovq, skc))
+        for what, Y in cases.items():
+            methods = ["predict", "transform", "score"]
+            if name == "MiniBatchKMeans":
+                methods.append("partial_fit")
+            for method in methods:
+                got, want = (_outcome(getattr(m, method), Y) for m in (ours, theirs))
+                assert got[1] == want[1], (what, method)
+                if isinstance(want[0], tuple) or isinstance(got[0], tuple):
+                    assert repr(got[0]) == repr(want[0]), (what, method)
+                else:
+                    np.testing.assert_allclose(got[0], want[0], rtol=1e-4, err_msg=what)
+
+
 def test_pipeline_grid_search_clone_pickle(tmp_path):
     X = blobs(300, 4, 3, seed=6)
     pipe = make_pipeline(StandardScaler(), KMeans(3, random_state=0))

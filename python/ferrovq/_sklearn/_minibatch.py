@@ -16,7 +16,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from ferrovq import _kernels
-from ferrovq._sklearn._base import _BaseKMeans, _searched, _tolerance, _weights_or_none
+from ferrovq._sklearn._base import (
+    _BaseKMeans,
+    _row_weights,
+    _searched,
+    _tolerance,
+    _weights_or_none,
+)
 from ferrovq._sklearn._compat import (
     Interval,
     _check_sample_weight,
@@ -373,7 +379,7 @@ class MiniBatchKMeans(_BaseKMeans):
         if not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         try:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sample_weight = _row_weights(sample_weight, X)
         except (TypeError, ValueError):
             if search:
                 self._refuse_bad_values(X)  # scikit-learn finds bad rows first
