@@ -53,6 +53,7 @@ pub mod lloyd;
 mod measure;
 mod pages;
 pub mod parallel;
+mod sample;
 pub mod scipy;
 pub mod sparse;
 mod split;
@@ -67,6 +68,7 @@ pub use finite::all_finite;
 pub use float::{Float, Promote};
 pub use measure::{column_stats, distances, inertia, subtract_from_rows};
 pub use parallel::{Control, Exec, NoControl};
+pub use sample::Cdf;
 pub use split::{split_rows, Halves};
 pub use take::take_rows;
 

@@ -14,6 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from test_sklearn import EXPECTED_FAILED, blobs, close
 
 from ferrovq import MiniBatchKMeans, _kernels
+from ferrovq._sklearn._minibatch import _Sampler
 
 
 def fit_both(X, sample_weight=None, **params):
@@ -166,6 +167,35 @@ def test_a_step_measures_the_batch_inertia_only_when_asked(fmt):
     assert nothing is None
     assert np.array_equal(labels, labels_)
     assert np.array_equal(moved, moved_) and np.array_equal(totals, totals_)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        np.ones(1000),
+        np.ones(3, dtype=np.float32),
+        np.where(np.arange(5000) % 7 < 3, 0.0, np.arange(5000.0)),
+        np.r_[np.full(2000, 1e-12), 1e6, np.full(2000, 1e-12)],
+        np.random.default_rng(3).exponential(size=100_000).astype(np.float32),
+    ],
+    ids=["equal", "three", "zero runs", "one heavy row", "exponential"],
+)
+def test_batches_are_numpys_choice(weights):
+    """The rows of each batch are those numpy's ``choice(n, size, p=p)`` draws, from the
+    same stream in the same order (found through the distribution's table of buckets)."""
+    X = np.arange(2 * len(weights), dtype=np.float64).reshape(-1, 2)
+    p = weights / weights.sum()
+    sampler = _Sampler(p)
+    ours, theirs = np.random.RandomState(5), np.random.RandomState(5)
+    for size in (1, 1024, 3000):
+        got = sampler.batch(X, ours, size, None)
+        want = theirs.choice(len(p), size, p=p)
+        np.testing.assert_array_equal(got, X[want])
+        np.testing.assert_array_equal(
+            sampler.batch(sp.csr_array(X), ours, size, None).toarray(),
+            X[theirs.choice(len(p), size, p=p)],
+        )
+    assert ours.random_sample() == theirs.random_sample()
 
 
 def test_float32_agrees_in_most_fits():

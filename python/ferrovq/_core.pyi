@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 __all__ = [
     "BlockBounds",
+    "Cdf",
     "ClusterError",
     "__version__",
     "_panic_in_worker",
@@ -79,6 +80,12 @@ def kmeans_plusplus(
 def weighted_picks(
     p: npt.NDArray[np.floating], uniforms: npt.NDArray[np.float64], excluded: Sequence[int]
 ) -> list[int]: ...
+
+@final
+class Cdf:
+    def __new__(cls, values: npt.NDArray[np.float64]) -> Cdf: ...
+    def places(self, uniforms: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]: ...
+
 def greedy_plusplus(
     data: npt.NDArray[np.floating],
     k: int,

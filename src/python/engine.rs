@@ -324,6 +324,36 @@ fn weighted_picks(
     ))
 }
 
+/// A cumulative distribution kept for many draws (see `ferrovq::Cdf`): the rows numpy's
+/// `RandomState.choice(n, size, p=p)` picks with its uniforms, for `MiniBatchKMeans`'s
+/// batches.
+#[pyclass(module = "ferrovq._core", name = "Cdf", frozen)]
+struct PyCdf(crate::Cdf);
+
+#[pymethods]
+impl PyCdf {
+    /// The table of `values`, non-decreasing (`ValueError` otherwise).
+    #[new]
+    fn new(values: PyReadonlyArray1<'_, f64>) -> PyResult<Self> {
+        Ok(PyCdf(crate::Cdf::new(values.as_slice()?.to_vec())?))
+    }
+
+    /// Each uniform's place: numpy's `searchsorted(uniforms, side="right")` on the values.
+    fn places<'py>(
+        &self,
+        py: Python<'py>,
+        uniforms: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let u = uniforms.as_slice()?;
+        let mut out = vec![0; u.len()];
+        run(py, cost(&[u.len(), 16]), Some(1), None, |_| {
+            self.0.places(u, &mut out);
+            Ok(())
+        })?;
+        Ok(out.into_pyarray(py))
+    }
+}
+
 type BlockOut<'py> = (
     Bound<'py, PyArray1<i32>>,
     Bound<'py, PyAny>,
@@ -423,6 +453,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(greedy_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(weighted_picks, m)?)?;
+    m.add_class::<PyCdf>()?;
     m.add_function(wrap_pyfunction!(block_stats, m)?)?;
     m.add_function(wrap_pyfunction!(all_finite, m)?)?;
     m.add_function(wrap_pyfunction!(default_workers, m)?)?;
