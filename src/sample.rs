@@ -15,7 +15,7 @@ const MAX_BUCKETS: usize = 1 << 20;
 const VALUES_PER_BUCKET: usize = 4;
 
 /// A cumulative distribution and the places of its buckets: `2^b` equal buckets of
-/// `[0, 1)`, about one per [`VALUES_PER_BUCKET`] values, each with the first value above its
+/// `[0, 1)`, about one per four values, each with the first value above its
 /// lower end. A uniform's bucket is its product with the bucket count, exact for a power of
 /// two, so its place lies between its bucket's start and the next one's: a read of the
 /// table and a search of the few values between, where a search of the whole distribution
