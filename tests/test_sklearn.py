@@ -553,8 +553,9 @@ def _outcome(method, rows):
 @pytest.mark.parametrize("name", ["KMeans", "MiniBatchKMeans", "BisectingKMeans"])
 def test_new_rows_are_validated_as_sklearn_validates_them(name):
     """Rows that scikit-learn's validation would hand back as they are skip it (a plain
-    C-ordered float array of the fitted width, for an estimator fitted without feature
-    names); every other kind of rows still gets its conversions, warnings and errors."""
+    C-ordered float array; for new rows, of the fitted width, for an estimator fitted
+    without feature names); every other kind of rows still gets its conversions, warnings
+    and errors, and a fit learns the same width and names (or none)."""
     pd = pytest.importorskip("pandas")
     X = blobs(300, 3, 3, seed=5)
     cases = {
@@ -575,12 +576,17 @@ def test_new_rows_are_validated_as_sklearn_validates_them(name):
     for fit_on in (X, pd.DataFrame(X, columns=["a", "b", "c"])):
         ours, theirs = (getattr(m, name)(3, random_state=0).fit(fit_on) for m in (ferrovq, skc))
         for what, Y in cases.items():
-            methods = ["predict", "transform", "score"]
+            methods = ["predict", "transform", "score", "fit"]
             if name == "MiniBatchKMeans":
                 methods.append("partial_fit")
             for method in methods:
                 got, want = (_outcome(getattr(m, method), Y) for m in (ours, theirs))
                 assert got[1] == want[1], (what, method)
+                # What a fit learns of the rows: their width, and names (or none).
+                for learnt in ("n_features_in_", "feature_names_in_"):
+                    assert repr(getattr(ours, learnt, None)) == repr(
+                        getattr(theirs, learnt, None)
+                    ), (what, method, learnt)
                 if isinstance(want[0], tuple) or isinstance(got[0], tuple):
                     assert repr(got[0]) == repr(want[0]), (what, method)
                 else:

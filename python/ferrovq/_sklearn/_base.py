@@ -270,6 +270,9 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         if self._taken_as_is(X, **params) and not (
             check_finite and _searched(X) and not _core.all_finite(X)
         ):
+            if params.get("reset", True):  # what validate_data learns from such rows
+                vars(self).pop("feature_names_in_", None)
+                self.n_features_in_ = X.shape[1]
             return X
         if check_finite or sp.issparse(X):
             return validate_data(self, X, **params)
@@ -282,21 +285,26 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
             raise
 
     def _taken_as_is(self, X, reset=True, copy=False, **params):
-        """Whether ``validate_data`` would hand `X` back as it is, with nothing to say: new
-        rows for a fitted estimator that saw no feature names (`reset` false, no `copy`) in
-        a plain numpy array of float32 or float64 in C order, with rows and the fitted
-        number of features. (Its checks cost 50 us a call, ``partial_fit`` on a small
-        chunk twice over.)"""
+        """Whether ``validate_data`` would hand `X` back as it is, with nothing to say: a
+        plain numpy array of float32 or float64 in C order with rows and features, not to
+        be copied, and (unless the estimator is to learn its width, `reset`) of the fitted
+        width, for an estimator that saw no feature names. (Its checks cost 50 us a call,
+        ``partial_fit`` on a small chunk twice over.)"""
         return (
-            not reset
-            and not copy
+            not copy
             and type(X) is np.ndarray
             and X.ndim == 2
             and X.dtype in _FLOAT_TYPES
             and X.flags.c_contiguous
             and X.shape[0] > 0
-            and "feature_names_in_" not in vars(self)
-            and vars(self).get("n_features_in_") == X.shape[1]
+            and X.shape[1] > 0
+            and (
+                reset
+                or (
+                    "feature_names_in_" not in vars(self)
+                    and vars(self).get("n_features_in_") == X.shape[1]
+                )
+            )
         )
 
     def _init_centroids(

@@ -13,11 +13,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ferrovq import _core, _kernels
-from ferrovq._sklearn._base import _BaseKMeans, _centred, _common, _weights_or_none
+from ferrovq._sklearn._base import (
+    _BaseKMeans,
+    _centred,
+    _common,
+    _row_weights,
+    _weights_or_none,
+)
 from ferrovq._sklearn._compat import (
     Interval,
     StrOptions,
-    _check_sample_weight,
     _fit_context,
 )
 
@@ -242,7 +247,7 @@ class BisectingKMeans(_BaseKMeans):
         X = self._validated_rows(X)
         self._check_params_vs_input(X, default_n_init=1)
         self._random_state = check_random_state(self.random_state)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _row_weights(sample_weight, X)
         given, self._X_mean = X, None
         if not sp.issparse(X):
             X, self._X_mean, _ = _centred(X, self.copy_x, callable(self.init), self.workers)

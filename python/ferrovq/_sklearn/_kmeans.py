@@ -25,6 +25,7 @@ from ferrovq._sklearn._base import (
     _greedy_plusplus,
     _is_dask,
     _is_same_clustering,
+    _row_weights,
     _tolerance,
     _weights_or_none,
 )
@@ -255,7 +256,7 @@ class KMeans(_BaseKMeans):
         X = self._validated_rows(X)
         self._check_params_vs_input(X)
         random_state = check_random_state(self.random_state)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _row_weights(sample_weight, X)
         weights = _weights_or_none(sample_weight)
         init = self._checked_init(X)
         init_is_array_like = is_array_like_not_scalar(init)

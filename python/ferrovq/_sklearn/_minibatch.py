@@ -25,7 +25,6 @@ from ferrovq._sklearn._base import (
 )
 from ferrovq._sklearn._compat import (
     Interval,
-    _check_sample_weight,
     _fit_context,
 )
 
@@ -328,7 +327,7 @@ class MiniBatchKMeans(_BaseKMeans):
         X = self._validated_rows(X)
         self._check_params_vs_input(X)
         random_state = check_random_state(self.random_state)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _row_weights(sample_weight, X)
         n_samples = X.shape[0]
         init = self._checked_init(X)
         valid = random_state.randint(0, n_samples, self._init_size)
