@@ -3,6 +3,7 @@
 //! (the first value above it, numpy's `searchsorted(u, side="right")`), found through a
 //! table of where equal buckets of `[0, 1)` start in it.
 
+use crate::cache::{prefetch_line, TO_L1};
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
 
@@ -106,7 +107,18 @@ impl Cdf {
     /// If `out` is not as long as `uniforms`.
     pub fn places(&self, uniforms: &[f64], out: &mut [i64]) {
         assert_eq!(uniforms.len(), out.len(), "a place for each uniform");
-        for (o, &u) in out.iter_mut().zip(uniforms) {
+        // The values a uniform's search reads are asked for `AHEAD` uniforms before it
+        // (each read is a cache miss at a million rows, and the searches are independent).
+        const AHEAD: usize = 16;
+        let bucket = |u: f64| {
+            (0.0..1.0)
+                .contains(&u)
+                .then(|| self.starts[(u * self.buckets as f64) as usize] as usize)
+        };
+        for (i, (o, &u)) in out.iter_mut().zip(uniforms).enumerate() {
+            if let Some(lo) = uniforms.get(i + AHEAD).and_then(|&v| bucket(v)) {
+                prefetch_line::<TO_L1, f64>(self.values.as_ptr().wrapping_add(lo));
+            }
             *o = self.place(u) as i64;
         }
     }
