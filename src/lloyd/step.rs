@@ -26,7 +26,7 @@ use crate::finite::{all_finite, block_finite};
 use crate::float::{Float, Promote};
 use crate::parallel::{Exec, CHUNK_ROWS};
 
-/// Fewer codes than this are always compared in full (the direct kernel takes up to 16).
+/// Fewer codes than this are always compared in full (bounds cost more than they spare).
 const PRUNE_MIN_CODES: usize = 32;
 
 /// Whether distance bounds are worth keeping for `n` rows, `k` codes and `d` features.
