@@ -232,11 +232,19 @@ def test_warnings_and_errors_as_sklearn():
         with pytest.warns(RuntimeWarning) as theirs:
             skc.MiniBatchKMeans(random_state=0, **params).fit(X)
         assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
-    for params in (dict(batch_size=0), dict(reassignment_ratio=-1.0), dict(n_clusters=600)):
+    # A negative weight: numpy's choice refuses the batches' distribution (given centres
+    # draw nothing before).
+    negative = np.where(np.arange(500) == 7, -1.0, 1.0)
+    for params, weights in [
+        (dict(batch_size=0), None),
+        (dict(reassignment_ratio=-1.0), None),
+        (dict(n_clusters=600), None),
+        (dict(n_clusters=4, init=X[:4], n_init=1), negative),
+    ]:
         with pytest.raises(ValueError) as want:
-            skc.MiniBatchKMeans(**params).fit(X)
+            skc.MiniBatchKMeans(**params).fit(X, sample_weight=weights)
         with pytest.raises(type(want.value)) as got:
-            MiniBatchKMeans(**params).fit(X)
+            MiniBatchKMeans(**params).fit(X, sample_weight=weights)
         assert str(got.value) == str(want.value)
 
 

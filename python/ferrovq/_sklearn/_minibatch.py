@@ -45,12 +45,15 @@ class _Sampler:
         cdf /= cdf[-1]
         try:
             self._places = _core.Cdf(cdf).places
-        except ValueError:  # not a distribution (numpy's choice would refuse it)
-            self._places = lambda u: cdf.searchsorted(u, side="right")
+        except ValueError:  # not a distribution: numpy's own call, for its error
+            self._places = None
+        self._p = p
         self._batch = None
 
     def draw(self, random_state, size):
         """The numbers of `size` rows drawn."""
+        if self._places is None:
+            return random_state.choice(len(self._p), size, p=self._p, replace=True)
         return self._places(random_state.random_sample(size))
 
     def batch(self, X, random_state, size, workers):
