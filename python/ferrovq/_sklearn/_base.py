@@ -289,7 +289,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         plain numpy array of float32 or float64 in C order with rows and features, not to
         be copied, and (unless the estimator is to learn its width, `reset`) of the fitted
         width, for an estimator that saw no feature names. (Its checks cost 50 us a call,
-        ``partial_fit`` on a small chunk twice over.)"""
+        more than all the rest of ``partial_fit`` on a chunk of 50 rows.)"""
         return (
             not copy
             and type(X) is np.ndarray
